@@ -1,0 +1,64 @@
+"""ccrqof: the QOF cancer indicators (CAN001, CAN004, CAN005) from coded GP extracts.
+
+The library does everything the CLI does::
+
+    ruleset = load_ruleset(year="2023-24")
+    extract = read_extract("events.csv", patients="patients.csv")
+    evaluation = evaluate(extract, ruleset, read_codelists("refset.txt"))
+    summary = score(evaluation)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ccrqof.codelists import Codelist, illustrative_codelist, read_codelists
+from ccrqof.engine import Evaluation, Prepared, prepare
+from ccrqof.engine import evaluate as evaluate_prepared
+from ccrqof.errors import CcrqofError
+from ccrqof.readers import Extract, read_extract
+from ccrqof.rules import RuleSet, load_ruleset
+from ccrqof.scoring import score
+
+try:
+    __version__ = version("ccrqof")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+
+def clusters_used(ruleset: RuleSet) -> set[str]:
+    """Every cluster a pack of the rule set reads."""
+    found = set()
+    for pack in ruleset.packs.values():
+        for definition in pack.dates.values():
+            found.add(getattr(definition, "latest", None) or definition.earliest)
+        found |= {r.when.events for r in pack.rules if hasattr(r.when, "events")}
+    return found
+
+
+def evaluate(extract: Extract, ruleset: RuleSet, codelist: Codelist | None = None) -> Evaluation:
+    """Outcome rows for every register patient and indicator at the rule set's reference date.
+
+    With no code list, only a `cluster` column in the extract maps entries to clusters.
+    """
+    return evaluate_prepared(prepare(extract, codelist, clusters_used(ruleset)), ruleset)
+
+
+__all__ = [
+    "CcrqofError",
+    "Codelist",
+    "Evaluation",
+    "Extract",
+    "Prepared",
+    "RuleSet",
+    "__version__",
+    "clusters_used",
+    "evaluate",
+    "evaluate_prepared",
+    "illustrative_codelist",
+    "load_ruleset",
+    "prepare",
+    "read_codelists",
+    "read_extract",
+    "score",
+]

@@ -1,0 +1,3 @@
+from ccrqof.cli import main
+
+main()

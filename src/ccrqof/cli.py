@@ -1,0 +1,187 @@
+"""The `ccrqof` command: parses options, calls the library, turns errors into exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+import ccrqof
+from ccrqof.errors import CcrqofError
+from ccrqof.output import check_writable, write_text
+from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
+from ccrqof.reporters.documents import dump_json, write_frame
+
+STALE_AFTER_DAYS = 31
+FORMATS = ("table", "json", "csv", "parquet")
+
+
+def _warn(message: str) -> None:
+    Console(stderr=True, highlight=False).print(f"[yellow]Warning:[/] {message}")
+
+
+def _parse_as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            "expected a date as YYYY-MM-DD, e.g. 2024-03-31", param_hint="--as-of"
+        ) from None
+
+
+def _input_lines(document: dict) -> list[str]:
+    counts = document["input"]
+    read = ", ".join(f"{n:,} {what} rows" for what, n in counts["rows_read"].items())
+    lines = [f"Read {read}."]
+    rejected = counts["rejected"]
+    if rejected:
+        lines.append(
+            "Rejected: "
+            + "; ".join(f"{n:,} {why}" for why, n in rejected.items())
+            + " (nothing else was dropped)."
+        )
+    else:
+        lines.append("Rejected: none.")
+    ignored = {k: v for k, v in counts["ignored"].items() if v}
+    if ignored:
+        lines.append(
+            "Not counted: " + "; ".join(f"{n:,} {why}" for why, n in ignored.items()) + "."
+        )
+    return lines
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(ccrqof.__version__, prog_name="ccrqof")
+def cli() -> None:
+    """QOF cancer indicators (CAN001, CAN004, CAN005) from SNOMED CT coded GP extracts."""
+
+
+@cli.command()
+@click.argument("events", type=click.Path(path_type=Path))
+@click.option(
+    "--patients",
+    type=click.Path(path_type=Path),
+    help="Registrations file (patient_id, registration_date, ...). Without it, every "
+    "patient in the extract counts as registered.",
+)
+@click.option(
+    "--codelists",
+    type=click.Path(path_type=Path),
+    help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
+    "<cluster>.csv files. Without it, a cluster column or the small bundled "
+    "illustrative list is used.",
+)
+@click.option("--year", help="QOF year such as 2023-24: the reference date is its end (31 March).")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="YYYY-MM-DD",
+    help="Reference date; the rules of the QOF year containing it apply.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Summary format.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the summary to this file instead of standard output.",
+)
+@click.option(
+    "--patients-out",
+    type=click.Path(path_type=Path),
+    help="Also write one row per register patient and indicator (.csv or .parquet). "
+    "Contains patient identifiers.",
+)
+def calc(events, patients, codelists, year, as_of, fmt, output, patients_out) -> None:
+    """Score CAN001, CAN004 and CAN005 for every practice in EVENTS.
+
+    With neither --year nor --as-of the reference date is today.
+    """
+    if year and as_of:
+        raise click.UsageError("give --year or --as-of, not both")
+    as_of_date = _parse_as_of(as_of)
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    for path in (output, patients_out):
+        if path is not None:
+            check_writable(path)
+    if patients_out is not None and patients_out.suffix.lower() not in (".csv", ".parquet"):
+        raise click.UsageError("--patients-out must end in .csv or .parquet")
+
+    ruleset = ccrqof.load_ruleset(
+        year=year, reference_date=None if year else (as_of_date or dt.date.today())
+    )
+    extract = ccrqof.read_extract(events, patients)
+    if codelists is not None:
+        codelist = ccrqof.read_codelists(codelists)
+    elif (extract.events["cluster"] != "").any():
+        codelist = None
+    else:
+        codelist = ccrqof.illustrative_codelist()
+        _warn(ccrqof.codelists.ILLUSTRATIVE_WARNING)
+
+    evaluation = ccrqof.evaluate(extract, ruleset, codelist)
+    for notice in evaluation.notices:
+        _warn(notice)
+    latest = extract.latest_event_date
+    if (
+        not year
+        and not as_of
+        and latest is not None
+        and (ruleset.reference_date - latest).days > STALE_AFTER_DAYS
+    ):
+        _warn(
+            f"the extract's latest entry is {(ruleset.reference_date - latest).days} days "
+            f"before the reference date ({ruleset.reference_date.isoformat()}); results may "
+            "be out of date. Use --as-of or --year to score an earlier date."
+        )
+    summary = ccrqof.score(evaluation)
+    document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
+
+    if fmt == "json":
+        text = dump_json(document)
+        write_text(output, text) if output else click.echo(text, nl=False)
+    elif fmt in ("csv", "parquet"):
+        flat = flat_summary(summary)
+        if output:
+            write_frame(flat, output, fmt)
+        else:
+            click.echo(flat.to_csv(index=False), nl=False)
+    else:
+        lines = _input_lines(document)
+        if output:
+            recorder = Console(record=True, width=120, file=io.StringIO())
+            render_summary(recorder, evaluation, summary, lines)
+            write_text(output, recorder.export_text())
+        else:
+            console = Console()
+            if not console.is_terminal:
+                console.width = max(console.width, 110)
+            render_summary(console, evaluation, summary, lines)
+    if patients_out is not None:
+        write_frame(patient_outcomes(evaluation), patients_out)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CcrqofError as exc:
+        Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {exc}", markup=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,145 @@
+"""Run every indicator's cascade at one reference date: one outcome row per patient."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ccrqof.dates import NaT
+from ccrqof.engine.kinds import Timeline, matches, patient_date
+from ccrqof.engine.prepare import Prepared
+from ccrqof.rules.loader import RuleSet
+from ccrqof.rules.model import IndicatorPack, RuleKind
+
+OUTCOME_DATES = ("CAN_DAT", "MDRV_DAT", "SUPP_DAT", "REG_DAT")
+OUTCOME_COLUMNS = (
+    "practice_code",
+    "patient_id",
+    "indicator",
+    "outcome",
+    "rule",
+    "field",
+    *OUTCOME_DATES,
+    "due_by",
+)
+_OUTCOME = {
+    RuleKind.select_register: "numerator",
+    RuleKind.select_numerator: "numerator",
+    RuleKind.select_denominator: "denominator",
+    RuleKind.reject_exclusion: "exclusion",
+    RuleKind.reject_pca: "pca",
+}
+
+
+@dataclass
+class Evaluation:
+    """Patient-level outcomes at one reference date, and what was ignored on the way."""
+
+    ruleset: RuleSet
+    outcomes: pd.DataFrame  # OUTCOME_COLUMNS, one row per register patient per indicator
+    practices: list  # every practice in the extract, also those with an empty register
+    ignored: Counter = field(default_factory=Counter)
+    notices: list[str] = field(default_factory=list)
+
+
+def registered_at(prepared: Prepared, timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    """Specified population at R and REG_DAT (rules.md §2): the current registration's start."""
+    n = prepared.n_patients
+    if prepared.registrations is None:
+        return np.ones(n, bool), np.full(n, NaT)
+    regs = prepared.registrations
+    start = regs["registration_date"].to_numpy("datetime64[D]")
+    end = regs["deregistration_date"].to_numpy("datetime64[D]")
+    current = (start <= timeline.R) & (np.isnat(end) | (end > timeline.R))
+    keys = regs["pkey"].to_numpy()[current]
+    reg_dat = np.full(n, NaT)
+    if len(keys):
+        latest = np.full(n, np.iinfo(np.int64).min)
+        np.maximum.at(latest, keys, start[current].astype(np.int64))
+        has = latest != np.iinfo(np.int64).min
+        reg_dat[has] = latest[has].astype("datetime64[D]")
+    return ~np.isnat(reg_dat), reg_dat
+
+
+def run_cascade(
+    pack: IndicatorPack, timeline: Timeline, population: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the deciding rule per patient (-1 = not in population / not selected)."""
+    decided = np.full(timeline.n, -1, dtype=np.int16)
+    open_ = population.copy()
+    for i, rule in enumerate(pack.rules):
+        hit = open_ & matches(timeline, rule.when)
+        decided[hit] = i
+        open_ &= ~hit
+    return decided, open_
+
+
+def evaluate(prepared: Prepared, ruleset: RuleSet) -> Evaluation:
+    """Apply the rule set at its reference date to every patient at once."""
+    timeline = Timeline(prepared, ruleset.reference_date)
+    population, reg_dat = registered_at(prepared, timeline)
+    timeline.dates["REG_DAT"] = reg_dat
+    ignored = Counter(prepared.counts)
+    ignored["entries dated after the reference date"] = int(
+        (prepared.entry_days > timeline.R).sum()
+    )
+    if prepared.registrations is not None:
+        ignored["patients not registered at the reference date"] = int((~population).sum())
+
+    selected: dict[str, np.ndarray] = {}
+    frames = []
+    for pack in ruleset.ordered():
+        for name, definition in pack.dates.items():
+            if name not in timeline.dates:
+                timeline.dates[name] = patient_date(timeline, definition)
+        entrants = population if pack.is_register else selected[pack.population]
+        decided, _ = run_cascade(pack, timeline, entrants)
+        in_pack = decided >= 0
+        selected[pack.indicator] = in_pack & np.isin(
+            decided, [i for i, r in enumerate(pack.rules) if r.kind.value.startswith("select")]
+        )
+        frames.append(_outcome_rows(pack, timeline, prepared, decided, in_pack))
+    outcomes = pd.concat(frames, ignore_index=True)
+    practices = sorted(prepared.patients["practice_code"].dropna().unique().tolist()) or [None]
+    return Evaluation(ruleset, outcomes, practices, ignored, list(prepared.notices))
+
+
+def _outcome_rows(
+    pack: IndicatorPack,
+    timeline: Timeline,
+    prepared: Prepared,
+    decided: np.ndarray,
+    in_pack: np.ndarray,
+) -> pd.DataFrame:
+    keys = np.flatnonzero(in_pack)
+    rule_index = decided[keys]
+    rules = pack.rules
+    outcome = np.array([_OUTCOME[r.kind] for r in rules], dtype=object)[rule_index]
+    frame = pd.DataFrame(
+        {
+            "practice_code": prepared.patients["practice_code"].to_numpy()[keys],
+            "patient_id": prepared.patients["patient_id"].to_numpy()[keys],
+            "indicator": pack.indicator,
+            "outcome": outcome,
+            "rule": np.array([r.rule for r in rules], dtype=object)[rule_index],
+            "field": np.array([r.field for r in rules], dtype=object)[rule_index],
+        }
+    )
+    for name in OUTCOME_DATES:
+        used = name in pack.dates or (name == "REG_DAT" and not pack.is_register)
+        frame[name] = timeline.dates[name][keys] if used else NaT
+    due = np.full(len(keys), NaT)
+    if pack.due_by is not None:
+        deadline = timeline.resolve(pack.due_by.deadline)
+        deadline = np.broadcast_to(deadline, (timeline.n,))[keys]
+        still = (
+            np.isnat(timeline.dates[pack.due_by.missing][keys])
+            & (outcome != "numerator")
+            & (deadline >= timeline.R)
+        )
+        due[still] = deadline[still]
+    frame["due_by"] = due
+    return frame

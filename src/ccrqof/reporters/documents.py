@@ -1,0 +1,113 @@
+"""Machine-readable outputs: the JSON document, flat summaries and patient-level outcomes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ccrqof.engine import OUTCOME_COLUMNS, Evaluation
+from ccrqof.errors import UsageError
+from ccrqof.output import write_atomically
+from ccrqof.readers import InputReport
+
+SUMMARY_KEYS = (
+    "practice_code",
+    "indicator",
+    "register",
+    "denominator",
+    "numerator",
+    "pcas",
+    "exclusions",
+    "breakdown",
+    "achievement",
+    "points",
+    "max_points",
+    "lower_threshold",
+    "upper_threshold",
+    "status",
+    "gross_rate",
+    "pca_rate",
+    "needed_for_lower",
+    "needed_for_upper",
+)
+
+
+def _clean(value):
+    """JSON has no NaN: missing numbers are null; numpy scalars become Python numbers."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _records(summary: pd.DataFrame) -> list[dict]:
+    return [{k: _clean(row[k]) for k in SUMMARY_KEYS} for row in summary.to_dict("records")]
+
+
+def json_document(
+    evaluation: Evaluation, summary: pd.DataFrame, report: InputReport, version: str
+) -> dict:
+    """The document of data.md: version, rule set, reference date, results and input counts."""
+    ruleset = evaluation.ruleset
+    input_counts = report.as_dict()
+    input_counts["ignored"] = {
+        **input_counts["ignored"],
+        **{k: v for k, v in evaluation.ignored.items()},
+    }
+    return {
+        "ccrqof_version": version,
+        "ruleset": ruleset.year.year,
+        "status": ruleset.status.value,
+        "reference_date": ruleset.reference_date.isoformat(),
+        "note": ruleset.note,
+        "results": _records(summary),
+        "input": input_counts,
+        "notices": list(evaluation.notices),
+    }
+
+
+def dump_json(document: dict) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def flat_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """One column per field: the breakdown object becomes `breakdown_<FIELD>` columns."""
+    breakdown = pd.json_normalize(summary["breakdown"].tolist()).add_prefix("breakdown_")
+    breakdown = breakdown.astype("Int64")
+    flat = pd.concat([summary.drop(columns="breakdown").reset_index(drop=True), breakdown], axis=1)
+    for col in ("needed_for_lower", "needed_for_upper", "register", "denominator", "numerator"):
+        flat[col] = flat[col].astype("Int64")
+    return flat
+
+
+def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
+    """data.md's patient-level rows, dates as ISO text (blank when absent)."""
+    frame = evaluation.outcomes[list(OUTCOME_COLUMNS)].copy()
+    for col in ("CAN_DAT", "MDRV_DAT", "SUPP_DAT", "REG_DAT", "due_by"):
+        frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
+    return frame.sort_values(
+        ["practice_code", "indicator", "patient_id"], na_position="first", ignore_index=True
+    )
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> None:
+    """CSV or Parquet, chosen by `fmt` or by the file extension; written atomically."""
+    path = Path(path)
+    fmt = fmt or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(path.suffix.lower())
+    if fmt == "csv":
+        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    elif fmt == "parquet":
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+    else:
+        raise UsageError(f"cannot tell the format of {path.name}: use a .csv or .parquet name")

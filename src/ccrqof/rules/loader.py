@@ -1,0 +1,122 @@
+"""Find and load the rule pack for a QOF year or a reference date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ccrqof.dates import parse_qof_year, pped, ppsd, qof_year_containing, qof_year_name
+from ccrqof.errors import RulePackError, UsageError
+from ccrqof.rules.model import IndicatorPack, YearInfo, YearStatus
+
+BUNDLED = resources.files("ccrqof.rules") / "packs"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The indicator packs of one QOF year, run at one reference date."""
+
+    year: YearInfo
+    reference_date: dt.date
+    status: YearStatus  # local_monitoring when run after the year's pack was retired
+    packs: dict[str, IndicatorPack] = field(repr=False)
+
+    @property
+    def pays_points(self) -> bool:
+        return self.status != YearStatus.local_monitoring
+
+    @property
+    def note(self) -> str:
+        if self.status == YearStatus.local_monitoring:
+            return self.year.local_monitoring_note
+        return self.year.note
+
+    def ordered(self) -> list[IndicatorPack]:
+        """Registers first, so every cascade's population is known before it runs."""
+        return sorted(self.packs.values(), key=lambda p: (not p.is_register, p.indicator))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RulePackError(f"not valid YAML ({exc.__class__.__name__})", file=str(path)) from exc
+    if not isinstance(data, dict):
+        raise RulePackError("expected a mapping of keys to values", file=str(path))
+    return data
+
+
+def _validate(model: type, path: Path):
+    try:
+        return model.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise RulePackError(problems, file=str(path)) from None
+
+
+def load_year_folder(folder: Path) -> tuple[YearInfo, dict[str, IndicatorPack]]:
+    info = _validate(YearInfo, Path(folder, "year.yaml"))
+    packs: dict[str, IndicatorPack] = {}
+    for path in sorted(Path(folder).glob("*.yaml")):
+        if path.name == "year.yaml" or path.name.endswith(".cases.yaml"):
+            continue
+        pack = _validate(IndicatorPack, path)
+        if pack.year != info.year:
+            raise RulePackError(
+                f"year {pack.year} does not match the folder's year.yaml ({info.year})",
+                file=str(path),
+            )
+        packs[pack.indicator] = pack
+    for pack in packs.values():
+        if not pack.is_register and pack.population not in packs:
+            raise RulePackError(
+                f"population {pack.population} is not an indicator of this year",
+                file=str(Path(folder, pack.indicator + ".yaml")),
+            )
+    return info, packs
+
+
+def available_years(rules_dir: Path | None = None) -> list[str]:
+    root = Path(str(rules_dir or BUNDLED))
+    return sorted(p.name for p in root.iterdir() if (p / "year.yaml").is_file())
+
+
+def load_ruleset(
+    year: str | None = None, reference_date: dt.date | None = None, rules_dir: Path | None = None
+) -> RuleSet:
+    """The rules for a QOF year (reference date = its PPED) or for any reference date.
+
+    A date after the last paid year runs that year's rules as local monitoring (no points),
+    as rules.md §7 says for dates after 31 March 2025.
+    """
+    if (year is None) == (reference_date is None):
+        raise UsageError("give either a QOF year or a reference date")
+    if year is not None:
+        try:
+            reference_date = pped(parse_qof_year(year))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    assert reference_date is not None
+    root = Path(str(rules_dir or BUNDLED))
+    years = available_years(root)
+    wanted = qof_year_name(qof_year_containing(reference_date))
+    if wanted in years:
+        info, packs = load_year_folder(root / wanted)
+        return RuleSet(info, reference_date, info.status, packs)
+    for name in reversed(years):
+        info, packs = load_year_folder(root / name)
+        if info.local_monitoring_from and reference_date >= info.local_monitoring_from:
+            return RuleSet(info, reference_date, YearStatus.local_monitoring, packs)
+    first = ppsd(parse_qof_year(years[0])) if years else None
+    raise UsageError(
+        f"no rule pack covers {reference_date.isoformat()}: packs exist for "
+        f"{', '.join(years)}" + (f" (from {first.isoformat()})" if first else "")
+    )

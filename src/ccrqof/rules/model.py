@@ -1,0 +1,301 @@
+"""Rule packs as data: pydantic models of one indicator's cascade for one QOF year.
+
+A pack that loads is well-formed: unknown keys, unknown rule kinds, dates that reference nothing
+and misnumbered rules fail here, naming the file and the field path. No pandas in this module:
+the models describe rules, the engine runs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ccrqof.dates import Offset, parse_offset
+
+BUILTIN_DATES = {"REG_DAT"}  # from registration data, not from a cluster
+REFERENCE = "R"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DateExpr(Frozen):
+    """A named anchor plus an optional calendar offset (``R - 24 months``), or a fixed date.
+
+    Fixed dates are only for the cut-offs the business rules name (1 April 2003, 1 January 2021).
+    """
+
+    anchor: str | None = None
+    offset: Offset | None = None
+    fixed: dt.date | None = None
+
+    @classmethod
+    def parse(cls, text: str | dt.date) -> DateExpr:
+        if isinstance(text, dt.date):
+            return cls(fixed=text)
+        text = str(text).strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return cls(fixed=dt.date.fromisoformat(text))
+        m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)\s*(.*)", text)
+        if not m:
+            raise ValueError(
+                f"expected a date like 'R - 12 months', 'CAN_DAT + 3 months' or "
+                f"'2003-04-01', got {text!r}"
+            )
+        anchor, rest = m.groups()
+        return cls(anchor=anchor, offset=parse_offset(rest) if rest else None)
+
+    def __str__(self) -> str:
+        if self.fixed is not None:
+            return self.fixed.isoformat()
+        return f"{self.anchor} {self.offset}" if self.offset else str(self.anchor)
+
+
+def _date_expr(value: object) -> object:
+    return DateExpr.parse(value) if isinstance(value, str | dt.date) else value
+
+
+Comparison = Literal["on_or_before", "before", "after", "on_or_after"]
+COMPARISON_WORDS = {
+    "on_or_before": "on or before",
+    "before": "before",
+    "after": "after",
+    "on_or_after": "on or after",
+}
+
+
+class DateTest(Frozen):
+    """``{date: CAN_DAT, on_or_before: R - 24 months}``: compare a patient date with a bound."""
+
+    date: str
+    on_or_before: DateExpr | None = None
+    before: DateExpr | None = None
+    after: DateExpr | None = None
+    on_or_after: DateExpr | None = None
+
+    _parse = field_validator("on_or_before", "before", "after", "on_or_after", mode="before")(
+        lambda v: _date_expr(v)
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DateTest:
+        given = [c for c in COMPARISON_WORDS if getattr(self, c) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a date test needs exactly one of on_or_before, before, after, "
+                f"on_or_after (got {', '.join(given) or 'none'})"
+            )
+        return self
+
+    @property
+    def comparison(self) -> Comparison:
+        return next(c for c in COMPARISON_WORDS if getattr(self, c) is not None)
+
+    @property
+    def bound(self) -> DateExpr:
+        return getattr(self, self.comparison)
+
+    def anchors(self) -> set[str]:
+        return {self.date} | ({self.bound.anchor} if self.bound.anchor else set())
+
+
+class EventCountTest(Frozen):
+    """``{events: CANINVITE_COD, in_last: 12 months, at_least: 2, min_span_days: 7}``.
+
+    Counts a cluster's events in the window ``(R - in_last, R]``; with ``min_span_days`` the
+    earliest and latest of them must be at least that many days apart (rules.md decision 4).
+    """
+
+    events: str
+    in_last: Offset
+    at_least: int = Field(1, ge=1)
+    min_span_days: int = Field(0, ge=0)
+
+    @field_validator("in_last", mode="before")
+    @classmethod
+    def _window(cls, v: object) -> object:
+        return parse_offset("- " + v) if isinstance(v, str) else v
+
+    def anchors(self) -> set[str]:
+        return set()
+
+
+Condition = Literal["always"] | DateTest | EventCountTest
+
+
+class RuleKind(str, Enum):
+    select_register = "select_register"
+    select_numerator = "select_numerator"
+    select_denominator = "select_denominator"
+    reject_exclusion = "reject_exclusion"
+    reject_pca = "reject_pca"
+
+    @property
+    def outcome(self) -> str:
+        return {
+            "select_register": "register",
+            "select_numerator": "numerator",
+            "select_denominator": "denominator",
+            "reject_exclusion": "exclusion",
+            "reject_pca": "pca",
+        }[self.value]
+
+
+class Rule(Frozen):
+    rule: Annotated[str, Field(pattern=r"^R\d+$")]
+    kind: RuleKind
+    field: str | None = None
+    when: Condition
+    says: str = Field(description="the rule in a practice manager's words")
+    shadowed_by: str | None = Field(
+        None,
+        description="a rule earlier in the cascade that always fires first; the rule is "
+        "kept because NHS Digital reports its field, and no case can make it decide",
+    )
+
+    @model_validator(mode="after")
+    def _field_for_rejects(self) -> Rule:
+        if self.kind.value.startswith("reject") and not self.field:
+            raise ValueError(
+                f"{self.rule}: a reject rule needs the NHS Digital field name it is reported under"
+            )
+        return self
+
+    @property
+    def number(self) -> int:
+        return int(self.rule[1:])
+
+
+class LatestEvent(Frozen):
+    """Latest event of a cluster on or before R (optionally skipping some episode types)."""
+
+    latest: str
+    exclude_episodes: tuple[str, ...] = ()
+
+
+class EarliestEventFrom(Frozen):
+    """Earliest event of a cluster on or before R and on or after an anchor date."""
+
+    earliest: str
+    on_or_after: str
+
+
+DateDefinition = LatestEvent | EarliestEventFrom
+
+
+class DueBy(Frozen):
+    """While ``missing`` is absent, the numerator is still reachable until ``deadline``."""
+
+    missing: str
+    deadline: DateExpr
+
+    _parse = field_validator("deadline", mode="before")(lambda v: _date_expr(v))
+
+
+class Thresholds(Frozen):
+    lower: float = Field(ge=0, le=1)
+    upper: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.lower >= self.upper:
+            raise ValueError("lower threshold must be below the upper threshold")
+        return self
+
+
+class IndicatorPack(Frozen):
+    """One indicator's rules for one QOF year (one YAML file)."""
+
+    indicator: Annotated[str, Field(pattern=r"^[A-Z]+\d{3}$")]
+    year: str
+    title: str
+    description: str
+    population: str = Field(
+        description="'registered' (the specified population) or the "
+        "indicator id of the register whose patients enter this cascade"
+    )
+    max_points: int = Field(ge=0)
+    thresholds: Thresholds | None = None
+    dates: dict[str, DateDefinition]
+    rules: tuple[Rule, ...]
+    due_by: DueBy | None = None
+
+    @field_validator("year", mode="before")
+    @classmethod
+    def _year(cls, v: object) -> object:
+        from ccrqof.dates import parse_qof_year
+
+        parse_qof_year(str(v))
+        return str(v)
+
+    @property
+    def is_register(self) -> bool:
+        return self.population == "registered"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> IndicatorPack:
+        numbers = [r.number for r in self.rules]
+        if len(set(numbers)) != len(numbers):
+            dup = sorted({n for n in numbers if numbers.count(n) > 1})
+            raise ValueError(f"duplicate rule number(s): {', '.join(f'R{n}' for n in dup)}")
+        if numbers != sorted(numbers):
+            raise ValueError("rules must be listed in cascade order R1, R2, ...")
+        known = set(BUILTIN_DATES) | {REFERENCE}
+        for name, definition in self.dates.items():
+            anchor = getattr(definition, "on_or_after", None)
+            if anchor and anchor not in known:
+                raise ValueError(f"date {name} refers to {anchor}, which is not defined above it")
+            known.add(name)
+        for rule in self.rules:
+            missing = (
+                {a for a in rule.when.anchors() if a not in known}
+                if rule.when != "always"
+                else set()
+            )
+            if missing:
+                raise ValueError(f"{rule.rule} uses undefined date(s) {', '.join(sorted(missing))}")
+        kinds = {r.kind for r in self.rules}
+        if self.is_register:
+            if kinds != {RuleKind.select_register}:
+                raise ValueError(
+                    "a register indicator (population: registered) has only select_register rules"
+                )
+            if self.thresholds is not None:
+                raise ValueError("a register indicator has no thresholds")
+        else:
+            if RuleKind.select_register in kinds:
+                raise ValueError("select_register is only for register indicators")
+            last = self.rules[-1] if self.rules else None
+            if not last or last.kind != RuleKind.select_denominator or last.when != "always":
+                raise ValueError(
+                    "the last rule must be 'select_denominator' when 'always', so "
+                    "every patient leaves the cascade at exactly one rule"
+                )
+            if self.thresholds is None:
+                raise ValueError("an indicator with a denominator needs thresholds")
+        return self
+
+
+class YearStatus(str, Enum):
+    paid = "paid"
+    income_protected = "income_protected"
+    local_monitoring = "local_monitoring"
+
+
+class YearInfo(Frozen):
+    """A QOF year's facts (year.yaml beside the indicator files)."""
+
+    year: str
+    pped: dt.date
+    pound_per_point: float
+    status: YearStatus
+    note: str = ""
+    local_monitoring_from: dt.date | None = Field(
+        None, description="after this year ends, run its rules for later dates with no points"
+    )
+    local_monitoring_note: str = ""
