@@ -23,8 +23,9 @@ def to_day(value: dt.date | str | np.datetime64) -> np.datetime64:
 def add_months(days: np.ndarray | np.datetime64, months: int) -> np.ndarray:
     """Calendar month arithmetic clamped to month end.
 
-    31 May + 3 months = 31 Aug; 30 Nov + 3 months = 28/29 Feb; 29 Feb 2024 - 12 months = 28 Feb 2023.
-    This is how QOF's "N months" works, so "exactly 12 months later" is a calendar date, not 365 days.
+    31 May + 3 months = 31 Aug; 30 Nov + 3 months = 28/29 Feb;
+    29 Feb 2024 - 12 months = 28 Feb 2023. This is how QOF counts "N months", so
+    "exactly 12 months later" is a calendar date, not 365 days.
     """
     days = np.asarray(days, dtype="datetime64[D]")
     month_index = days.astype("datetime64[M]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -128,7 +128,7 @@ class EventCountTest(Frozen):
 Condition = Literal["always"] | DateTest | EventCountTest
 
 
-class RuleKind(str, Enum):
+class RuleKind(StrEnum):
     select_register = "select_register"
     select_numerator = "select_numerator"
     select_denominator = "select_denominator"
@@ -281,7 +281,7 @@ class IndicatorPack(Frozen):
         return self
 
 
-class YearStatus(str, Enum):
+class YearStatus(StrEnum):
     paid = "paid"
     income_protected = "income_protected"
     local_monitoring = "local_monitoring"
