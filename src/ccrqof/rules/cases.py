@@ -1,0 +1,208 @@
+"""Rule cases: small drawn tables of events with the expected outcome per patient.
+
+The same format serves the project's own tests and a user's local packs (one
+``<INDICATOR>.cases.yaml`` beside each ``<INDICATOR>.yaml``). ``@CAN_COD`` in a code cell stands
+for "an entry of this cluster", so cases do not depend on any code list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ccrqof.errors import RulePackError
+from ccrqof.rules.loader import RuleSet, load_year_folder
+from ccrqof.rules.model import IndicatorPack
+
+DEFAULT_REGISTRATION = dt.date(2000, 1, 1)
+NOT_ON_REGISTER = "not on register"
+CHECKED_DATES = ("CAN_DAT", "MDRV_DAT", "SUPP_DAT", "REG_DAT", "due_by")
+
+
+class Expected(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    outcome: str | None = None
+    field: str | None = None
+    CAN_DAT: dt.date | None = None
+    MDRV_DAT: dt.date | None = None
+    SUPP_DAT: dt.date | None = None
+    REG_DAT: dt.date | None = None
+    due_by: dt.date | None = None
+    no_due_by: bool = False
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    reason: str
+    reference_date: dt.date | None = None
+    registrations: str | None = None
+    events: str
+    expect: dict[str, Expected]
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _short_form(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {str(k): {"rule": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+
+class CaseFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    indicator: str
+    year: str
+    cases: list[Case]
+
+
+def parse_drawn_table(text: str) -> pd.DataFrame:
+    """``a | b`` rows under a ``name | name`` header; blank (or missing trailing) cells are
+    empty strings."""
+    rows = [
+        [cell.strip() for cell in line.strip().removeprefix("|").split("|")]
+        for line in text.strip().splitlines()
+        if line.strip()
+    ]
+    header, body = [h for h in rows[0] if h], rows[1:]
+    for i, row in enumerate(body, start=2):
+        while len(row) > len(header) and row[-1] == "":
+            row.pop()
+        if len(row) > len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, the header has {len(header)}")
+        row.extend([""] * (len(header) - len(row)))
+    return pd.DataFrame(body, columns=header, dtype=object)
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    file: Path
+    mismatches: list[tuple[str, str, object, object]] = field(default_factory=list)
+    deciding: dict[str, str] = field(default_factory=dict)  # patient -> rule that decided
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+
+def load_case_file(path: Path) -> CaseFile:
+    try:
+        return CaseFile.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise RulePackError(problems, file=str(path)) from None
+
+
+def _extract(case: Case):
+    from ccrqof.readers import Extract, InputReport
+
+    events = parse_drawn_table(case.events)
+    is_cluster = events["code"].str.startswith("@")
+    frame = pd.DataFrame(
+        {
+            "patient_id": events["patient"],
+            "code": np.where(is_cluster, "", events["code"]),
+            "cluster": np.where(is_cluster, events["code"].str[1:], ""),
+            "date": pd.to_datetime(events["date"].replace("", None)).astype("datetime64[s]"),
+            "episode_new": ~events.get("episode", pd.Series("", index=events.index))
+            .str.lower()
+            .isin(["review", "ended", "changed", "evolved", "flare-up"]),
+            "practice_code": events.get(
+                "practice", pd.Series(None, index=events.index, dtype=object)
+            ),
+            "line": np.arange(2, len(events) + 2),
+        }
+    )
+    if case.registrations:
+        regs = parse_drawn_table(case.registrations)
+        patients = pd.DataFrame(
+            {
+                "patient_id": regs["patient"],
+                "practice_code": None,
+                "registration_date": pd.to_datetime(regs["registration_date"]).astype(
+                    "datetime64[s]"
+                ),
+                "deregistration_date": pd.to_datetime(
+                    regs.get("deregistration_date", pd.Series("", index=regs.index)).replace(
+                        "", None
+                    )
+                ).astype("datetime64[s]"),
+            }
+        )
+    else:
+        patients = pd.DataFrame(
+            {
+                "patient_id": frame["patient_id"].unique(),
+                "practice_code": None,
+                "registration_date": pd.Timestamp(DEFAULT_REGISTRATION),
+                "deregistration_date": pd.NaT,
+            }
+        ).astype({"registration_date": "datetime64[s]", "deregistration_date": "datetime64[s]"})
+    return Extract(frame, patients, InputReport(), has_practice=False)
+
+
+def run_case(case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path) -> CaseResult:
+    """Evaluate one case with its own pack folder at its reference date and compare."""
+    from ccrqof import evaluate
+    from ccrqof.codelists import illustrative_codelist
+
+    reference = case.reference_date or ruleset.year.pped
+    at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
+    outcomes = evaluate(_extract(case), at, illustrative_codelist()).outcomes
+    rows = outcomes[outcomes["indicator"] == pack.indicator].set_index("patient_id")
+    result = CaseResult(case, file)
+    for patient, expected in case.expect.items():
+        if patient not in rows.index:
+            actual_rule = NOT_ON_REGISTER
+        else:
+            actual_rule = rows.at[patient, "rule"]
+            result.deciding[patient] = actual_rule
+        if actual_rule != expected.rule:
+            result.mismatches.append((patient, "rule", expected.rule, actual_rule))
+            continue
+        if actual_rule == NOT_ON_REGISTER:
+            continue
+        row = rows.loc[patient]
+        if expected.outcome and row["outcome"] != expected.outcome:
+            result.mismatches.append((patient, "outcome", expected.outcome, row["outcome"]))
+        if expected.field and row["field"] != expected.field:
+            result.mismatches.append((patient, "field", expected.field, row["field"]))
+        for name in CHECKED_DATES:
+            want = getattr(expected, name)
+            got = None if pd.isna(row[name]) else pd.Timestamp(row[name]).date()
+            if want is not None and want != got:
+                result.mismatches.append((patient, name, want, got))
+        if expected.no_due_by and not pd.isna(row["due_by"]):
+            result.mismatches.append((patient, "due_by", None, pd.Timestamp(row["due_by"]).date()))
+    return result
+
+
+def run_case_file(path: Path) -> list[CaseResult]:
+    """Run every case of ``<folder>/<INDICATOR>.cases.yaml`` against the pack beside it."""
+    path = Path(path)
+    cases = load_case_file(path)
+    info, packs = load_year_folder(path.parent)
+    if cases.indicator not in packs or cases.year != info.year:
+        raise RulePackError(
+            f"cases are for {cases.indicator} {cases.year}, but the folder holds "
+            f"{', '.join(packs)} {info.year}",
+            file=str(path),
+        )
+    ruleset = RuleSet(info, info.pped, info.status, packs)
+    return [run_case(case, packs[cases.indicator], ruleset, path) for case in cases.cases]
+
+
+def case_files(root: Path) -> list[Path]:
+    return sorted(Path(root).glob("*/*.cases.yaml"))
