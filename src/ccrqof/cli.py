@@ -21,7 +21,7 @@ FORMATS = ("table", "json", "csv", "parquet")
 
 
 def _warn(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"[yellow]Warning:[/] {message}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]Warning:[/] {message}")
 
 
 def _parse_as_of(value: str | None) -> dt.date | None:
@@ -183,5 +183,5 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CcrqofError as exc:
-        Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {exc}", markup=True)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {exc}", markup=True)
         sys.exit(exc.exit_code)

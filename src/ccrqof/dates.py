@@ -28,6 +28,11 @@ def add_months(days: np.ndarray | np.datetime64, months: int) -> np.ndarray:
     "exactly 12 months later" is a calendar date, not 365 days.
     """
     days = np.asarray(days, dtype="datetime64[D]")
+    with np.errstate(over="ignore"):  # NaT is the int64 minimum; its result is masked below
+        return _add_months(days, months)
+
+
+def _add_months(days: np.ndarray, months: int) -> np.ndarray:
     month_index = days.astype("datetime64[M]")
     day_of_month = (days - month_index.astype("datetime64[D]")).astype(np.int64)
     target_month = month_index + np.timedelta64(months, "M")

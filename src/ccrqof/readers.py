@@ -22,11 +22,13 @@ from ccrqof.columns import EVENT_COLUMNS, PATIENT_COLUMNS, recognise
 from ccrqof.errors import InputError
 
 # (name, regex whose first group is the date part, strptime format of that part)
+# (name, regex with the date part as group `d` and its day of month as group `day`, format)
 DATE_FORMATS = (
-    ("YYYY-MM-DD", r"^\s*(?P<d>\d{4}-\d{2}-\d{2})(?:[T ].*)?\s*$", "%Y-%m-%d"),
-    ("DD/MM/YYYY", r"^\s*(?P<d>\d{1,2}/\d{1,2}/\d{4})(?:[T ].*)?\s*$", "%d/%m/%Y"),
-    ("DD-Mon-YYYY", r"^\s*(?P<d>\d{1,2}-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$", "%d-%b-%Y"),
-    ("DD Mon YYYY", r"^\s*(?P<d>\d{1,2} [A-Za-z]{3} \d{4})(?: .*)?\s*$", "%d %b %Y"),
+    ("YYYY-MM-DD", r"^\s*(?P<d>\d{4}-\d{2}-(?P<day>\d{2}))(?:[T ].*)?\s*$", "%Y-%m-%d"),
+    ("DD/MM/YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})/\d{1,2}/\d{4})(?:[T ].*)?\s*$", "%d/%m/%Y"),
+    ("DD-Mon-YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$",
+     "%d-%b-%Y"),
+    ("DD Mon YYYY", r"^\s*(?P<d>(?P<day>\d{1,2}) [A-Za-z]{3} \d{4})(?: .*)?\s*$", "%d %b %Y"),
 )
 EPISODES_NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")
 
@@ -153,8 +155,11 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, str]:
         if hits > best_hits:
             best, best_hits = fmt, hits
     name, regex, strp = best
-    part = pc.struct_field(pc.extract_regex(text, regex), 0)
-    parsed = pc.strptime(part, format=strp, unit="s", error_is_null=True)
+    parts = pc.extract_regex(text, regex)
+    parsed = pc.strptime(pc.struct_field(parts, "d"), format=strp, unit="s", error_is_null=True)
+    # strptime rolls 30 February over to 1 March; an impossible date must be rejected instead
+    day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
+    parsed = pc.if_else(pc.fill_null(pc.equal(pc.day(parsed), day), False), parsed, None)
     days = pc.cast(parsed, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
     failed = np.isnat(days) & ~blank
     return days, failed, name

@@ -20,6 +20,9 @@ BELOW, BETWEEN, ABOVE, NO_POINTS, REGISTER, NO_DENOMINATOR = (
 )
 
 
+_NO_PRACTICE = "<no practice code>"  # cannot be an ODS code
+
+
 def points_for(
     achievement: float | None, pack: IndicatorPack, register: int, pays_points: bool
 ) -> float | None:
@@ -67,7 +70,7 @@ def score(evaluation: Evaluation) -> pd.DataFrame:
     """
     ruleset = evaluation.ruleset
     out = evaluation.outcomes
-    key = out["practice_code"].fillna("\x00")
+    key = out["practice_code"].astype(object).where(out["practice_code"].notna(), _NO_PRACTICE)
     counts = out.assign(practice=key).groupby(["practice", "indicator", "outcome"]).size()
     fields = (
         out[out["field"].notna()]
@@ -78,7 +81,7 @@ def score(evaluation: Evaluation) -> pd.DataFrame:
     registers = {}
     rows = []
     for practice in evaluation.practices:
-        p = "\x00" if practice is None else practice
+        p = _NO_PRACTICE if practice is None else practice
         for pack in ruleset.ordered():
 
             def n(outcome: str, p=p, pack=pack) -> int:

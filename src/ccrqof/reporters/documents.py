@@ -50,8 +50,17 @@ def _clean(value):
     return value
 
 
+_COUNTS = {"register", "denominator", "numerator", "pcas", "exclusions", "needed_for_lower",
+           "needed_for_upper"}
+
+
 def _records(summary: pd.DataFrame) -> list[dict]:
-    return [{k: _clean(row[k]) for k in SUMMARY_KEYS} for row in summary.to_dict("records")]
+    records = [{k: _clean(row[k]) for k in SUMMARY_KEYS} for row in summary.to_dict("records")]
+    for record in records:
+        for key in _COUNTS & record.keys():
+            if record[key] is not None:
+                record[key] = int(record[key])
+    return records
 
 
 def json_document(

@@ -135,16 +135,6 @@ class RuleKind(StrEnum):
     reject_exclusion = "reject_exclusion"
     reject_pca = "reject_pca"
 
-    @property
-    def outcome(self) -> str:
-        return {
-            "select_register": "register",
-            "select_numerator": "numerator",
-            "select_denominator": "denominator",
-            "reject_exclusion": "exclusion",
-            "reject_pca": "pca",
-        }[self.value]
-
 
 class Rule(Frozen):
     rule: Annotated[str, Field(pattern=r"^R\d+$")]
