@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 import ccrqof
 from ccrqof.errors import CcrqofError
@@ -20,8 +21,14 @@ STALE_AFTER_DAYS = 31
 FORMATS = ("table", "json", "csv", "parquet")
 
 
+def _stderr(label: str, style: str, message: str) -> None:
+    """One unwrapped line on stderr; the message is plain text, never rich markup."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        Text.assemble((label, style), " ", message))
+
+
 def _warn(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[yellow]Warning:[/] {message}")
+    _stderr("Warning:", "yellow", message)
 
 
 def _parse_as_of(value: str | None) -> dt.date | None:
@@ -183,5 +190,5 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CcrqofError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]Error:[/] {exc}", markup=True)
+        _stderr("Error:", "bold red", str(exc))
         sys.exit(exc.exit_code)
