@@ -59,14 +59,29 @@ def main() -> None:
             folder = Path(tmp, fmt)
             write_extract(events, patients, folder, fmt=fmt)
             ev, pt = folder / f"events.{fmt}", folder / f"patients.{fmt}"
-            command = [sys.executable, "-m", "ccrqof", "calc", str(ev), "--patients", str(pt),
-                       "--year", "2023-24", "--format", "json"]
+            command = [
+                sys.executable,
+                "-m",
+                "ccrqof",
+                "calc",
+                str(ev),
+                "--patients",
+                str(pt),
+                "--year",
+                "2023-24",
+                "--format",
+                "json",
+            ]
             times = wall(command, args.runs)
             parts = stages(ev, pt)
-            print(f"{fmt:8} ccrqof calc wall: median {statistics.median(times):.2f} s, "
-                  f"min {min(times):.2f} s over {args.runs} runs (target < 2 s)")
-            print("         in-process: " + ", ".join(f"{k} {v * 1000:.0f} ms"
-                                                      for k, v in parts.items()))
+            print(
+                f"{fmt:8} ccrqof calc wall: median {statistics.median(times):.2f} s, "
+                f"min {min(times):.2f} s over {args.runs} runs (target < 2 s)"
+            )
+            print(
+                "         in-process: "
+                + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items())
+            )
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import ccrqof.cli"], check=True)
         print(f"python start + import ccrqof.cli: {time.perf_counter() - start:.2f} s")

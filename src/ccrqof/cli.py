@@ -24,7 +24,8 @@ FORMATS = ("table", "json", "csv", "parquet")
 def _stderr(label: str, style: str, message: str) -> None:
     """One unwrapped line on stderr; the message is plain text, never rich markup."""
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text.assemble((label, style), " ", message))
+        Text.assemble((label, style), " ", message)
+    )
 
 
 def _warn(message: str) -> None:

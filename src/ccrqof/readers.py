@@ -26,8 +26,7 @@ from ccrqof.errors import InputError
 DATE_FORMATS = (
     ("YYYY-MM-DD", r"^\s*(?P<d>\d{4}-\d{2}-(?P<day>\d{2}))(?:[T ].*)?\s*$", "%Y-%m-%d"),
     ("DD/MM/YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})/\d{1,2}/\d{4})(?:[T ].*)?\s*$", "%d/%m/%Y"),
-    ("DD-Mon-YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$",
-     "%d-%b-%Y"),
+    ("DD-Mon-YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$", "%d-%b-%Y"),
     ("DD Mon YYYY", r"^\s*(?P<d>(?P<day>\d{1,2}) [A-Za-z]{3} \d{4})(?: .*)?\s*$", "%d %b %Y"),
 )
 EPISODES_NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")

@@ -50,8 +50,15 @@ def _clean(value):
     return value
 
 
-_COUNTS = {"register", "denominator", "numerator", "pcas", "exclusions", "needed_for_lower",
-           "needed_for_upper"}
+_COUNTS = {
+    "register",
+    "denominator",
+    "numerator",
+    "pcas",
+    "exclusions",
+    "needed_for_lower",
+    "needed_for_upper",
+}
 
 
 def _records(summary: pd.DataFrame) -> list[dict]:
