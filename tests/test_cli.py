@@ -511,14 +511,18 @@ def test_output_folder_missing_writes_nothing(events, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]
 
 
-def test_unreadable_csv_does_not_leak_values(tmp_path):
+def test_broken_row_is_rejected_without_leaking_values(tmp_path):
+    # an unterminated quote breaks only its own row: rejected and counted, the rest is scored
     path = write_csv(
         tmp_path / "events.csv",
         f'patient_id,code,date\nPIDSECRET01,{CANCER},2023-06-01\nPIDSECRET02,"{CANCER}\n',
     )
-    run = run_entry(path, "--year", "2023-24")
-    assert run.exit_code == 2
-    assert "events.csv" in run.warnings
+    run = run_entry(path, "--year", "2023-24", "--format", "json")
+    assert run.exit_code == 0
+    doc = json.loads(run.stdout)
+    assert doc["input"]["rejected"] == {"broken row (wrong number of fields)": 1}
+    assert doc["results"][0]["register"] == 1
+    assert "PIDSECRET" not in run.warnings
 
 
 # --- warnings --------------------------------------------------------------------------------

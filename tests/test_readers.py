@@ -238,7 +238,7 @@ def test_impossible_dates_are_rejected_not_rolled_over(tmp_path, good, impossibl
     )
     extract = read_extract(path)
     assert extract.events["patient_id"].tolist() == ["1"], iso_dates(path)
-    assert dict(extract.report.rejected) == {"unreadable or missing date": 1}
+    assert dict(extract.report.rejected) == {"unreadable date": 1}
 
 
 def test_unreadable_date_rejected_with_line(tmp_path):

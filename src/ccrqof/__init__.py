@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ccrqof.codelists import Codelist, illustrative_codelist, read_codelists
+from ccrqof.codelists import Codelist, illustrative_codelist, read_codelists, resolve_codelist
 from ccrqof.engine import Evaluation, Prepared, prepare
 from ccrqof.engine import evaluate as evaluate_prepared
 from ccrqof.errors import CcrqofError
@@ -60,5 +60,6 @@ __all__ = [
     "prepare",
     "read_codelists",
     "read_extract",
+    "resolve_codelist",
     "score",
 ]

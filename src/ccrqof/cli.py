@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.text import Text
 
 import ccrqof
-from ccrqof.errors import CcrqofError
+from ccrqof.columns import parse_column_options
+from ccrqof.errors import CcrqofError, RejectedRowsError
 from ccrqof.output import check_writable, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, write_frame
@@ -26,6 +27,10 @@ def _stderr(label: str, style: str, message: str) -> None:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         Text.assemble((label, style), " ", message)
     )
+
+
+def _notice(message: str) -> None:
+    _stderr("Note:", "cyan", message)
 
 
 def _warn(message: str) -> None:
@@ -70,28 +75,117 @@ def cli() -> None:
     """QOF cancer indicators (CAN001, CAN004, CAN005) from SNOMED CT coded GP extracts."""
 
 
+def input_options(command):
+    """The options every evaluating command shares: inputs, code lists, column mapping."""
+    for option in reversed(
+        (
+            click.argument("events", type=click.Path(path_type=Path)),
+            click.option(
+                "--patients",
+                type=click.Path(path_type=Path),
+                help="Registrations file (patient_id, registration_date, ...). Without "
+                "it, registration columns on event rows are used, or every patient counts "
+                "as registered.",
+            ),
+            click.option(
+                "--codelists",
+                type=click.Path(path_type=Path),
+                help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
+                "<cluster>.csv files. Without it, a cluster column or the small bundled "
+                "illustrative list is used.",
+            ),
+            click.option(
+                "--column",
+                "column_options",
+                multiple=True,
+                metavar="NAME=SOURCE",
+                help="Use input column SOURCE as NAME (e.g. code=SnomedCTConceptId). Repeatable.",
+            ),
+            click.option(
+                "--encoding",
+                help="Text encoding of CSV inputs (default: UTF-8, else "
+                "Windows-1252 with a notice).",
+            ),
+            click.option(
+                "--rejects",
+                type=click.Path(path_type=Path),
+                help="Write every rejected row with its file, line, column and reason "
+                "(.csv or .parquet). Contains the rows' values.",
+            ),
+            click.option(
+                "--strict",
+                is_flag=True,
+                help="Fail (exit 1) if any row is rejected, after writing --rejects.",
+            ),
+            click.option(
+                "--year", help="QOF year such as 2023-24: the reference date is its end (31 March)."
+            ),
+            click.option(
+                "--as-of",
+                "as_of",
+                metavar="YYYY-MM-DD",
+                help="Reference date; the rules of the QOF year containing it apply.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _check_outputs(**paths: Path | None) -> None:
+    for option, path in paths.items():
+        if path is None:
+            continue
+        check_writable(path)
+        if option != "output" and path.suffix.lower() not in (".csv", ".parquet"):
+            raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
+
+
+def load_inputs(
+    events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
+):
+    """Rule set, extract and code list for the shared options, with their notices and checks.
+
+    Returns (ruleset, extract, codelist, stale_days) where stale_days is set only when the
+    reference date defaulted to today and the extract's latest entry is over a month older.
+    """
+    if year and as_of:
+        raise click.UsageError("give --year or --as-of, not both")
+    as_of_date = _parse_as_of(as_of)
+    columns = parse_column_options(column_options)
+    ruleset = ccrqof.load_ruleset(
+        year=year, reference_date=None if year else (as_of_date or dt.date.today())
+    )
+    extract = ccrqof.read_extract(events, patients, columns=columns, encoding=encoding)
+    for notice in extract.report.notices:
+        _notice(notice)
+    if rejects is not None:
+        write_frame(extract.report.rejects_table(), rejects)
+    if strict and extract.report.total_rejected:
+        where = f"; they are listed in {rejects}" if rejects else "; list them with --rejects FILE"
+        raise RejectedRowsError(
+            f"{extract.report.total_rejected:,} row(s) rejected and --strict is set{where}"
+        )
+    codelist, warning = ccrqof.resolve_codelist(codelists, extract)
+    if warning:
+        _warn(warning)
+    latest = extract.latest_event_date
+    if (
+        not year
+        and not as_of
+        and latest is not None
+        and (ruleset.reference_date - latest).days > STALE_AFTER_DAYS
+    ):
+        _warn(
+            f"the extract's latest entry is {(ruleset.reference_date - latest).days} days "
+            f"before the reference date ({ruleset.reference_date.isoformat()}); results may "
+            "be out of date. Use --as-of or --year to score an earlier date."
+        )
+    return ruleset, extract, codelist
+
+
 @cli.command()
-@click.argument("events", type=click.Path(path_type=Path))
-@click.option(
-    "--patients",
-    type=click.Path(path_type=Path),
-    help="Registrations file (patient_id, registration_date, ...). Without it, every "
-    "patient in the extract counts as registered.",
-)
-@click.option(
-    "--codelists",
-    type=click.Path(path_type=Path),
-    help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
-    "<cluster>.csv files. Without it, a cluster column or the small bundled "
-    "illustrative list is used.",
-)
-@click.option("--year", help="QOF year such as 2023-24: the reference date is its end (31 March).")
-@click.option(
-    "--as-of",
-    "as_of",
-    metavar="YYYY-MM-DD",
-    help="Reference date; the rules of the QOF year containing it apply.",
-)
+@input_options
 @click.option(
     "--format",
     "fmt",
@@ -111,49 +205,33 @@ def cli() -> None:
     help="Also write one row per register patient and indicator (.csv or .parquet). "
     "Contains patient identifiers.",
 )
-def calc(events, patients, codelists, year, as_of, fmt, output, patients_out) -> None:
+def calc(
+    events,
+    patients,
+    codelists,
+    column_options,
+    encoding,
+    rejects,
+    strict,
+    year,
+    as_of,
+    fmt,
+    output,
+    patients_out,
+) -> None:
     """Score CAN001, CAN004 and CAN005 for every practice in EVENTS.
 
     With neither --year nor --as-of the reference date is today.
     """
-    if year and as_of:
-        raise click.UsageError("give --year or --as-of, not both")
-    as_of_date = _parse_as_of(as_of)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    for path in (output, patients_out):
-        if path is not None:
-            check_writable(path)
-    if patients_out is not None and patients_out.suffix.lower() not in (".csv", ".parquet"):
-        raise click.UsageError("--patients-out must end in .csv or .parquet")
-
-    ruleset = ccrqof.load_ruleset(
-        year=year, reference_date=None if year else (as_of_date or dt.date.today())
+    _check_outputs(output=output, patients_out=patients_out, rejects=rejects)
+    ruleset, extract, codelist = load_inputs(
+        events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
     )
-    extract = ccrqof.read_extract(events, patients)
-    if codelists is not None:
-        codelist = ccrqof.read_codelists(codelists)
-    elif (extract.events["cluster"] != "").any():
-        codelist = None
-    else:
-        codelist = ccrqof.illustrative_codelist()
-        _warn(ccrqof.codelists.ILLUSTRATIVE_WARNING)
-
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
         _warn(notice)
-    latest = extract.latest_event_date
-    if (
-        not year
-        and not as_of
-        and latest is not None
-        and (ruleset.reference_date - latest).days > STALE_AFTER_DAYS
-    ):
-        _warn(
-            f"the extract's latest entry is {(ruleset.reference_date - latest).days} days "
-            f"before the reference date ({ruleset.reference_date.isoformat()}); results may "
-            "be out of date. Use --as-of or --year to score an earlier date."
-        )
     summary = ccrqof.score(evaluation)
     document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
 

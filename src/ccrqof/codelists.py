@@ -91,3 +91,13 @@ def illustrative_codelist() -> Codelist:
     with resources.as_file(resources.files("ccrqof.data") / "illustrative_codelist.csv") as p:
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
     return Codelist(frame[["code", "cluster"]], "bundled illustrative list", illustrative=True)
+
+
+def resolve_codelist(path: str | Path | None, extract) -> tuple[Codelist | None, str | None]:
+    """The code list to use and any warning (data.md order: --codelists, a cluster column, the
+    bundled illustrative list)."""
+    if path is not None:
+        return read_codelists(path), None
+    if (extract.events["cluster"] != "").any():
+        return None, None
+    return illustrative_codelist(), ILLUSTRATIVE_WARNING

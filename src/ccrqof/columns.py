@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ccrqof.errors import InputError
+from ccrqof.errors import InputError, UsageError
 
 EVENT_COLUMNS = ("patient_id", "code", "date", "practice_code", "episode", "cluster")
 PATIENT_COLUMNS = (
@@ -54,22 +54,60 @@ def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def recognise(found: list[str], wanted: tuple[str, ...], file: str) -> dict[str, str]:
+def map_columns(
+    found: list[str], wanted: tuple[str, ...], explicit: dict[str, str], file: str
+) -> dict[str, str]:
     """Map canonical name -> source column for the columns of `wanted` present in `found`.
 
+    Explicit ``--column NAME=SOURCE`` choices come first (those whose SOURCE is in this file).
     Two source columns that could both be one canonical column is an error, never a guess.
     """
-    mapping: dict[str, str] = {}
+    mapping = {
+        name: source for name, source in explicit.items() if name in wanted and source in found
+    }
+    taken = set(explicit.values())
     for canonical in wanted:
+        if canonical in mapping:
+            continue
         spellings = {normalise(canonical), *ALIASES.get(canonical, ())}
-        exact = [c for c in found if c == canonical]
-        candidates = exact or [c for c in found if normalise(c) in spellings]
+        candidates = [c for c in found if c not in taken and normalise(c) in spellings]
         if len(candidates) > 1:
             raise InputError(
                 f"columns {' and '.join(repr(c) for c in candidates)} could both be "
-                f"'{canonical}'; rename one of them so only one remains",
+                f"'{canonical}'; choose one with --column {canonical}=NAME",
                 file=file,
             )
         if candidates:
             mapping[canonical] = candidates[0]
+            taken.add(candidates[0])
     return mapping
+
+
+def parse_column_options(options: tuple[str, ...]) -> dict[str, str]:
+    """``("code=SnomedCTConceptId", ...)`` -> {"code": "SnomedCTConceptId"}; names checked."""
+    valid = dict.fromkeys(EVENT_COLUMNS + PATIENT_COLUMNS)
+    mapping: dict[str, str] = {}
+    for option in options:
+        name, sep, source = option.partition("=")
+        name, source = name.strip(), source.strip()
+        if not sep or not source:
+            raise UsageError(
+                f"--column expects NAME=SOURCE, e.g. --column code=ConceptId (got {option!r})"
+            )
+        if name not in valid:
+            raise UsageError(
+                f"--column: unknown column name {name!r}; valid names are {', '.join(valid)}"
+            )
+        mapping[name] = source
+    return mapping
+
+
+def check_sources_exist(mapping: dict[str, str], files_columns: dict[str, list[str]]) -> None:
+    """Every --column SOURCE must be a column of one of the input files."""
+    everywhere = {c for cols in files_columns.values() for c in cols}
+    for name, source in mapping.items():
+        if source not in everywhere:
+            found = "; ".join(f"{f}: {', '.join(cols)}" for f, cols in files_columns.items())
+            raise UsageError(
+                f"--column {name}={source}: no column {source!r} in the input (found {found})"
+            )

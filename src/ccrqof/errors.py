@@ -43,3 +43,9 @@ class RulePackError(CcrqofError):
 
 class UsageError(CcrqofError):
     """Options that do not make sense together (no rule pack for the date, bad year name...)."""
+
+
+class RejectedRowsError(CcrqofError):
+    """--strict: some rows were rejected. A check failed rather than a usage error: exit 1."""
+
+    exit_code = 1

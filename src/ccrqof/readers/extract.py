@@ -1,0 +1,336 @@
+"""Events extracts and patients files as canonical tables; every row used, rejected or ignored.
+
+Rejected rows keep their file, line, column and reason (and, for --rejects, their values);
+counts reach the summary. No value ever reaches a message.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ccrqof.columns import EVENT_COLUMNS, PATIENT_COLUMNS, check_sources_exist, map_columns
+from ccrqof.errors import InputError
+from ccrqof.readers.tables import SourceTable, read_table
+from ccrqof.readers.values import MISSING_DATE, NON_INTEGRAL, as_text, parse_dates, valid_snomed
+
+EPISODES_NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")
+BROKEN_ROW = "broken row (wrong number of fields)"
+EMPTY_ID = "empty patient id"
+INVALID_CODE = "invalid SNOMED CT id (not 6 to 18 digits)"
+NO_CODE = "no code or cluster"
+CONFLICT = "conflicting patient attributes"
+SINGLE_FILE_PATIENT_COLUMNS = ("registration_date", "deregistration_date", "date_of_birth", "sex")
+
+
+@dataclass
+class _Rejected:
+    source: SourceTable
+    rows: np.ndarray  # row positions in source.table (empty for broken rows)
+    lines: np.ndarray
+    column: str
+    reason: str
+    texts: list[str] | None = None  # raw text of broken rows
+
+
+@dataclass
+class InputReport:
+    """What happened to every input row: read, rejected (by reason) or ignored (by reason)."""
+
+    rows_read: dict[str, int] = field(default_factory=dict)
+    rejected: Counter = field(default_factory=Counter)
+    ignored: Counter = field(default_factory=Counter)
+    notices: list[str] = field(default_factory=list)
+    sources: dict[str, SourceTable] = field(default_factory=dict, repr=False)
+    _rejects: list[_Rejected] = field(default_factory=list, repr=False)
+
+    def reject(self, source: SourceTable, mask: np.ndarray, column: str, reason: str) -> None:
+        rows = np.flatnonzero(mask)
+        if len(rows):
+            self.rejected[reason] += len(rows)
+            self._rejects.append(_Rejected(source, rows, source.lines[rows], column, reason))
+
+    def reject_broken(self, source: SourceTable) -> None:
+        if source.broken:
+            self.rejected[BROKEN_ROW] += len(source.broken)
+            self._rejects.append(
+                _Rejected(
+                    source,
+                    np.array([], np.int64),
+                    np.array([b[0] for b in source.broken]),
+                    "",
+                    BROKEN_ROW,
+                    [b[1] for b in source.broken],
+                )
+            )
+
+    @property
+    def total_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def rejects_table(self) -> pd.DataFrame:
+        """file, line, column, reason, then the row's own values (patient data: only written
+        when the user asks for a rejects file)."""
+        frames = []
+        for r in self._rejects:
+            head = pd.DataFrame(
+                {"file": r.source.file, "line": r.lines, "column": r.column, "reason": r.reason}
+            )
+            if r.texts is not None:
+                head["row_text"] = r.texts
+            else:
+                values = r.source.table.take(r.rows).to_pandas().astype(str)
+                head = pd.concat([head, values.reset_index(drop=True)], axis=1)
+            frames.append(head)
+        if not frames:
+            return pd.DataFrame(columns=["file", "line", "column", "reason"])
+        return pd.concat(frames, ignore_index=True).sort_values(["file", "line"], ignore_index=True)
+
+    def as_dict(self) -> dict:
+        return {
+            "rows_read": dict(self.rows_read),
+            "rejected": dict(self.rejected),
+            "ignored": {k: v for k, v in self.ignored.items()},
+        }
+
+
+@dataclass
+class Extract:
+    """Canonical events (and registrations, if any) ready for the engine."""
+
+    events: pd.DataFrame
+    patients: pd.DataFrame | None
+    report: InputReport
+    has_practice: bool
+
+    @property
+    def latest_event_date(self):
+        dates = self.events["date"].dropna()
+        return None if dates.empty else dates.max().date()
+
+
+def _required(mapping: dict, names: tuple[str, ...], source: SourceTable) -> None:
+    missing = [n for n in names if n not in mapping]
+    if missing:
+        found = ", ".join(source.table.column_names) or "none"
+        raise InputError(
+            f"has no {' or '.join(repr(m) for m in missing)} column (found: {found}); rename a "
+            f"column or map one with --column {missing[0]}=NAME",
+            file=source.file,
+        )
+
+
+def _reject_dates(
+    report,
+    source,
+    problems: dict,
+    keep: np.ndarray,
+    column: str,
+    label: str = "",
+    allow_blank: bool = False,
+) -> None:
+    for reason, mask in problems.items():
+        if allow_blank and reason == MISSING_DATE:
+            continue
+        hit = mask & keep
+        report.reject(source, hit, column, f"{label}{reason}" if label else reason)
+        keep &= ~hit
+
+
+def read_events(
+    path: str | Path,
+    report: InputReport | None = None,
+    *,
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+) -> tuple[pd.DataFrame, bool]:
+    """Canonical events: patient_id, code, cluster, date, episode_new, practice_code, line.
+
+    Patient columns repeated on event rows (single-file extracts) are kept for the patients
+    table. Rows with no code, cluster or date are patients without coded entries.
+    """
+    report = report if report is not None else InputReport()
+    source = read_table(path, encoding)
+    report.notices.extend(source.notices)
+    table, file = source.table, source.file
+    mapping = map_columns(
+        table.column_names, EVENT_COLUMNS + SINGLE_FILE_PATIENT_COLUMNS, columns or {}, file
+    )
+    _required(mapping, ("patient_id", "date"), source)
+    if "code" not in mapping and "cluster" not in mapping:
+        _required(mapping, ("code",), source)
+    n = table.num_rows
+    report.rows_read["events"] = report.rows_read.get("events", 0) + n + len(source.broken)
+    report.ignored["blank lines"] += source.blank_lines
+    report.reject_broken(source)
+
+    def text(name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in mapping:
+            return np.full(n, "", dtype=object), np.zeros(n, bool)
+        return as_text(table.column(mapping[name]))
+
+    keep = np.ones(n, bool)
+    patient_id, id_bad = text("patient_id")
+    code, code_bad = text("code")
+    cluster, _ = text("cluster")
+    for mask, column, reason in (
+        (id_bad, "patient_id", NON_INTEGRAL),
+        (patient_id == "", "patient_id", EMPTY_ID),
+        (code_bad, "code", NON_INTEGRAL),
+        ((code != "") & ~valid_snomed(code), "code", INVALID_CODE),
+    ):
+        hit = mask & keep
+        report.reject(source, hit, mapping.get(column, column), reason)
+        keep &= ~hit
+
+    dates, problems, _ = parse_dates(table.column(mapping["date"]))
+    no_entry = (code == "") & (cluster == "")
+    patient_only = keep & no_entry & problems[MISSING_DATE]
+    entry = keep & ~patient_only
+    report.ignored["rows without a coded entry (patient only)"] += int(patient_only.sum())
+    _reject_dates(report, source, problems, entry, mapping["date"])
+    keep &= entry | patient_only
+    no_code = keep & no_entry & ~patient_only
+    report.reject(source, no_code, mapping.get("code", "code"), NO_CODE)
+    keep &= ~no_code
+
+    episode = pd.Series(text("episode")[0], dtype=object).str.lower().to_numpy()
+    frame = pd.DataFrame(
+        {
+            "patient_id": patient_id,
+            "code": code,
+            "cluster": pd.Series(cluster).str.upper(),
+            "date": dates.astype("datetime64[s]"),
+            "episode_new": ~np.isin(episode, EPISODES_NOT_NEW),
+            "practice_code": text("practice_code")[0] if "practice_code" in mapping else None,
+            "line": source.lines,
+        }
+    )
+    for extra in ("registration_date", "deregistration_date"):
+        if extra in mapping:
+            days, problems, _ = parse_dates(table.column(mapping[extra]))
+            label = extra.replace("_", " ") + ": "
+            _reject_dates(
+                report,
+                source,
+                problems,
+                keep,
+                mapping[extra],
+                label,
+                allow_blank=extra == "deregistration_date",
+            )
+            frame[extra] = days.astype("datetime64[s]")
+    for extra in ("date_of_birth", "sex"):
+        if extra in mapping:
+            frame[extra] = text(extra)[0]
+    report.sources["events"] = source
+    return frame[keep].reset_index(drop=True), "practice_code" in mapping
+
+
+def patients_from_events(
+    events: pd.DataFrame, report: InputReport
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Registration repeated on event rows becomes the patients table (single-file extracts).
+
+    A patient whose rows disagree is rejected, with every row of theirs, rather than guessed.
+    """
+    key = ["practice_code", "patient_id"]
+    attributes = [c for c in SINGLE_FILE_PATIENT_COLUMNS if c in events]
+    distinct = events[key + attributes].drop_duplicates()
+    conflicting = distinct.duplicated(key, keep=False)
+    if conflicting.any():
+        bad_patients = distinct.loc[conflicting, key].drop_duplicates()
+        flag = events[key].merge(bad_patients.assign(_bad=True), on=key, how="left")["_bad"]
+        bad = flag.fillna(False).to_numpy(bool)
+        source = report.sources["events"]
+        positions = np.searchsorted(source.lines, events["line"].to_numpy()[bad])
+        mask = np.zeros(source.table.num_rows, bool)
+        mask[positions] = True
+        report.reject(source, mask, ", ".join(attributes), CONFLICT)
+        events = events[~bad].reset_index(drop=True)
+        distinct = distinct[~conflicting]
+    patients = distinct[distinct["registration_date"].notna()].reset_index(drop=True)
+    return events, patients
+
+
+def read_patients(
+    path: str | Path,
+    report: InputReport | None = None,
+    *,
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Registrations: patient_id, practice_code, registration_date, deregistration_date."""
+    report = report if report is not None else InputReport()
+    source = read_table(path, encoding)
+    report.notices.extend(source.notices)
+    report.sources["patients"] = source
+    table, file = source.table, source.file
+    mapping = map_columns(table.column_names, PATIENT_COLUMNS, columns or {}, file)
+    _required(mapping, ("patient_id", "registration_date"), source)
+    n = table.num_rows
+    report.rows_read["patients"] = n + len(source.broken)
+    report.ignored["blank lines"] += source.blank_lines
+    report.reject_broken(source)
+    keep = np.ones(n, bool)
+    patient_id, id_bad = as_text(table.column(mapping["patient_id"]))
+    for mask, reason in ((id_bad, NON_INTEGRAL), (patient_id == "", EMPTY_ID)):
+        report.reject(source, mask & keep, mapping["patient_id"], reason)
+        keep &= ~mask
+    reg, problems, _ = parse_dates(table.column(mapping["registration_date"]))
+    _reject_dates(
+        report, source, problems, keep, mapping["registration_date"], "registration date: "
+    )
+    if "deregistration_date" in mapping:
+        dereg, problems, _ = parse_dates(table.column(mapping["deregistration_date"]))
+        _reject_dates(
+            report,
+            source,
+            problems,
+            keep,
+            mapping["deregistration_date"],
+            "deregistration date: ",
+            allow_blank=True,
+        )
+    else:
+        dereg = np.full(n, "NaT", "datetime64[D]")
+    practice = (
+        as_text(table.column(mapping["practice_code"]))[0] if "practice_code" in mapping else None
+    )
+    frame = pd.DataFrame(
+        {
+            "patient_id": patient_id,
+            "practice_code": practice,
+            "registration_date": reg.astype("datetime64[s]"),
+            "deregistration_date": dereg.astype("datetime64[s]"),
+        }
+    )
+    return frame[keep].reset_index(drop=True)
+
+
+def read_extract(
+    events: str | Path,
+    patients: str | Path | None = None,
+    *,
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+) -> Extract:
+    """Read an events extract and, optionally, a patients (registrations) file.
+
+    `columns` maps canonical names to source columns (``{"code": "SnomedCTConceptId"}``).
+    """
+    report = InputReport()
+    frame, has_practice = read_events(events, report, columns=columns, encoding=encoding)
+    registrations = (
+        read_patients(patients, report, columns=columns, encoding=encoding) if patients else None
+    )
+    check_sources_exist(
+        columns or {}, {s.file: s.table.column_names for s in report.sources.values()}
+    )
+    if registrations is None and "registration_date" in frame:
+        frame, registrations = patients_from_events(frame, report)
+    return Extract(frame, registrations, report, has_practice)

@@ -1,0 +1,189 @@
+"""Files to Arrow tables of text, with the physical source line of every row.
+
+CSV is read by pyarrow with every column as text (ids keep their leading zeros), the delimiter
+and encoding detected, and broken rows set aside with their line numbers instead of failing the
+whole file. Parquet keeps its types; values.py turns them into text or dates.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ccrqof.errors import InputError
+
+DELIMITERS = (",", "\t", ";")
+FALLBACK_ENCODING = "cp1252"  # what Excel on Windows writes when it does not write UTF-8
+
+
+@dataclass
+class SourceTable:
+    """A file's rows as Arrow data, and what the reader had to set aside or say."""
+
+    file: str
+    table: pa.Table
+    lines: np.ndarray  # physical line number of every row of `table`
+    broken: list[tuple[int, str]] = field(default_factory=list)  # (line, raw text)
+    blank_lines: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+def _open_text(path: Path):
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    try:
+        with _open_text(path) as fh:
+            raw = fh.read(1 << 16)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
+    text = codecs.decode(raw, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise InputError("is empty: expected a header row and data rows", file=str(path))
+    return text.splitlines()[0]
+
+
+def _header(path: Path, encoding: str) -> tuple[list[str], str]:
+    line = _first_line(path, encoding)
+    delimiter = max(DELIMITERS, key=line.count)
+    names = next(csv.reader([line], delimiter=delimiter))
+    return [n.strip() for n in names], delimiter
+
+
+def _read_csv(
+    path: Path, names: list[str], delimiter: str, encoding: str, threads: bool
+) -> tuple[pa.Table, list]:
+    invalid: list = []
+
+    def set_aside(row) -> str:
+        invalid.append(row)
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding=encoding, use_threads=threads, column_names=names, skip_rows=1
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=set_aside,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, invalid
+
+
+def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
+    """Read a CSV (or .csv.gz) as text; UTF-8 (BOM or not), else Windows-1252 with a notice."""
+    notices = []
+    chosen = encoding or "utf-8"
+    try:
+        codecs.lookup(chosen)
+    except LookupError:
+        raise InputError(f"unknown --encoding {chosen!r}; try utf-8 or cp1252") from None
+    names, delimiter = _header(path, chosen)
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(
+            f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
+        )
+    try:
+        table, invalid = _read_csv(path, names, delimiter, chosen, threads=True)
+    except pa.ArrowInvalid as exc:
+        if encoding is None and "UTF8" in str(exc).upper().replace("-", ""):
+            chosen = FALLBACK_ENCODING
+            notices.append(
+                f"{path.name} is not UTF-8; read it as Windows-1252 (use --encoding "
+                "to choose another)"
+            )
+            names, delimiter = _header(path, chosen)
+            table, invalid = _read_csv(path, names, delimiter, chosen, threads=True)
+        else:
+            raise InputError(
+                f"is not a readable CSV file ({str(exc).splitlines()[0][:80]})", file=str(path)
+            ) from None
+    if invalid:  # record numbers are only known when reading in one thread
+        table, invalid = _read_csv(path, names, delimiter, chosen, threads=False)
+    return _with_lines(str(path), table, invalid, notices)
+
+
+def _embedded_newlines(table: pa.Table) -> np.ndarray:
+    counts = np.zeros(table.num_rows, np.int64)
+    for column in table.columns:
+        counts += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+    return counts
+
+
+def _with_lines(file: str, table: pa.Table, invalid: list, notices: list[str]) -> SourceTable:
+    """Physical line of each row: its record number plus the newlines quoted inside earlier
+    records (a value with a line break spans several lines of the file)."""
+    n = table.num_rows
+    bad_records = np.array([row.number for row in invalid], dtype=np.int64)
+    records = np.arange(2, n + len(invalid) + 2)  # record 1 is the header
+    valid_records = np.setdiff1d(records, bad_records, assume_unique=True)
+    newlines = np.zeros(len(records) + 2, np.int64)
+    newlines[valid_records] = _embedded_newlines(table)
+    newlines[bad_records] = [row.text.count("\n") for row in invalid]
+    before = np.cumsum(newlines) - newlines
+    lines = valid_records + before[valid_records]
+    broken = [(int(r + before[r]), row.text) for r, row in zip(bad_records, invalid, strict=True)]
+    blank = np.ones(n, bool)
+    for column in table.columns:
+        blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
+    return SourceTable(
+        file, table.filter(pa.array(~blank)), lines[~blank], broken, int(blank.sum()), notices
+    )
+
+
+def read_parquet(path: Path) -> SourceTable:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(
+            f"is not a readable Parquet file ({exc.__class__.__name__})", file=str(path)
+        ) from None
+    # A Parquet "line" is the row's position counted from 1, as a spreadsheet would show it.
+    return SourceTable(str(path), table, np.arange(1, table.num_rows + 1))
+
+
+def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
+    """Any supported file, or one plain sentence saying why not."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("does not exist", file=str(path))
+    if path.is_dir():
+        raise InputError("is a folder; give a CSV or Parquet file", file=str(path))
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if suffixes[-1:] in ([".parquet"], [".pq"]):
+        source = read_parquet(path)
+    elif suffixes[-1:] in ([".csv"], [".txt"], [".tsv"]) or suffixes[-2:] in (
+        [".csv", ".gz"],
+        [".txt", ".gz"],
+        [".tsv", ".gz"],
+    ):
+        source = read_csv(path, encoding)
+    else:
+        raise InputError(
+            "has an unsupported file type: expected .csv, .csv.gz, .tsv, .txt or .parquet",
+            file=str(path),
+        )
+    if source.table.num_rows == 0 and not source.broken:
+        raise InputError("has a header but no rows", file=str(path))
+    return source

@@ -1,0 +1,93 @@
+"""Vectorised cell parsing: ids and codes as text, dates in one detected format per column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# (name, regex with the date part as group `d` and its day of month as group `day`, format).
+# Day first, always: 05/03/2024 is 5 March. A time part after the date is ignored.
+DATE_FORMATS = (
+    ("YYYY-MM-DD", r"^\s*(?P<d>\d{4}-\d{2}-(?P<day>\d{2}))(?:[T ].*)?\s*$", "%Y-%m-%d"),
+    ("DD/MM/YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})/\d{1,2}/\d{4})(?:[T ].*)?\s*$", "%d/%m/%Y"),
+    ("DD-Mon-YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$", "%d-%b-%Y"),
+    ("DD Mon YYYY", r"^\s*(?P<d>(?P<day>\d{1,2}) [A-Za-z]{3} \d{4})(?: .*)?\s*$", "%d %b %Y"),
+)
+UNREADABLE_DATE = "unreadable date"
+MIXED_DATE = "date in a different format from the rest of its column"
+MISSING_DATE = "missing date"
+NON_INTEGRAL = "code or id stored as a non-integral number"
+
+
+def as_text(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Text values (trimmed, '' for null) and a mask of numbers that are not whole.
+
+    Parquet integers become their digits; a float column is accepted only where integral.
+    """
+    bad = np.zeros(len(column), bool)
+    if pa.types.is_floating(column.type):
+        whole = pc.cast(column, pa.int64(), safe=False)
+        bad = pc.fill_null(pc.not_equal(pc.cast(whole, column.type), column), False)
+        bad = bad.to_numpy(zero_copy_only=False)
+        column = pc.cast(whole, pa.string())
+    elif pa.types.is_dictionary(column.type) or not (
+        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    ):
+        column = pc.cast(column, pa.string())
+    text = pc.utf8_trim_whitespace(pc.fill_null(column, "")).to_numpy(zero_copy_only=False)
+    if bad.any():
+        text = text.copy()
+        text[bad] = ""
+    return text, bad
+
+
+def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
+    """Dates as datetime64[D] (NaT when blank or bad) and a mask per problem.
+
+    The format is the one most of the column's values fit; values in another accepted format
+    are reported as mixed, values in none as unreadable; impossible dates (30 February) too.
+    """
+    n = len(column)
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
+        days = days.astype("datetime64[D]")
+        return days, {MISSING_DATE: np.isnat(days)}, "native"
+    text = pc.utf8_trim_whitespace(pc.fill_null(pc.cast(column, pa.string()), ""))
+    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
+    filled = n - int(blank.sum())
+    fits = []
+    for fmt in DATE_FORMATS:
+        match = pc.match_substring_regex(text, fmt[1])
+        hits = pc.sum(match).as_py() or 0
+        fits.append((hits, fmt, match))
+        if hits == filled:  # the whole column fits: no need to try the others
+            break
+    hits, (name, regex, strp), _ = max(fits, key=lambda f: f[0])
+    parts = pc.extract_regex(text, regex)
+    parsed = pc.strptime(pc.struct_field(parts, "d"), format=strp, unit="s", error_is_null=True)
+    # strptime rolls 30 February over to 1 March; an impossible date is unreadable instead
+    day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
+    parsed = pc.if_else(pc.fill_null(pc.equal(pc.day(parsed), day), False), parsed, None)
+    days = pc.cast(parsed, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    failed = np.isnat(days) & ~blank
+    other_format = np.zeros(n, bool)
+    if failed.any():
+        for fmt in DATE_FORMATS:
+            if fmt[0] != name:
+                other_format |= pc.match_substring_regex(text, fmt[1]).to_numpy(
+                    zero_copy_only=False
+                )
+        other_format &= failed
+    return (
+        days,
+        {MISSING_DATE: blank, MIXED_DATE: other_format, UNREADABLE_DATE: failed & ~other_format},
+        name,
+    )
+
+
+def valid_snomed(codes: np.ndarray) -> np.ndarray:
+    """SNOMED CT ids are 6 to 18 digits."""
+    return pc.match_substring_regex(pa.array(codes, pa.string()), r"^\d{6,18}$").to_numpy(
+        zero_copy_only=False
+    )
