@@ -103,8 +103,7 @@ def evaluate(prepared: Prepared, ruleset: RuleSet) -> Evaluation:
         )
         frames.append(_outcome_rows(pack, timeline, prepared, decided, in_pack))
     outcomes = pd.concat(frames, ignore_index=True)
-    practices = sorted(prepared.patients["practice_code"].dropna().unique().tolist()) or [None]
-    return Evaluation(ruleset, outcomes, practices, ignored, list(prepared.notices))
+    return Evaluation(ruleset, outcomes, list(prepared.practices), ignored, list(prepared.notices))
 
 
 def _outcome_rows(

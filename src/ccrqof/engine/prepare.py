@@ -33,6 +33,7 @@ class Prepared:
     episode_new: np.ndarray  # event -> bool
     registrations: pd.DataFrame | None  # pkey, registration_date, deregistration_date ([D])
     entry_days: np.ndarray  # the date of every distinct coded entry, to count those after R
+    practices: list = field(default_factory=list)  # every practice named in the inputs
     counts: Counter = field(default_factory=Counter)  # reference-date independent "ignored"
     notices: list[str] = field(default_factory=list)
 
@@ -75,6 +76,10 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
     # Patients: everyone on an event row (patient-only rows included).
     people = events[["practice_code", "patient_id"]].drop_duplicates(ignore_index=True)
     registrations = extract.patients
+    named = set(people["practice_code"].dropna())
+    if registrations is not None and "practice_code" in registrations:
+        named |= set(registrations["practice_code"].dropna())
+    practices = sorted(p for p in named if p != "") or [None]
     if registrations is not None:
         on = ["patient_id"] + (
             ["practice_code"] if _has_practice(registrations) and extract.has_practice else []
@@ -117,6 +122,7 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         day=keyed["date"].to_numpy("datetime64[D]"),
         episode_new=keyed["episode_new"].to_numpy(bool),
         registrations=regs,
+        practices=practices,
         entry_days=coded["date"].to_numpy("datetime64[D]"),
         counts=counts,
         notices=notices,

@@ -7,20 +7,31 @@ counts reach the summary. No value ever reaches a message.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ccrqof.columns import EVENT_COLUMNS, PATIENT_COLUMNS, check_sources_exist, map_columns
 from ccrqof.errors import InputError
 from ccrqof.readers.tables import SourceTable, read_table
-from ccrqof.readers.values import MISSING_DATE, NON_INTEGRAL, as_text, parse_dates, valid_snomed
+from ccrqof.readers.values import (
+    MISSING_DATE,
+    NON_INTEGRAL,
+    as_text,
+    mask,
+    parse_dates,
+    valid_snomed,
+)
 
 EPISODES_NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")
 BROKEN_ROW = "broken row (wrong number of fields)"
 EMPTY_ID = "empty patient id"
+EMPTY_PRACTICE = "empty practice code"
 INVALID_CODE = "invalid SNOMED CT id (not 6 to 18 digits)"
 NO_CODE = "no code or cluster"
 CONFLICT = "conflicting patient attributes"
@@ -141,6 +152,24 @@ def _reject_dates(
         keep &= ~hit
 
 
+_TEXT_COLUMNS = ("patient_id", "code", "cluster", "episode", "practice_code")
+_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get
+
+
+def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
+    """Kept rows as a DataFrame straight from Arrow (text stays Arrow-backed, no copies to
+    Python objects); dates become datetime64[s]."""
+    arrays = {}
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+            values = pa.array(values.astype("datetime64[s]"))
+        arrays[name] = values
+    table = pa.table(arrays)
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    return table.to_pandas(types_mapper=_PANDAS_TYPES, self_destruct=True)
+
+
 def read_events(
     path: str | Path,
     report: InputReport | None = None,
@@ -156,6 +185,7 @@ def read_events(
     report = report if report is not None else InputReport()
     source = read_table(path, encoding)
     report.notices.extend(source.notices)
+    report.sources["events"] = source
     table, file = source.table, source.file
     mapping = map_columns(
         table.column_names, EVENT_COLUMNS + SINGLE_FILE_PATIENT_COLUMNS, columns or {}, file
@@ -167,49 +197,65 @@ def read_events(
     report.rows_read["events"] = report.rows_read.get("events", 0) + n + len(source.broken)
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
+    empty = (
+        pa.chunked_array([pa.array([""] * n, pa.string())])
+        if n
+        else pa.chunked_array([], pa.string())
+    )
 
-    def text(name: str) -> tuple[np.ndarray, np.ndarray]:
+    def text(name: str) -> tuple[pa.ChunkedArray, np.ndarray]:
         if name not in mapping:
-            return np.full(n, "", dtype=object), np.zeros(n, bool)
+            return empty, np.zeros(n, bool)
         return as_text(table.column(mapping[name]))
 
     keep = np.ones(n, bool)
-    patient_id, id_bad = text("patient_id")
-    code, code_bad = text("code")
-    cluster, _ = text("cluster")
-    for mask, column, reason in (
+    # Arrow kernels release the GIL: prepare the columns side by side on all cores
+    with ThreadPoolExecutor() as pool:
+        texts = dict(zip(_TEXT_COLUMNS, pool.map(text, _TEXT_COLUMNS), strict=True))
+        dated = pool.submit(parse_dates, table.column(mapping["date"]))
+        (patient_id, id_bad), (code, code_bad) = texts["patient_id"], texts["code"]
+        cluster = texts["cluster"][0]
+        dates, problems, _ = dated.result()
+    no_code = mask(pc.equal(code, ""))
+    for bad, column, reason in (
         (id_bad, "patient_id", NON_INTEGRAL),
-        (patient_id == "", "patient_id", EMPTY_ID),
+        (mask(pc.equal(patient_id, "")), "patient_id", EMPTY_ID),
         (code_bad, "code", NON_INTEGRAL),
-        ((code != "") & ~valid_snomed(code), "code", INVALID_CODE),
+        (~no_code & ~valid_snomed(code), "code", INVALID_CODE),
+        (
+            mask(pc.equal(texts["practice_code"][0], ""))
+            if "practice_code" in mapping
+            else np.zeros(n, bool),
+            "practice_code",
+            EMPTY_PRACTICE,
+        ),
     ):
-        hit = mask & keep
+        hit = bad & keep
         report.reject(source, hit, mapping.get(column, column), reason)
         keep &= ~hit
 
-    dates, problems, _ = parse_dates(table.column(mapping["date"]))
-    no_entry = (code == "") & (cluster == "")
+    no_entry = no_code & mask(pc.equal(cluster, ""))
     patient_only = keep & no_entry & problems[MISSING_DATE]
-    entry = keep & ~patient_only
     report.ignored["rows without a coded entry (patient only)"] += int(patient_only.sum())
+    entry = keep & ~patient_only
     _reject_dates(report, source, problems, entry, mapping["date"])
     keep &= entry | patient_only
-    no_code = keep & no_entry & ~patient_only
-    report.reject(source, no_code, mapping.get("code", "code"), NO_CODE)
-    keep &= ~no_code
+    no_code_or_cluster = keep & no_entry & ~patient_only
+    report.reject(source, no_code_or_cluster, mapping.get("code", "code"), NO_CODE)
+    keep &= ~no_code_or_cluster
 
-    episode = pd.Series(text("episode")[0], dtype=object).str.lower().to_numpy()
-    frame = pd.DataFrame(
-        {
-            "patient_id": patient_id,
-            "code": code,
-            "cluster": pd.Series(cluster).str.upper(),
-            "date": dates.astype("datetime64[s]"),
-            "episode_new": ~np.isin(episode, EPISODES_NOT_NEW),
-            "practice_code": text("practice_code")[0] if "practice_code" in mapping else None,
-            "line": source.lines,
-        }
-    )
+    episode = texts["episode"][0]
+    columns_out: dict[str, object] = {
+        "patient_id": patient_id,
+        "code": code,
+        "cluster": pc.utf8_upper(cluster),
+        "date": dates,
+        "episode_new": pc.invert(pc.is_in(pc.utf8_lower(episode), pa.array(EPISODES_NOT_NEW))),
+        "practice_code": texts["practice_code"][0]
+        if "practice_code" in mapping
+        else pa.nulls(n, pa.string()),
+        "line": source.lines,
+    }
     for extra in ("registration_date", "deregistration_date"):
         if extra in mapping:
             days, problems, _ = parse_dates(table.column(mapping[extra]))
@@ -223,12 +269,11 @@ def read_events(
                 label,
                 allow_blank=extra == "deregistration_date",
             )
-            frame[extra] = days.astype("datetime64[s]")
+            columns_out[extra] = days
     for extra in ("date_of_birth", "sex"):
         if extra in mapping:
-            frame[extra] = text(extra)[0]
-    report.sources["events"] = source
-    return frame[keep].reset_index(drop=True), "practice_code" in mapping
+            columns_out[extra] = text(extra)[0]
+    return _frame(columns_out, keep), "practice_code" in mapping
 
 
 def patients_from_events(
@@ -278,9 +323,18 @@ def read_patients(
     report.reject_broken(source)
     keep = np.ones(n, bool)
     patient_id, id_bad = as_text(table.column(mapping["patient_id"]))
-    for mask, reason in ((id_bad, NON_INTEGRAL), (patient_id == "", EMPTY_ID)):
-        report.reject(source, mask & keep, mapping["patient_id"], reason)
-        keep &= ~mask
+    practice = (
+        as_text(table.column(mapping["practice_code"]))[0]
+        if "practice_code" in mapping
+        else pa.nulls(n, pa.string())
+    )
+    for bad, column, reason in (
+        (id_bad, "patient_id", NON_INTEGRAL),
+        (mask(pc.equal(patient_id, "")), "patient_id", EMPTY_ID),
+        (mask(pc.equal(practice, "")), "practice_code", EMPTY_PRACTICE),
+    ):
+        report.reject(source, bad & keep, mapping.get(column, column), reason)
+        keep &= ~bad
     reg, problems, _ = parse_dates(table.column(mapping["registration_date"]))
     _reject_dates(
         report, source, problems, keep, mapping["registration_date"], "registration date: "
@@ -298,18 +352,15 @@ def read_patients(
         )
     else:
         dereg = np.full(n, "NaT", "datetime64[D]")
-    practice = (
-        as_text(table.column(mapping["practice_code"]))[0] if "practice_code" in mapping else None
-    )
-    frame = pd.DataFrame(
+    return _frame(
         {
             "patient_id": patient_id,
             "practice_code": practice,
-            "registration_date": reg.astype("datetime64[s]"),
-            "deregistration_date": dereg.astype("datetime64[s]"),
-        }
+            "registration_date": reg,
+            "deregistration_date": dereg,
+        },
+        keep,
     )
-    return frame[keep].reset_index(drop=True)
 
 
 def read_extract(

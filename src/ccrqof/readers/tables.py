@@ -62,7 +62,7 @@ def _header(path: Path, encoding: str) -> tuple[list[str], str]:
 
 
 def _read_csv(
-    path: Path, names: list[str], delimiter: str, encoding: str, threads: bool
+    data: pa.Buffer, names: list[str], delimiter: str, encoding: str, threads: bool, quoted: bool
 ) -> tuple[pa.Table, list]:
     invalid: list = []
 
@@ -71,13 +71,13 @@ def _read_csv(
         return "skip"
 
     table = pacsv.read_csv(
-        path,
+        pa.BufferReader(data),
         read_options=pacsv.ReadOptions(
             encoding=encoding, use_threads=threads, column_names=names, skip_rows=1
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
-            newlines_in_values=True,
+            newlines_in_values=quoted,
             ignore_empty_lines=False,
             invalid_row_handler=set_aside,
         ),
@@ -104,8 +104,11 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
         raise InputError(
             f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
         )
+    data = _read_bytes(path)
+    quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
+    buffer = pa.py_buffer(data)
     try:
-        table, invalid = _read_csv(path, names, delimiter, chosen, threads=True)
+        table, invalid = _read_csv(buffer, names, delimiter, chosen, True, quoted)
     except pa.ArrowInvalid as exc:
         if encoding is None and "UTF8" in str(exc).upper().replace("-", ""):
             chosen = FALLBACK_ENCODING
@@ -114,14 +117,15 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
                 "to choose another)"
             )
             names, delimiter = _header(path, chosen)
-            table, invalid = _read_csv(path, names, delimiter, chosen, threads=True)
+            table, invalid = _read_csv(buffer, names, delimiter, chosen, True, quoted)
         else:
             raise InputError(
                 f"is not a readable CSV file ({str(exc).splitlines()[0][:80]})", file=str(path)
             ) from None
     if invalid:  # record numbers are only known when reading in one thread
-        table, invalid = _read_csv(path, names, delimiter, chosen, threads=False)
-    return _with_lines(str(path), table, invalid, notices)
+        table, invalid = _read_csv(buffer, names, delimiter, chosen, False, quoted)
+    lines_in_file = data.count(b"\n") + (not data.endswith(b"\n"))
+    return _with_lines(path, table, invalid, notices, lines_in_file)
 
 
 def _embedded_newlines(table: pa.Table) -> np.ndarray:
@@ -131,25 +135,46 @@ def _embedded_newlines(table: pa.Table) -> np.ndarray:
     return counts
 
 
-def _with_lines(file: str, table: pa.Table, invalid: list, notices: list[str]) -> SourceTable:
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with _open_text(path) as fh:
+            return fh.read()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
+
+
+def _with_lines(
+    path: Path, table: pa.Table, invalid: list, notices: list[str], lines_in_file: int
+) -> SourceTable:
     """Physical line of each row: its record number plus the newlines quoted inside earlier
     records (a value with a line break spans several lines of the file)."""
     n = table.num_rows
     bad_records = np.array([row.number for row in invalid], dtype=np.int64)
     records = np.arange(2, n + len(invalid) + 2)  # record 1 is the header
     valid_records = np.setdiff1d(records, bad_records, assume_unique=True)
-    newlines = np.zeros(len(records) + 2, np.int64)
-    newlines[valid_records] = _embedded_newlines(table)
-    newlines[bad_records] = [row.text.count("\n") for row in invalid]
-    before = np.cumsum(newlines) - newlines
-    lines = valid_records + before[valid_records]
-    broken = [(int(r + before[r]), row.text) for r, row in zip(bad_records, invalid, strict=True)]
-    blank = np.ones(n, bool)
-    for column in table.columns:
-        blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
-    return SourceTable(
-        file, table.filter(pa.array(~blank)), lines[~blank], broken, int(blank.sum()), notices
-    )
+    if lines_in_file == len(records) + 1:  # no quoted line breaks: lines are records
+        lines = valid_records
+        broken = [(int(r), row.text) for r, row in zip(bad_records, invalid, strict=True)]
+    else:
+        newlines = np.zeros(len(records) + 2, np.int64)
+        newlines[valid_records] = _embedded_newlines(table)
+        newlines[bad_records] = [row.text.count("\n") for row in invalid]
+        before = np.cumsum(newlines) - newlines
+        lines = valid_records + before[valid_records]
+        broken = [
+            (int(r + before[r]), row.text) for r, row in zip(bad_records, invalid, strict=True)
+        ]
+    # a blank line is a row of empty cells; look at the first column, then confirm
+    blank = np.zeros(n, bool)
+    if n and table.num_columns:
+        maybe = pc.equal(table.column(0), "").to_numpy(zero_copy_only=False)
+        if maybe.any():
+            blank = maybe.copy()
+            for column in table.columns[1:]:
+                blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
+    if blank.any():
+        table, lines = table.filter(pa.array(~blank)), lines[~blank]
+    return SourceTable(str(path), table, lines, broken, int(blank.sum()), notices)
 
 
 def read_parquet(path: Path) -> SourceTable:

@@ -1,4 +1,4 @@
-"""Vectorised cell parsing: ids and codes as text, dates in one detected format per column."""
+"""Vectorised cell parsing in Arrow: ids and codes as text, dates in one format per column."""
 
 from __future__ import annotations
 
@@ -20,26 +20,37 @@ MISSING_DATE = "missing date"
 NON_INTEGRAL = "code or id stored as a non-integral number"
 
 
-def as_text(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Text values (trimmed, '' for null) and a mask of numbers that are not whole.
+def mask(array) -> np.ndarray:
+    """An Arrow boolean result as a numpy mask (null counts as False)."""
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Trimmed text ('' for null) and a mask of numbers that are not whole.
 
     Parquet integers become their digits; a float column is accepted only where integral.
     """
     bad = np.zeros(len(column), bool)
     if pa.types.is_floating(column.type):
         whole = pc.cast(column, pa.int64(), safe=False)
-        bad = pc.fill_null(pc.not_equal(pc.cast(whole, column.type), column), False)
-        bad = bad.to_numpy(zero_copy_only=False)
-        column = pc.cast(whole, pa.string())
-    elif pa.types.is_dictionary(column.type) or not (
-        pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-    ):
+        bad = mask(pc.not_equal(pc.cast(whole, column.type), column))
+        column = pc.if_else(pa.array(bad), "", pc.cast(whole, pa.string()))
+    elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = pc.cast(column, pa.string())
-    text = pc.utf8_trim_whitespace(pc.fill_null(column, "")).to_numpy(zero_copy_only=False)
-    if bad.any():
-        text = text.copy()
-        text[bad] = ""
-    return text, bad
+    if column.null_count:
+        column = pc.fill_null(column, "")
+    return pc.utf8_trim_whitespace(column), bad
+
+
+def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
+    """Plain YYYY-MM-DD everywhere (the common case): Arrow's strict cast, no regex."""
+    try:
+        values = (
+            pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), text) if blank.any() else text
+        )
+        return pc.cast(values, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
@@ -53,17 +64,20 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
         days = days.astype("datetime64[D]")
         return days, {MISSING_DATE: np.isnat(days)}, "native"
-    text = pc.utf8_trim_whitespace(pc.fill_null(pc.cast(column, pa.string()), ""))
-    blank = pc.equal(text, "").to_numpy(zero_copy_only=False)
+    text, _ = as_text(column)
+    blank = mask(pc.equal(text, ""))
+    none = np.zeros(n, bool)
+    days = _iso_fast(text, blank)
+    if days is not None:
+        return days, {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}, "YYYY-MM-DD"
     filled = n - int(blank.sum())
     fits = []
     for fmt in DATE_FORMATS:
-        match = pc.match_substring_regex(text, fmt[1])
-        hits = pc.sum(match).as_py() or 0
-        fits.append((hits, fmt, match))
+        hits = pc.sum(pc.match_substring_regex(text, fmt[1])).as_py() or 0
+        fits.append((hits, fmt))
         if hits == filled:  # the whole column fits: no need to try the others
             break
-    hits, (name, regex, strp), _ = max(fits, key=lambda f: f[0])
+    _, (name, regex, strp) = max(fits, key=lambda f: f[0])
     parts = pc.extract_regex(text, regex)
     parsed = pc.strptime(pc.struct_field(parts, "d"), format=strp, unit="s", error_is_null=True)
     # strptime rolls 30 February over to 1 March; an impossible date is unreadable instead
@@ -75,9 +89,7 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     if failed.any():
         for fmt in DATE_FORMATS:
             if fmt[0] != name:
-                other_format |= pc.match_substring_regex(text, fmt[1]).to_numpy(
-                    zero_copy_only=False
-                )
+                other_format |= mask(pc.match_substring_regex(text, fmt[1]))
         other_format &= failed
     return (
         days,
@@ -86,8 +98,11 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     )
 
 
-def valid_snomed(codes: np.ndarray) -> np.ndarray:
+def valid_snomed(codes: pa.ChunkedArray) -> np.ndarray:
     """SNOMED CT ids are 6 to 18 digits."""
-    return pc.match_substring_regex(pa.array(codes, pa.string()), r"^\d{6,18}$").to_numpy(
-        zero_copy_only=False
+    length = pc.utf8_length(codes)
+    return mask(
+        pc.and_(
+            pc.utf8_is_digit(codes), pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18))
+        )
     )

@@ -1,0 +1,397 @@
+"""A slow, deliberately simple reference implementation of rules.md §1–§7 for differential tests.
+
+This module is used ONLY by the test suite (``tests/test_differential.py``) as an oracle: it
+walks one patient at a time through the CAN001/CAN004/CAN005 cascades written out as plain
+``if`` statements, straight from ``/work/shared/spec/rules.md``. It is slow on purpose and must
+stay independent of ccrqof: it does not import the engine, ``ccrqof.dates`` or the YAML rule
+packs, and it does its own month arithmetic with ``datetime``/``calendar``. Where it and ccrqof
+disagree, one of them misreads the contract.
+
+Input: a list of :class:`Event` (patient, practice, cluster, date, episode) and either ``None``
+(no registration data) or a list of :class:`Registration`. Output (:class:`Result`): per patient
+and indicator an :class:`Outcome` (outcome, rule, field, due_by and the patient dates), and per
+practice and indicator a :class:`PracticeScore` (counts, breakdown by field, achievement, points).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+# --- §7 years ---------------------------------------------------------------------------------
+
+YEARS = ("2021-22", "2022-23", "2023-24", "2024-25")
+LAST_PAID_DAY = dt.date(2025, 3, 31)  # points are computed up to and including this date
+REGISTER_FROM = dt.date(2003, 4, 1)  # CAN001: CAN_DAT on or after 1 April 2003
+CAN004_R4_BEFORE = dt.date(2021, 1, 1)  # CAN004 R4 (2021-22 and 2022-23 only)
+
+MAX_POINTS = {"CAN001": 5, "CAN004": 6, "CAN005": 2}
+THRESHOLDS = {
+    "CAN004": (Fraction(1, 2), Fraction(9, 10)),
+    "CAN005": (Fraction(7, 10), Fraction(9, 10)),
+}
+
+NOT_NEW_EPISODES = {"review", "ended", "changed", "evolved", "flare-up"}
+
+NUMERATOR, DENOMINATOR, PCA, EXCLUSION = "numerator", "denominator", "pca", "exclusion"
+
+
+def year_of(reference: dt.date) -> str:
+    """The QOF year whose rules apply at R (§1, §7); after 2024-25, the 2024-25 rules."""
+    start = reference.year if reference.month >= 4 else reference.year - 1
+    if start < 2021:
+        raise ValueError(f"no QOF cancer rules before 2021-22 (R = {reference})")
+    start = min(start, 2024)
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def pays_points(reference: dt.date) -> bool:
+    """§7: points for every reference date up to 31 March 2025; none afterwards."""
+    return reference <= LAST_PAID_DAY
+
+
+def early_year(year: str) -> bool:
+    """2021-22 and 2022-23: CAN004 has R4, CAN005 R1 is reported as CAN_DAT15M."""
+    return year in ("2021-22", "2022-23")
+
+
+def fields_of(indicator: str, year: str) -> list[str]:
+    """The reported fields of every reject rule, in cascade order (§5)."""
+    if indicator == "CAN004":
+        return [
+            "CAN_DAT24M",
+            "MDRV_DAT",
+            *(["CAN_DAT1J"] if early_year(year) else []),
+            "DIAGCRV12M",
+            "CANPCAPU",
+            "CANPCADEC",
+            "CANINVITE",
+            "DIAG1_DAT",
+            "REG1_DAT3",
+        ]
+    if indicator == "CAN005":
+        return [
+            "CAN_DAT15M" if early_year(year) else "CANDAT15M",
+            "CANSUP12M",
+            "DIAGCSUP3M",
+            "CANPCAPU",
+            "CANPCADEC",
+            "CANINVITE",
+            "DIAG1_DAT",
+            "REG1_DAT3",
+        ]
+    return []
+
+
+# --- §1 time ----------------------------------------------------------------------------------
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar month arithmetic clamped to the end of the month (§1)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month0 = divmod(index, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return dt.date(year, month0 + 1, min(day.day, last))
+
+
+def in_last_months(day: dt.date, reference: dt.date, months: int) -> bool:
+    """'In the N months up to and including R': R − N months < day ≤ R."""
+    return add_months(reference, -months) < day <= reference
+
+
+def more_than_months_before(day: dt.date, reference: dt.date, months: int) -> bool:
+    """'More than N months before R': day ≤ R − N months."""
+    return day <= add_months(reference, -months)
+
+
+# --- inputs and outputs -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    patient: str
+    practice: str | None
+    cluster: str
+    date: dt.date
+    episode: str = ""
+
+
+@dataclass(frozen=True)
+class Registration:
+    patient: str
+    practice: str | None
+    start: dt.date
+    end: dt.date | None = None  # deregistration date; None = still registered
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # numerator / denominator / pca / exclusion
+    rule: str
+    field: str | None
+    due_by: dt.date | None
+    CAN_DAT: dt.date | None
+    MDRV_DAT: dt.date | None = None
+    SUPP_DAT: dt.date | None = None
+    REG_DAT: dt.date | None = None
+
+
+@dataclass
+class PracticeScore:
+    register: int = 0
+    denominator: int = 0
+    numerator: int = 0
+    pcas: int = 0
+    exclusions: int = 0
+    breakdown: dict[str, int] = field(default_factory=dict)
+    achievement: Fraction | None = None
+    points: Fraction | None = None
+    max_points: int = 0
+    lower_threshold: Fraction | None = None
+    upper_threshold: Fraction | None = None
+    gross_rate: Fraction | None = None
+    pca_rate: Fraction | None = None
+    needed_for_lower: int | None = None
+    needed_for_upper: int | None = None
+
+
+@dataclass
+class Result:
+    year: str
+    pays_points: bool
+    # (indicator, practice, patient) -> Outcome, for every register patient
+    patients: dict[tuple[str, str | None, str], Outcome]
+    # (practice, indicator) -> PracticeScore, for every practice given
+    practices: dict[tuple[str | None, str], PracticeScore]
+
+
+# --- §2 and §4: one patient's dates -----------------------------------------------------------
+
+
+def _registered(regs: list[Registration] | None, reference: dt.date) -> tuple[bool, dt.date | None]:
+    """(in the specified population, REG_DAT) at R."""
+    if regs is None:  # no registration data at all: registered throughout, REG_DAT unknown
+        return True, None
+    current = [
+        r.start for r in regs if r.start <= reference and (r.end is None or r.end > reference)
+    ]
+    if not current:
+        return False, None
+    return True, max(current)
+
+
+def _is_new_episode(episode: str | None) -> bool:
+    return (episode or "").strip().lower() not in NOT_NEW_EPISODES
+
+
+def _patient_dates(events: list[Event], reference: dt.date) -> dict:
+    seen = [e for e in events if e.date <= reference]  # events after R are ignored
+    can = [e.date for e in seen if e.cluster == "CAN_COD" and _is_new_episode(e.episode)]
+    can_dat = max(can) if can else None
+
+    def earliest_from(cluster: str) -> dt.date | None:
+        if can_dat is None:
+            return None
+        found = [e.date for e in seen if e.cluster == cluster and e.date >= can_dat]
+        return min(found) if found else None
+
+    def in_12(cluster: str) -> list[dt.date]:
+        return [
+            e.date for e in seen if e.cluster == cluster and in_last_months(e.date, reference, 12)
+        ]
+
+    return {
+        "CAN_DAT": can_dat,
+        "MDRV_DAT": earliest_from("MDRV_COD"),
+        "SUPP_DAT": earliest_from("CANPCSUPP_COD"),
+        "PCAPU": bool(in_12("CANPCAPU_COD")),
+        "PCADEC": bool(in_12("CANPCADEC_COD")),
+        "INVITES": in_12("CANINVITE_COD"),
+    }
+
+
+def _invited_twice(invites: list[dt.date]) -> bool:
+    return len(invites) >= 2 and (max(invites) - min(invites)).days >= 7
+
+
+# --- §5 cascades ------------------------------------------------------------------------------
+
+
+def _can004(d: dict, reg_dat: dt.date | None, reference: dt.date, year: str) -> tuple:
+    can_dat, mdrv = d["CAN_DAT"], d["MDRV_DAT"]
+    if more_than_months_before(can_dat, reference, 24):
+        return EXCLUSION, "R1", "CAN_DAT24M"
+    if mdrv is not None and more_than_months_before(mdrv, reference, 12):
+        return EXCLUSION, "R2", "MDRV_DAT"
+    if mdrv is not None and mdrv <= add_months(can_dat, 12):
+        return NUMERATOR, "R3", None
+    if early_year(year) and can_dat < CAN004_R4_BEFORE:
+        return EXCLUSION, "R4", "CAN_DAT1J"
+    if in_last_months(can_dat, reference, 12):
+        return EXCLUSION, "R5", "DIAGCRV12M"
+    if d["PCAPU"]:
+        return PCA, "R6", "CANPCAPU"
+    if d["PCADEC"]:
+        return PCA, "R7", "CANPCADEC"
+    if _invited_twice(d["INVITES"]):
+        return PCA, "R8", "CANINVITE"
+    if in_last_months(can_dat, reference, 3):
+        return PCA, "R9", "DIAG1_DAT"
+    if reg_dat is not None and in_last_months(reg_dat, reference, 3):
+        return PCA, "R10", "REG1_DAT3"
+    return DENOMINATOR, "R11", None
+
+
+def _can005(d: dict, reg_dat: dt.date | None, reference: dt.date, year: str) -> tuple:
+    can_dat, supp = d["CAN_DAT"], d["SUPP_DAT"]
+    if more_than_months_before(can_dat, reference, 15):
+        return EXCLUSION, "R1", "CAN_DAT15M" if early_year(year) else "CANDAT15M"
+    if supp is not None and more_than_months_before(supp, reference, 12):
+        return EXCLUSION, "R2", "CANSUP12M"
+    if supp is not None and supp <= add_months(can_dat, 3):
+        return NUMERATOR, "R3", None
+    if in_last_months(can_dat, reference, 3):
+        return EXCLUSION, "R4", "DIAGCSUP3M"
+    if d["PCAPU"]:
+        return PCA, "R5", "CANPCAPU"
+    if d["PCADEC"]:
+        return PCA, "R6", "CANPCADEC"
+    if _invited_twice(d["INVITES"]):
+        return PCA, "R7", "CANINVITE"
+    if in_last_months(can_dat, reference, 3):
+        return PCA, "R8", "DIAG1_DAT"
+    if reg_dat is not None and in_last_months(reg_dat, reference, 3):
+        return PCA, "R9", "REG1_DAT3"
+    return DENOMINATOR, "R10", None
+
+
+def _due_by(outcome: str, missing: dt.date | None, deadline: dt.date, reference: dt.date):
+    """data.md: the last date on which the missing review/discussion would still count."""
+    if outcome == NUMERATOR or missing is not None:
+        return None
+    return deadline if deadline >= reference else None
+
+
+# --- §6 scoring -------------------------------------------------------------------------------
+
+
+def needed_for(threshold: Fraction, numerator: int, denominator: int) -> int | None:
+    """Smallest k with (numerator + k) / denominator ≥ threshold, counted one by one."""
+    if denominator == 0:
+        return None
+    k = 0
+    while Fraction(numerator + k, denominator) < threshold:
+        k += 1
+    return k
+
+
+def score_practice(indicator: str, year: str, paid: bool, rows: list[Outcome], register: int):
+    """§6 for one practice and indicator, from its register patients' outcomes."""
+    s = PracticeScore(max_points=MAX_POINTS[indicator], register=register)
+    if indicator == "CAN001":
+        s.denominator = s.numerator = register
+        s.points = (Fraction(5) if register > 0 else Fraction(0)) if paid else None
+        return s
+    s.breakdown = {f: 0 for f in fields_of(indicator, year)}
+    for row in rows:
+        if row.outcome == NUMERATOR:
+            s.numerator += 1
+        elif row.outcome == DENOMINATOR:
+            s.denominator += 1
+        elif row.outcome == PCA:
+            s.pcas += 1
+        else:
+            s.exclusions += 1
+        if row.field is not None:
+            s.breakdown[row.field] += 1
+    s.denominator += s.numerator
+    lower, upper = THRESHOLDS[indicator]
+    s.lower_threshold, s.upper_threshold = lower, upper
+    if s.denominator:
+        s.achievement = Fraction(s.numerator, s.denominator)
+    if paid:
+        if s.achievement is None:
+            s.points = Fraction(0)
+        else:
+            share = (s.achievement - lower) / (upper - lower)
+            s.points = s.max_points * min(max(share, Fraction(0)), Fraction(1))
+    if s.denominator + s.pcas:
+        s.gross_rate = Fraction(s.numerator, s.denominator + s.pcas)
+        s.pca_rate = Fraction(s.pcas, s.denominator + s.pcas)
+    s.needed_for_lower = needed_for(lower, s.numerator, s.denominator)
+    s.needed_for_upper = needed_for(upper, s.numerator, s.denominator)
+    return s
+
+
+# --- the whole run ----------------------------------------------------------------------------
+
+
+def evaluate(
+    events: list[Event],
+    registrations: list[Registration] | None,
+    reference: dt.date,
+    year: str | None = None,
+) -> Result:
+    """Every indicator for every patient of ``events`` at reference date R.
+
+    ``year`` picks a year's rules explicitly; by default the QOF year containing R (the 2024-25
+    rules after 31 March 2025). Points are awarded only for R on or before 31 March 2025.
+    Patients are identified by (practice, patient); with registration data, a patient without a
+    registration row for that practice is not in the specified population.
+    """
+    year = year or year_of(reference)
+    paid = pays_points(reference)
+    by_patient: dict[tuple[str | None, str], list[Event]] = {}
+    for e in events:
+        by_patient.setdefault((e.practice, e.patient), []).append(e)
+    regs_of: dict[tuple[str | None, str], list[Registration]] = {}
+    for r in registrations or []:
+        regs_of.setdefault((r.practice, r.patient), []).append(r)
+
+    patients: dict[tuple[str, str | None, str], Outcome] = {}
+    for (practice, patient), evs in by_patient.items():
+        regs = None if registrations is None else regs_of.get((practice, patient), [])
+        registered, reg_dat = _registered(regs, reference)
+        if not registered:
+            continue
+        d = _patient_dates(evs, reference)
+        can_dat = d["CAN_DAT"]
+        if can_dat is None or can_dat < REGISTER_FROM:
+            continue
+        patients[("CAN001", practice, patient)] = Outcome(NUMERATOR, "R1", None, None, can_dat)
+        outcome, rule, fld = _can004(d, reg_dat, reference, year)
+        patients[("CAN004", practice, patient)] = Outcome(
+            outcome,
+            rule,
+            fld,
+            _due_by(outcome, d["MDRV_DAT"], add_months(can_dat, 12), reference),
+            can_dat,
+            MDRV_DAT=d["MDRV_DAT"],
+            REG_DAT=reg_dat,
+        )
+        outcome, rule, fld = _can005(d, reg_dat, reference, year)
+        patients[("CAN005", practice, patient)] = Outcome(
+            outcome,
+            rule,
+            fld,
+            _due_by(outcome, d["SUPP_DAT"], add_months(can_dat, 3), reference),
+            can_dat,
+            SUPP_DAT=d["SUPP_DAT"],
+            REG_DAT=reg_dat,
+        )
+
+    practice_list = {e.practice for e in events}
+    practices: dict[tuple[str | None, str], PracticeScore] = {}
+    for practice in practice_list:
+        register = sum(1 for (ind, p, _) in patients if ind == "CAN001" and p == practice)
+        for indicator in ("CAN001", "CAN004", "CAN005"):
+            rows = [o for (ind, p, _), o in patients.items() if ind == indicator and p == practice]
+            practices[(practice, indicator)] = score_practice(indicator, year, paid, rows, register)
+    return Result(year, paid, patients, practices)
+
+
+def empty_score(indicator: str, year: str, paid: bool) -> PracticeScore:
+    """The score of a practice with nobody on the register."""
+    return score_practice(indicator, year, paid, [], 0)
