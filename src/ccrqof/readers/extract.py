@@ -144,10 +144,10 @@ def _reject_dates(
     label: str = "",
     allow_blank: bool = False,
 ) -> None:
-    for reason, mask in problems.items():
+    for reason, problem in problems.items():
         if allow_blank and reason == MISSING_DATE:
             continue
-        hit = mask & keep
+        hit = problem & keep
         report.reject(source, hit, column, f"{label}{reason}" if label else reason)
         keep &= ~hit
 
