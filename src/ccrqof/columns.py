@@ -111,3 +111,22 @@ def check_sources_exist(mapping: dict[str, str], files_columns: dict[str, list[s
             raise UsageError(
                 f"--column {name}={source}: no column {source!r} in the input (found {found})"
             )
+
+
+def spellings_markdown() -> str:
+    """The recognised spellings as a Markdown table (kept in docs; a test checks it is current)."""
+    rows = [
+        "| column | required | also recognised (case, spaces and punctuation ignored) |",
+        "|---|---|---|",
+    ]
+    required = {
+        "patient_id": "yes",
+        "code": "yes*",
+        "date": "yes",
+        "registration_date": "patients file",
+        "cluster": "no*",
+    }
+    for name in dict.fromkeys(EVENT_COLUMNS + PATIENT_COLUMNS):
+        spellings = ", ".join(f"`{s}`" for s in ALIASES.get(name, ()))
+        rows.append(f"| `{name}` | {required.get(name, 'no')} | {spellings} |")
+    return "\n".join(rows)
