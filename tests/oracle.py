@@ -292,6 +292,7 @@ def score_practice(indicator: str, year: str, paid: bool, rows: list[Outcome], r
     s = PracticeScore(max_points=MAX_POINTS[indicator], register=register)
     if indicator == "CAN001":
         s.denominator = s.numerator = register
+        s.achievement = Fraction(1) if register else None  # data.md: numerator / denominator
         s.points = (Fraction(5) if register > 0 else Fraction(0)) if paid else None
         return s
     s.breakdown = {f: 0 for f in fields_of(indicator, year)}

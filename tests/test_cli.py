@@ -232,7 +232,8 @@ def test_json_register_records(document):
         # CAN001: numerator and denominator both equal the register; no thresholds
         assert record["numerator"] == record["denominator"] == record["register"] == size
         assert record["lower_threshold"] is None and record["upper_threshold"] is None
-        assert record["achievement"] is None
+        # achievement = numerator / denominator (data.md), so 1.0 for a non-empty register
+        assert record["achievement"] == 1.0
         assert record["points"] == 5  # a non-empty register earns its 5 points
         assert record["max_points"] == 5
 

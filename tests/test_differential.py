@@ -279,7 +279,7 @@ def events_frame(scenario: Scenario, extra: list[tuple] = ()) -> pd.DataFrame:
             "code": pd.Series(code, dtype=object),
             "cluster": pd.Series(cluster, dtype=object),
             "date": _dates(date),
-            "episode_new": ~pd.Series(episode, dtype=object).str.strip().str.lower().isin(NOT_NEW),
+            "episode": pd.Series(episode, dtype=object).str.strip().str.lower(),
             "practice_code": pd.Series(practice, dtype=object),
             "line": np.arange(2, len(rows) + 2),
         }

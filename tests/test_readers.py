@@ -14,7 +14,7 @@ import pytest
 from ccrqof.errors import InputError
 from ccrqof.readers import read_events, read_extract
 
-EVENT_FIELDS = ["practice_code", "patient_id", "code", "cluster", "date", "episode_new"]
+EVENT_FIELDS = ["practice_code", "patient_id", "code", "cluster", "date", "episode"]
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -60,8 +60,8 @@ def test_csv_events(expected_events):
         dt.date(2022, 10, 1),
         dt.date(2023, 12, 15),
     ]
-    # blank and "First" count as new; "review" does not (rules.md §4)
-    assert frame["episode_new"].tolist() == [True, True, False, True]
+    # episodes are kept in lower case; the rule packs decide which count as new (rules.md §4)
+    assert frame["episode"].tolist() == ["", "", "review", "first"]
     assert frame["practice_code"].tolist() == ["A81001", "A81001", "A81001", "B82002"]
 
 

@@ -157,6 +157,7 @@ def load_inputs(
         year=year, reference_date=None if year else (as_of_date or dt.date.today())
     )
     extract = ccrqof.read_extract(events, patients, columns=columns, encoding=encoding)
+    codelist, warning = ccrqof.resolve_codelist(codelists, extract)  # may fail: before writing
     for notice in extract.report.notices:
         _notice(notice)
     if rejects is not None:
@@ -166,7 +167,6 @@ def load_inputs(
         raise RejectedRowsError(
             f"{extract.report.total_rejected:,} row(s) rejected and --strict is set{where}"
         )
-    codelist, warning = ccrqof.resolve_codelist(codelists, extract)
     if warning:
         _warn(warning)
     latest = extract.latest_event_date

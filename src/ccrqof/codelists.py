@@ -95,9 +95,10 @@ def illustrative_codelist() -> Codelist:
 
 def resolve_codelist(path: str | Path | None, extract) -> tuple[Codelist | None, str | None]:
     """The code list to use and any warning (data.md order: --codelists, a cluster column, the
-    bundled illustrative list)."""
+    bundled illustrative list, which serves only rows that have a code but no cluster)."""
     if path is not None:
         return read_codelists(path), None
-    if (extract.events["cluster"] != "").any():
+    events = extract.events
+    if not ((events["code"] != "") & (events["cluster"] == "")).any():
         return None, None
     return illustrative_codelist(), ILLUSTRATIVE_WARNING

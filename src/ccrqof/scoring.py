@@ -95,7 +95,7 @@ def score(evaluation: Evaluation) -> pd.DataFrame:
             else:
                 register = registers.get((p, pack.population), 0)
             denominator = numerator + denominator_only
-            achievement = numerator / denominator if denominator and not pack.is_register else None
+            achievement = numerator / denominator if denominator else None  # CAN001: 1.0
             thresholds = pack.thresholds
             rows.append(
                 {

@@ -36,7 +36,7 @@ class Timeline:
         self.pkey = prepared.pkey[visible]
         self.cluster = prepared.cluster[visible]
         self.day = prepared.day[visible]
-        self.episode_new = prepared.episode_new[visible]
+        self.episode = prepared.episode[visible]
         self.dates: dict[str, np.ndarray] = {}
 
     def in_cluster(self, cluster: str) -> np.ndarray:
@@ -67,7 +67,8 @@ def patient_date(timeline: Timeline, definition: DateDefinition) -> np.ndarray:
     if isinstance(definition, LatestEvent):
         mask = timeline.in_cluster(definition.latest)
         if definition.exclude_episodes:
-            mask &= timeline.episode_new  # rules.md §4: blank or unknown episode counts as new
+            # rules.md §4: a blank or unknown episode counts as first/new
+            mask &= ~np.isin(timeline.episode, definition.exclude_episodes)
         return _reduce(timeline.n, timeline.pkey[mask], timeline.day[mask], latest=True)
     if isinstance(definition, EarliestEventFrom):
         anchor = timeline.dates[definition.on_or_after][timeline.pkey]

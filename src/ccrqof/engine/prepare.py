@@ -30,7 +30,7 @@ class Prepared:
     pkey: np.ndarray  # event -> patient key
     cluster: np.ndarray  # event -> cluster name (object array)
     day: np.ndarray  # event -> datetime64[D]
-    episode_new: np.ndarray  # event -> bool
+    episode: np.ndarray  # event -> episode, lower case ("" when not given)
     registrations: pd.DataFrame | None  # pkey, registration_date, deregistration_date ([D])
     entry_days: np.ndarray  # the date of every distinct coded entry, to count those after R
     practices: list = field(default_factory=list)  # every practice named in the inputs
@@ -47,30 +47,30 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
     events = extract.events
     counts: Counter = Counter()
     notices: list[str] = []
-    event_cols = ["practice_code", "patient_id", "code", "cluster", "date", "episode_new"]
+    event_cols = ["practice_code", "patient_id", "code", "cluster", "date", "episode"]
     is_entry = (events["code"] != "") | (events["cluster"] != "")
     dup = events.loc[is_entry].duplicated(event_cols)
     counts["duplicate rows"] = int(dup.sum())
     coded = events.loc[is_entry].loc[~dup, event_cols]
 
-    # An entry's clusters: its own `cluster` column, and every cluster its code belongs to.
-    tagged = coded.loc[
-        coded["cluster"] != "", ["practice_code", "patient_id", "cluster", "date", "episode_new"]
-    ]
-    tagged = tagged[tagged["cluster"].isin(clusters)]
-    parts = [tagged]
+    # An entry's clusters come from its code when the user gave a code list, else from its own
+    # `cluster` column; the fallback list (illustrative) only serves rows with no cluster.
+    has_code, has_cluster = coded["code"] != "", coded["cluster"] != ""
+    by_list = (
+        has_code if codelist is not None and not codelist.illustrative else has_code & ~has_cluster
+    )
+    by_list &= codelist is not None
+    fields = ["practice_code", "patient_id", "date", "episode"]
+    tagged = coded.loc[has_cluster & ~by_list, [*fields, "cluster"]]
+    in_cluster = np.zeros(len(coded), bool)
+    in_cluster[(has_cluster & ~by_list).to_numpy()] = tagged["cluster"].isin(clusters).to_numpy()
+    parts = [tagged[tagged["cluster"].isin(clusters)]]
     if codelist is not None:
         members = codelist.members[codelist.members["cluster"].isin(clusters)]
-        by_code = coded.loc[
-            coded["code"] != "", ["practice_code", "patient_id", "code", "date", "episode_new"]
-        ]
-        parts.append(by_code.merge(members, on="code", how="inner").drop(columns="code"))
+        listed = coded.loc[by_list, [*fields, "code"]]
+        parts.append(listed.merge(members, on="code", how="inner").drop(columns="code"))
+        in_cluster[by_list.to_numpy()] = listed["code"].isin(members["code"]).to_numpy()
     relevant = pd.concat(parts, ignore_index=True).drop_duplicates()
-    in_cluster = coded["cluster"].isin(clusters)
-    if codelist is not None:
-        in_cluster |= coded["code"].isin(
-            codelist.members["code"][codelist.members["cluster"].isin(clusters)]
-        )
     counts["entries with codes in no cluster of interest"] = int((~in_cluster).sum())
 
     # Patients: everyone on an event row (patient-only rows included).
@@ -120,7 +120,7 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         pkey=keyed["pkey"].to_numpy(np.int64),
         cluster=keyed["cluster"].to_numpy(object),
         day=keyed["date"].to_numpy("datetime64[D]"),
-        episode_new=keyed["episode_new"].to_numpy(bool),
+        episode=keyed["episode"].to_numpy(object),
         registrations=regs,
         practices=practices,
         entry_days=coded["date"].to_numpy("datetime64[D]"),

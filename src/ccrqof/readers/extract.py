@@ -28,7 +28,6 @@ from ccrqof.readers.values import (
     valid_snomed,
 )
 
-EPISODES_NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")
 BROKEN_ROW = "broken row (wrong number of fields)"
 EMPTY_ID = "empty patient id"
 EMPTY_PRACTICE = "empty practice code"
@@ -177,7 +176,8 @@ def read_events(
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
 ) -> tuple[pd.DataFrame, bool]:
-    """Canonical events: patient_id, code, cluster, date, episode_new, practice_code, line.
+    """Canonical events: patient_id, code, cluster, date, episode (lower case), practice_code,
+    line.
 
     Patient columns repeated on event rows (single-file extracts) are kept for the patients
     table. Rows with no code, cluster or date are patients without coded entries.
@@ -250,7 +250,7 @@ def read_events(
         "code": code,
         "cluster": pc.utf8_upper(cluster),
         "date": dates,
-        "episode_new": pc.invert(pc.is_in(pc.utf8_lower(episode), pa.array(EPISODES_NOT_NEW))),
+        "episode": pc.utf8_lower(episode),
         "practice_code": texts["practice_code"][0]
         if "practice_code" in mapping
         else pa.nulls(n, pa.string()),

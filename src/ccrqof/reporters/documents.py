@@ -88,7 +88,7 @@ def json_document(
         "note": ruleset.note,
         "results": _records(summary),
         "input": input_counts,
-        "notices": list(evaluation.notices),
+        "notices": [*report.notices, *evaluation.notices],
     }
 
 

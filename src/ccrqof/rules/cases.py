@@ -116,9 +116,7 @@ def _extract(case: Case):
             "code": np.where(is_cluster, "", events["code"]),
             "cluster": np.where(is_cluster, events["code"].str[1:], ""),
             "date": pd.to_datetime(events["date"].replace("", None)).astype("datetime64[s]"),
-            "episode_new": ~events.get("episode", pd.Series("", index=events.index))
-            .str.lower()
-            .isin(["review", "ended", "changed", "evolved", "flare-up"]),
+            "episode": events.get("episode", pd.Series("", index=events.index)).str.lower(),
             "practice_code": events.get(
                 "practice", pd.Series(None, index=events.index, dtype=object)
             ),

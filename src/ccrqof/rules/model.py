@@ -235,20 +235,34 @@ class IndicatorPack(Frozen):
             raise ValueError(f"duplicate rule number(s): {', '.join(f'R{n}' for n in dup)}")
         if numbers != sorted(numbers):
             raise ValueError("rules must be listed in cascade order R1, R2, ...")
-        known = set(BUILTIN_DATES) | {REFERENCE}
+        patient_dates = set(BUILTIN_DATES)  # dates a patient has; R is the reference date
         for name, definition in self.dates.items():
+            if name in patient_dates or name == REFERENCE:
+                raise ValueError(f"date {name} is defined twice or shadows a built-in date")
             anchor = getattr(definition, "on_or_after", None)
-            if anchor and anchor not in known:
-                raise ValueError(f"date {name} refers to {anchor}, which is not defined above it")
-            known.add(name)
+            if anchor and anchor not in patient_dates:
+                raise ValueError(
+                    f"date {name} refers to {anchor}, which is not a patient date defined above it"
+                )
+            patient_dates.add(name)
+
+        def undefined(names: set[str]) -> str:
+            return ", ".join(sorted(n for n in names if n not in patient_dates | {REFERENCE}))
+
         for rule in self.rules:
-            missing = (
-                {a for a in rule.when.anchors() if a not in known}
-                if rule.when != "always"
-                else set()
-            )
-            if missing:
-                raise ValueError(f"{rule.rule} uses undefined date(s) {', '.join(sorted(missing))}")
+            if isinstance(rule.when, DateTest):
+                if rule.when.date not in patient_dates:
+                    raise ValueError(
+                        f"{rule.rule} tests {rule.when.date}, which is not a "
+                        f"patient date (defined: {', '.join(sorted(patient_dates))})"
+                    )
+                if missing := undefined(rule.when.anchors()):
+                    raise ValueError(f"{rule.rule} uses undefined date(s) {missing}")
+        if self.due_by is not None:
+            if self.due_by.missing not in patient_dates:
+                raise ValueError(f"due_by.missing: {self.due_by.missing} is not a patient date")
+            if missing := undefined({self.due_by.deadline.anchor} - {None}):
+                raise ValueError(f"due_by.deadline uses undefined date {missing}")
         kinds = {r.kind for r in self.rules}
         if self.is_register:
             if kinds != {RuleKind.select_register}:
