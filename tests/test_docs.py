@@ -11,3 +11,21 @@ def test_recognised_spellings_are_current():
     text = (DOCS / "howto-clinical-system-extract.md").read_text(encoding="utf-8")
     between = text.split("<!-- spellings:start -->\n")[1].split("\n<!-- spellings:end -->")[0]
     assert between == spellings_markdown(), "regenerate with ccrqof.columns.spellings_markdown()"
+
+
+def _help(command: str) -> str:
+    from click.testing import CliRunner
+
+    from ccrqof.cli import cli
+
+    result = CliRunner().invoke(cli, [command, "--help"], prog_name="ccrqof", terminal_width=100)
+    return result.output.rstrip("\n")
+
+
+def _block(text: str, name: str) -> str:
+    return text.split(f"<!-- {name}:start -->\n```text\n")[1].split("\n```\n<!-- ")[0]
+
+
+def test_cli_reference_shows_current_help():
+    text = (DOCS / "reference-cli.md").read_text(encoding="utf-8")
+    assert _block(text, "help:calc") == _help("calc"), "regenerate: python docs/generate.py"
