@@ -132,10 +132,17 @@ def input_options(command):
     return command
 
 
-def _check_outputs(**paths: Path | None) -> None:
+def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
+    """Before any work: output folders exist, suffixes are known, no output is an input."""
+    sources = {Path(i).resolve() for i in inputs if i is not None}
     for option, path in paths.items():
         if path is None:
             continue
+        if path.resolve() in sources:
+            raise click.UsageError(
+                f"--{option.replace('_', '-')} {path.name} is one of the input files; inputs "
+                "are never overwritten: choose another file name"
+            )
         check_writable(path)
         if option != "output" and path.suffix.lower() not in (".csv", ".parquet"):
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
@@ -225,7 +232,9 @@ def calc(
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    _check_outputs(output=output, patients_out=patients_out, rejects=rejects)
+    _check_outputs(
+        (events, patients, codelists), output=output, patients_out=patients_out, rejects=rejects
+    )
     ruleset, extract, codelist = load_inputs(
         events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
     )

@@ -43,6 +43,7 @@ class Evaluation:
     practices: list  # every practice in the extract, also those with an empty register
     ignored: Counter = field(default_factory=Counter)
     notices: list[str] = field(default_factory=list)
+    prepared: Prepared | None = field(default=None, repr=False)  # for views that need events
 
 
 def registered_at(prepared: Prepared, timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
@@ -64,46 +65,68 @@ def registered_at(prepared: Prepared, timeline: Timeline) -> tuple[np.ndarray, n
     return ~np.isnat(reg_dat), reg_dat
 
 
-def run_cascade(
-    pack: IndicatorPack, timeline: Timeline, population: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the deciding rule per patient (-1 = not in population / not selected)."""
+@dataclass
+class Trace:
+    """One indicator's cascade over all patients: who entered, what each rule's condition
+    said (before earlier rules took anyone), and which rule decided (-1: not in it)."""
+
+    pack: IndicatorPack
+    entered: np.ndarray
+    conditions: list[np.ndarray]
+    decided: np.ndarray
+
+    @property
+    def selected(self) -> np.ndarray:
+        chosen = [i for i, r in enumerate(self.pack.rules) if r.kind.value.startswith("select")]
+        return np.isin(self.decided, chosen)
+
+
+def run_cascade(pack: IndicatorPack, timeline: Timeline, entered: np.ndarray) -> Trace:
+    """Each patient leaves at the first rule whose condition holds."""
     decided = np.full(timeline.n, -1, dtype=np.int16)
-    open_ = population.copy()
+    still_in = entered.copy()
+    conditions = []
     for i, rule in enumerate(pack.rules):
-        hit = open_ & matches(timeline, rule.when)
+        holds = matches(timeline, rule.when)
+        conditions.append(holds)
+        hit = still_in & holds
         decided[hit] = i
-        open_ &= ~hit
-    return decided, open_
+        still_in &= ~hit
+    return Trace(pack, entered, conditions, decided)
+
+
+def trace(prepared: Prepared, ruleset: RuleSet) -> tuple[Timeline, np.ndarray, dict[str, Trace]]:
+    """Every indicator's cascade at the rule set's reference date (registers first)."""
+    timeline = Timeline(prepared, ruleset.reference_date)
+    population, reg_dat = registered_at(prepared, timeline)
+    timeline.dates["REG_DAT"] = reg_dat
+    traces: dict[str, Trace] = {}
+    for pack in ruleset.ordered():
+        for name, definition in pack.dates.items():
+            if name not in timeline.dates:
+                timeline.dates[name] = patient_date(timeline, definition)
+        entrants = population if pack.is_register else traces[pack.population].selected
+        traces[pack.indicator] = run_cascade(pack, timeline, entrants)
+    return timeline, population, traces
 
 
 def evaluate(prepared: Prepared, ruleset: RuleSet) -> Evaluation:
     """Apply the rule set at its reference date to every patient at once."""
-    timeline = Timeline(prepared, ruleset.reference_date)
-    population, reg_dat = registered_at(prepared, timeline)
-    timeline.dates["REG_DAT"] = reg_dat
+    timeline, population, traces = trace(prepared, ruleset)
     ignored = Counter(prepared.counts)
     ignored["entries dated after the reference date"] = int(
         (prepared.entry_days > timeline.R).sum()
     )
     if prepared.registrations is not None:
         ignored["patients not registered at the reference date"] = int((~population).sum())
-
-    selected: dict[str, np.ndarray] = {}
-    frames = []
-    for pack in ruleset.ordered():
-        for name, definition in pack.dates.items():
-            if name not in timeline.dates:
-                timeline.dates[name] = patient_date(timeline, definition)
-        entrants = population if pack.is_register else selected[pack.population]
-        decided, _ = run_cascade(pack, timeline, entrants)
-        in_pack = decided >= 0
-        selected[pack.indicator] = in_pack & np.isin(
-            decided, [i for i, r in enumerate(pack.rules) if r.kind.value.startswith("select")]
-        )
-        frames.append(_outcome_rows(pack, timeline, prepared, decided, in_pack))
+    frames = [
+        _outcome_rows(t.pack, timeline, prepared, t.decided, t.decided >= 0)
+        for t in traces.values()
+    ]
     outcomes = pd.concat(frames, ignore_index=True)
-    return Evaluation(ruleset, outcomes, list(prepared.practices), ignored, list(prepared.notices))
+    return Evaluation(
+        ruleset, outcomes, list(prepared.practices), ignored, list(prepared.notices), prepared
+    )
 
 
 def _outcome_rows(

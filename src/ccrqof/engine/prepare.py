@@ -29,6 +29,7 @@ class Prepared:
     patients: pd.DataFrame  # one row per patient key: practice_code, patient_id
     pkey: np.ndarray  # event -> patient key
     cluster: np.ndarray  # event -> cluster name (object array)
+    code: np.ndarray  # event -> SNOMED CT code ("" when the extract gave only a cluster)
     day: np.ndarray  # event -> datetime64[D]
     episode: np.ndarray  # event -> episode, lower case ("" when not given)
     registrations: pd.DataFrame | None  # pkey, registration_date, deregistration_date ([D])
@@ -40,6 +41,30 @@ class Prepared:
     @property
     def n_patients(self) -> int:
         return len(self.patients)
+
+    def subset(self, keys: np.ndarray) -> Prepared:
+        """Only these patients (re-keyed 0..n-1): to explain one patient with the same engine."""
+        new_key = np.full(self.n_patients, -1)
+        new_key[keys] = np.arange(len(keys))
+        events = np.isin(self.pkey, keys)
+        regs = None
+        if self.registrations is not None:
+            regs = self.registrations[self.registrations["pkey"].isin(keys)].copy()
+            regs["pkey"] = new_key[regs["pkey"].to_numpy()]
+        return Prepared(
+            patients=self.patients.iloc[keys].reset_index(drop=True),
+            pkey=new_key[self.pkey[events]],
+            cluster=self.cluster[events],
+            code=self.code[events],
+            day=self.day[events],
+            episode=self.episode[events],
+            registrations=regs,
+            entry_days=self.entry_days[:0],
+            practices=sorted(
+                {p for p in self.patients["practice_code"].iloc[keys] if isinstance(p, str)}
+            )
+            or [None],
+        )
 
 
 def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> Prepared:
@@ -60,15 +85,15 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         has_code if codelist is not None and not codelist.illustrative else has_code & ~has_cluster
     )
     by_list &= codelist is not None
-    fields = ["practice_code", "patient_id", "date", "episode"]
+    fields = ["practice_code", "patient_id", "code", "date", "episode"]
     tagged = coded.loc[has_cluster & ~by_list, [*fields, "cluster"]]
     in_cluster = np.zeros(len(coded), bool)
     in_cluster[(has_cluster & ~by_list).to_numpy()] = tagged["cluster"].isin(clusters).to_numpy()
     parts = [tagged[tagged["cluster"].isin(clusters)]]
     if codelist is not None:
         members = codelist.members[codelist.members["cluster"].isin(clusters)]
-        listed = coded.loc[by_list, [*fields, "code"]]
-        parts.append(listed.merge(members, on="code", how="inner").drop(columns="code"))
+        listed = coded.loc[by_list, fields]
+        parts.append(listed.merge(members, on="code", how="inner"))
         in_cluster[by_list.to_numpy()] = listed["code"].isin(members["code"]).to_numpy()
     relevant = pd.concat(parts, ignore_index=True).drop_duplicates()
     counts["entries with codes in no cluster of interest"] = int((~in_cluster).sum())
@@ -119,6 +144,7 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         patients=people[["practice_code", "patient_id"]],
         pkey=keyed["pkey"].to_numpy(np.int64),
         cluster=keyed["cluster"].to_numpy(object),
+        code=keyed["code"].to_numpy(object),
         day=keyed["date"].to_numpy("datetime64[D]"),
         episode=keyed["episode"].to_numpy(object),
         registrations=regs,

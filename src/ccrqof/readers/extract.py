@@ -6,6 +6,7 @@ counts reach the summary. No value ever reaches a message.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class InputReport:
     ignored: Counter = field(default_factory=Counter)
     notices: list[str] = field(default_factory=list)
     sources: dict[str, SourceTable] = field(default_factory=dict, repr=False)
+    column_names: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _rejects: list[_Rejected] = field(default_factory=list, repr=False)
 
     def reject(self, source: SourceTable, mask: np.ndarray, column: str, reason: str) -> None:
@@ -123,15 +125,38 @@ class Extract:
         return None if dates.empty else dates.max().date()
 
 
-def _required(mapping: dict, names: tuple[str, ...], source: SourceTable) -> None:
+_LOOKS_LIKE_DATA = re.compile(r"^[\d\s/.:-]+$")
+
+
+def describe_columns(names: list[str]) -> str:
+    """The columns found, unless the 'header' is really a data row (never echo values)."""
+    if any(_LOOKS_LIKE_DATA.match(n) for n in names if n):
+        return "the first line looks like data, not column names: is the header row missing?"
+    return "found: " + (", ".join(names) or "none")
+
+
+def _required(
+    mapping: dict,
+    names: tuple[str, ...],
+    source: SourceTable,
+    explicit: dict[str, str] | None = None,
+) -> None:
     missing = [n for n in names if n not in mapping]
-    if missing:
-        found = ", ".join(source.table.column_names) or "none"
-        raise InputError(
-            f"has no {' or '.join(repr(m) for m in missing)} column (found: {found}); rename a "
-            f"column or map one with --column {missing[0]}=NAME",
-            file=source.file,
-        )
+    if not missing:
+        return
+    found = describe_columns(source.table.column_names)
+    for name in missing:
+        if explicit and name in explicit:
+            raise InputError(
+                f"--column {name}={explicit[name]}: there is no column "
+                f"{explicit[name]!r} ({found})",
+                file=source.file,
+            )
+    raise InputError(
+        f"has no {' or '.join(repr(m) for m in missing)} column ({found}); rename a "
+        f"column or map one with --column {missing[0]}=NAME",
+        file=source.file,
+    )
 
 
 def _reject_dates(
@@ -190,9 +215,10 @@ def read_events(
     mapping = map_columns(
         table.column_names, EVENT_COLUMNS + SINGLE_FILE_PATIENT_COLUMNS, columns or {}, file
     )
-    _required(mapping, ("patient_id", "date"), source)
+    report.column_names["events"] = mapping
+    _required(mapping, ("patient_id", "date"), source, columns)
     if "code" not in mapping and "cluster" not in mapping:
-        _required(mapping, ("code",), source)
+        _required(mapping, ("code",), source, columns)
     n = table.num_rows
     report.rows_read["events"] = report.rows_read.get("events", 0) + n + len(source.broken)
     report.ignored["blank lines"] += source.blank_lines
@@ -285,9 +311,16 @@ def patients_from_events(
     """
     key = ["practice_code", "patient_id"]
     attributes = [c for c in SINGLE_FILE_PATIENT_COLUMNS if c in events]
+    if "deregistration_date" not in events:
+        events = events.assign(
+            deregistration_date=pd.Series(pd.NaT, index=events.index, dtype="datetime64[s]")
+        )
     distinct = events[key + attributes].drop_duplicates()
     conflicting = distinct.duplicated(key, keep=False)
     if conflicting.any():
+        varying = distinct[conflicting].groupby(key, dropna=False)[attributes].nunique(dropna=False)
+        disagree = [a for a in attributes if (varying[a] > 1).any()]
+        names = report.column_names.get("events", {})
         bad_patients = distinct.loc[conflicting, key].drop_duplicates()
         flag = events[key].merge(bad_patients.assign(_bad=True), on=key, how="left")["_bad"]
         bad = flag.fillna(False).to_numpy(bool)
@@ -295,9 +328,13 @@ def patients_from_events(
         positions = np.searchsorted(source.lines, events["line"].to_numpy()[bad])
         mask = np.zeros(source.table.num_rows, bool)
         mask[positions] = True
-        report.reject(source, mask, ", ".join(attributes), CONFLICT)
+        report.reject(source, mask, ", ".join(names.get(a, a) for a in disagree), CONFLICT)
         events = events[~bad].reset_index(drop=True)
         distinct = distinct[~conflicting]
+    if "deregistration_date" not in distinct:
+        distinct = distinct.assign(
+            deregistration_date=events["deregistration_date"].iloc[:0].reindex(distinct.index)
+        )
     patients = distinct[distinct["registration_date"].notna()].reset_index(drop=True)
     return events, patients
 
@@ -316,7 +353,7 @@ def read_patients(
     report.sources["patients"] = source
     table, file = source.table, source.file
     mapping = map_columns(table.column_names, PATIENT_COLUMNS, columns or {}, file)
-    _required(mapping, ("patient_id", "registration_date"), source)
+    _required(mapping, ("patient_id", "registration_date"), source, columns)
     n = table.num_rows
     report.rows_read["patients"] = n + len(source.broken)
     report.ignored["blank lines"] += source.blank_lines

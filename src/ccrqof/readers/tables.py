@@ -41,12 +41,8 @@ def _open_text(path: Path):
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
-def _first_line(path: Path, encoding: str) -> str:
-    try:
-        with _open_text(path) as fh:
-            raw = fh.read(1 << 16)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
+def _first_line(data: bytes, encoding: str, path: Path) -> str:
+    raw = data[: 1 << 16]
     text = codecs.decode(raw, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     text = text.lstrip("\ufeff")
     if not text.strip():
@@ -54,8 +50,8 @@ def _first_line(path: Path, encoding: str) -> str:
     return text.splitlines()[0]
 
 
-def _header(path: Path, encoding: str) -> tuple[list[str], str]:
-    line = _first_line(path, encoding)
+def _header(data: bytes, encoding: str, path: Path) -> tuple[list[str], str]:
+    line = _first_line(data, encoding, path)
     delimiter = max(DELIMITERS, key=line.count)
     names = next(csv.reader([line], delimiter=delimiter))
     return [n.strip() for n in names], delimiter
@@ -67,7 +63,7 @@ def _read_csv(
     invalid: list = []
 
     def set_aside(row) -> str:
-        invalid.append(row)
+        invalid.append(row)  # broken rows, and lines of only spaces (blank, counted as such)
         return "skip"
 
     table = pacsv.read_csv(
@@ -90,40 +86,66 @@ def _read_csv(
     return table, invalid
 
 
+def _encoding(data: bytes, encoding: str | None, notices: list[str], path: Path) -> str:
+    if encoding is not None:
+        try:
+            return codecs.lookup(encoding).name
+        except LookupError:
+            raise InputError(f"unknown --encoding {encoding!r}; try utf-8 or cp1252") from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        notices.append(f"{path.name} is UTF-16 (Excel 'Unicode Text'); read it as such")
+        return "utf-16"
+    return "utf-8"
+
+
 def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
     """Read a CSV (or .csv.gz) as text; UTF-8 (BOM or not), else Windows-1252 with a notice."""
-    notices = []
-    chosen = encoding or "utf-8"
-    try:
-        codecs.lookup(chosen)
-    except LookupError:
-        raise InputError(f"unknown --encoding {chosen!r}; try utf-8 or cp1252") from None
-    names, delimiter = _header(path, chosen)
+    notices: list[str] = []
+    data = _read_bytes(path)
+    chosen = _encoding(data, encoding, notices, path)
+    names, delimiter = _header(data, chosen, path)
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise InputError(
             f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
         )
-    data = _read_bytes(path)
     quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
     buffer = pa.py_buffer(data)
+
+    def attempt(enc: str, threads: bool):
+        try:
+            return _read_csv(buffer, names, delimiter, enc, threads, quoted)
+        except UnicodeError:
+            raise InputError(
+                f"cannot be read as {enc}; give its encoding with --encoding "
+                "(e.g. utf-8, cp1252, utf-16)",
+                file=str(path),
+            ) from None
+
     try:
-        table, invalid = _read_csv(buffer, names, delimiter, chosen, True, quoted)
+        table, invalid = attempt(chosen, True)
     except pa.ArrowInvalid as exc:
-        if encoding is None and "UTF8" in str(exc).upper().replace("-", ""):
+        if encoding is None and chosen == "utf-8" and "UTF8" in str(exc).upper().replace("-", ""):
             chosen = FALLBACK_ENCODING
             notices.append(
                 f"{path.name} is not UTF-8; read it as Windows-1252 (use --encoding "
                 "to choose another)"
             )
-            names, delimiter = _header(path, chosen)
-            table, invalid = _read_csv(buffer, names, delimiter, chosen, True, quoted)
+            names, delimiter = _header(data, chosen, path)
+            table, invalid = attempt(chosen, True)
+        elif "UTF8" in str(exc).upper().replace("-", ""):
+            raise InputError(
+                f"is not valid {chosen}; give its encoding with --encoding", file=str(path)
+            ) from None
         else:
             raise InputError(
-                f"is not a readable CSV file ({str(exc).splitlines()[0][:80]})", file=str(path)
+                "is not a readable CSV file (a structural error pyarrow could not recover from)",
+                file=str(path),
             ) from None
     if invalid:  # record numbers are only known when reading in one thread
-        table, invalid = _read_csv(buffer, names, delimiter, chosen, False, quoted)
+        table, invalid = attempt(chosen, False)
+    if chosen not in ("utf-8", FALLBACK_ENCODING, "cp1252"):
+        data = data.decode(chosen, errors="replace").encode("utf-8")  # to count its lines
     lines_in_file = data.count(b"\n") + (not data.endswith(b"\n"))
     return _with_lines(path, table, invalid, notices, lines_in_file)
 
@@ -150,6 +172,7 @@ def _with_lines(
     records (a value with a line break spans several lines of the file)."""
     n = table.num_rows
     bad_records = np.array([row.number for row in invalid], dtype=np.int64)
+    spaces = np.array([not row.text.strip() for row in invalid], dtype=bool)
     records = np.arange(2, n + len(invalid) + 2)  # record 1 is the header
     valid_records = np.setdiff1d(records, bad_records, assume_unique=True)
     if lines_in_file == len(records) + 1:  # no quoted line breaks: lines are records
@@ -174,7 +197,8 @@ def _with_lines(
                 blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
     if blank.any():
         table, lines = table.filter(pa.array(~blank)), lines[~blank]
-    return SourceTable(str(path), table, lines, broken, int(blank.sum()), notices)
+    broken = [b for b, only_spaces in zip(broken, spaces, strict=True) if not only_spaces]
+    return SourceTable(str(path), table, lines, broken, int(blank.sum() + spaces.sum()), notices)
 
 
 def read_parquet(path: Path) -> SourceTable:

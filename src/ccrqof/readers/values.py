@@ -32,9 +32,14 @@ def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
     """
     bad = np.zeros(len(column), bool)
     if pa.types.is_floating(column.type):
-        whole = pc.cast(column, pa.int64(), safe=False)
-        bad = mask(pc.not_equal(pc.cast(whole, column.type), column))
-        column = pc.if_else(pa.array(bad), "", pc.cast(whole, pa.string()))
+        # NaN is a missing value; beyond 2**53 a float cannot hold an 18-digit id exactly
+        usable = mask(pc.and_(pc.is_finite(column), pc.less(pc.abs(column), 2.0**53)))
+        safe = pc.if_else(pa.array(usable), column, 0.0)
+        whole = pc.cast(safe, pa.int64(), safe=False)
+        bad = (usable & ~mask(pc.equal(pc.cast(whole, column.type), safe))) | (
+            ~usable & ~mask(pc.is_nan(pc.fill_null(column, float("nan"))))
+        )
+        column = pc.if_else(pa.array(usable & ~bad), pc.cast(whole, pa.string()), "")
     elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = pc.cast(column, pa.string())
     if column.null_count:
