@@ -14,9 +14,18 @@ from rich.text import Text
 import ccrqof
 from ccrqof.columns import parse_column_options
 from ccrqof.errors import CcrqofError, RejectedRowsError
+from ccrqof.explanation import explain_patient
 from ccrqof.output import check_writable, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, write_frame
+from ccrqof.reporters.patients import (
+    explanation_document,
+    render_explanations,
+    render_worklist,
+    worklist_document,
+    worklist_frame,
+)
+from ccrqof.worklist import build_worklist
 
 STALE_AFTER_DAYS = 31
 FORMATS = ("table", "json", "csv", "parquet")
@@ -255,17 +264,132 @@ def calc(
             click.echo(flat.to_csv(index=False), nl=False)
     else:
         lines = _input_lines(document)
-        if output:
-            recorder = Console(record=True, width=120, file=io.StringIO())
-            render_summary(recorder, evaluation, summary, lines)
-            write_text(output, recorder.export_text())
-        else:
-            console = Console()
-            if not console.is_terminal:
-                console.width = max(console.width, 110)
-            render_summary(console, evaluation, summary, lines)
+        _print_or_write(output, lambda c: render_summary(c, evaluation, summary, lines))
     if patients_out is not None:
         write_frame(patient_outcomes(evaluation), patients_out)
+
+
+def _print_or_write(output: Path | None, render) -> None:
+    """Render a rich view to the terminal, or as plain text to --output."""
+    if output:
+        recorder = Console(record=True, width=120, file=io.StringIO())
+        render(recorder)
+        write_text(output, recorder.export_text())
+    else:
+        console = Console()
+        if not console.is_terminal:
+            console.width = max(console.width, 110)
+        render(console)
+
+
+@cli.command()
+@input_options
+@click.option(
+    "--indicator",
+    type=click.Choice(["CAN004", "CAN005"]),
+    multiple=True,
+    help="Only this indicator (repeatable). Default: both.",
+)
+@click.option(
+    "--within",
+    "within_days",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Only patients whose deadline is in the next DAYS days.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the list to this file instead of standard output.",
+)
+def worklist(
+    events,
+    patients,
+    codelists,
+    column_options,
+    encoding,
+    rejects,
+    strict,
+    year,
+    as_of,
+    indicator,
+    within_days,
+    fmt,
+    output,
+) -> None:
+    """Patients who can still achieve CAN004/CAN005, by deadline, and those who will not.
+
+    The output holds patient identifiers: it is the patient list you asked for.
+    """
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    _check_outputs((events, patients, codelists), output=output, rejects=rejects)
+    ruleset, extract, codelist = load_inputs(
+        events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
+    )
+    evaluation = ccrqof.evaluate(extract, ruleset, codelist)
+    for notice in evaluation.notices:
+        _warn(notice)
+    result = build_worklist(evaluation, ccrqof.score(evaluation), indicator or None, within_days)
+    reference = ruleset.reference_date.isoformat()
+    if fmt == "json":
+        text = dump_json(worklist_document(result, reference, ruleset.year.year))
+        write_text(output, text) if output else click.echo(text, nl=False)
+    elif fmt in ("csv", "parquet"):
+        frame = worklist_frame(result)
+        write_frame(frame, output, fmt) if output else click.echo(
+            frame.to_csv(index=False), nl=False
+        )
+    else:
+        _print_or_write(output, lambda console: render_worklist(console, result, reference))
+
+
+@cli.command()
+@input_options
+@click.option(
+    "--patient",
+    "patient_id",
+    required=True,
+    metavar="ID",
+    help="The patient to explain (as in the extract).",
+)
+@click.option("--practice", help="The practice, when the id appears under several.")
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the explanation to this file instead of standard output.",
+)
+def explain(
+    events,
+    patients,
+    codelists,
+    column_options,
+    encoding,
+    rejects,
+    strict,
+    year,
+    as_of,
+    patient_id,
+    practice,
+    fmt,
+    output,
+) -> None:
+    """Why one patient counts as they do: timeline and every rule, in order."""
+    _check_outputs((events, patients, codelists), output=output, rejects=rejects)
+    ruleset, extract, codelist = load_inputs(
+        events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
+    )
+    prepared = ccrqof.prepare(extract, codelist, ccrqof.clusters_used(ruleset))
+    explanations = explain_patient(prepared, ruleset, patient_id, practice)
+    if fmt == "json":
+        text = dump_json({"explanations": explanation_document(explanations)})
+        write_text(output, text) if output else click.echo(text, nl=False)
+    else:
+        _print_or_write(output, lambda console: render_explanations(console, explanations))
 
 
 def main() -> None:

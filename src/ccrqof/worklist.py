@@ -79,13 +79,16 @@ def _invitation_clusters(pack: IndicatorPack) -> set[str]:
 
 
 def _pca_windows(pack: IndicatorPack) -> list[tuple[str, object]]:
-    """(cluster, window start) of PCA rules that test a latest-event date against R."""
+    """(cluster, window start) of PCA rules that test a coded PCA date against R (not rules
+    about the diagnosis date itself, such as DIAG1_DAT)."""
     found = []
+    diagnosis = pack.due_by.deadline.anchor if pack.due_by else None
     for rule in pack.rules:
         when = rule.when
         if (
             rule.kind == RuleKind.reject_pca
             and isinstance(when, DateTest)
+            and when.date != diagnosis
             and isinstance(pack.dates.get(when.date), LatestEvent)
             and when.comparison == "after"
             and when.bound.anchor == "R"
