@@ -211,13 +211,14 @@ def _timeline(sub: Prepared, i: int, R) -> list[dict]:
                 )
     own = np.flatnonzero(sub.pkey == i)
     for k in own:
+        cluster = sub.cluster_names[sub.cluster[k]]
         items.append(
             {
                 "date": str(sub.day[k]),
-                "what": CLUSTER_WORDS.get(sub.cluster[k], sub.cluster[k]),
-                "cluster": sub.cluster[k],
-                "code": sub.code[k] or None,
-                "episode": sub.episode[k] or None,
+                "what": CLUSTER_WORDS.get(cluster, cluster),
+                "cluster": cluster,
+                "code": str(sub.code_names[sub.code[k]]) or None,
+                "episode": sub.episode_names[sub.episode[k]] or None,
                 "after_R": bool(sub.day[k] > R),
             }
         )

@@ -63,12 +63,10 @@ def _latest_per_patient(evaluation: Evaluation, clusters: set[str], start=None, 
     """Count and latest date of the clusters' events per patient key, up to R."""
     prepared = evaluation.prepared
     R = to_day(evaluation.ruleset.reference_date)
-    mask = np.isin(prepared.cluster, list(clusters)) & (prepared.day <= R)
+    mask = np.isin(prepared.cluster, prepared.cluster_ids(clusters)) & (prepared.day <= R)
     if start is not None:
         mask &= prepared.day > start
-    frame = pd.DataFrame(
-        {"pkey": prepared.pkey[mask], "day": prepared.day[mask], "cluster": prepared.cluster[mask]}
-    )
+    frame = pd.DataFrame({"pkey": prepared.pkey[mask], "day": prepared.day[mask]})
     if on_or_after is not None:  # per-patient lower bound, e.g. CAN_DAT
         frame = frame[frame["day"].to_numpy() >= on_or_after[frame["pkey"].to_numpy()]]
     return frame

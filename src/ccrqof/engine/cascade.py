@@ -142,8 +142,8 @@ def _outcome_rows(
     outcome = np.array([_OUTCOME[r.kind] for r in rules], dtype=object)[rule_index]
     frame = pd.DataFrame(
         {
-            "practice_code": prepared.patients["practice_code"].to_numpy()[keys],
-            "patient_id": prepared.patients["patient_id"].to_numpy()[keys],
+            "practice_code": prepared.patients["practice_code"].take(keys).to_numpy(),
+            "patient_id": prepared.patients["patient_id"].take(keys).to_numpy(),
             "indicator": pack.indicator,
             "outcome": outcome,
             "rule": np.array([r.rule for r in rules], dtype=object)[rule_index],

@@ -37,10 +37,12 @@ class Timeline:
         self.cluster = prepared.cluster[visible]
         self.day = prepared.day[visible]
         self.episode = prepared.episode[visible]
+        self.prepared = prepared
         self.dates: dict[str, np.ndarray] = {}
 
     def in_cluster(self, cluster: str) -> np.ndarray:
-        return self.cluster == cluster
+        ids = self.prepared.cluster_ids([cluster])
+        return self.cluster == ids[0] if ids else np.zeros(len(self.cluster), bool)
 
     def resolve(self, expr: DateExpr) -> np.ndarray | np.datetime64:
         """A date expression as a scalar (R or fixed based) or per-patient array."""
@@ -68,7 +70,8 @@ def patient_date(timeline: Timeline, definition: DateDefinition) -> np.ndarray:
         mask = timeline.in_cluster(definition.latest)
         if definition.exclude_episodes:
             # rules.md §4: a blank or unknown episode counts as first/new
-            mask &= ~np.isin(timeline.episode, definition.exclude_episodes)
+            excluded = timeline.prepared.episode_ids(definition.exclude_episodes)
+            mask &= ~np.isin(timeline.episode, excluded)
         return _reduce(timeline.n, timeline.pkey[mask], timeline.day[mask], latest=True)
     if isinstance(definition, EarliestEventFrom):
         anchor = timeline.dates[definition.on_or_after][timeline.pkey]

@@ -1,7 +1,8 @@
-"""Turn a read extract into flat numpy arrays the cascade can run on at any reference date.
+"""Turn a read extract into flat integer arrays the cascade can run on at any reference date.
 
 Done once per extract: code-list mapping, duplicate removal and patient keys do not depend on
-the reference date, so a monthly series reuses this work.
+the reference date, so a monthly series reuses this work. Everything is keyed by integers
+(factorised once), so a national extract is joined with array operations, not string merges.
 """
 
 from __future__ import annotations
@@ -24,16 +25,23 @@ NO_REGISTRATION_NOTICE = (
 
 @dataclass
 class Prepared:
-    """Events as arrays over integer patient keys, plus each patient's registrations."""
+    """Events as arrays over integer patient keys, plus each patient's registrations.
+
+    Clusters, codes and episodes are small integers into `cluster_names`, `code_names` and
+    `episode_names`.
+    """
 
     patients: pd.DataFrame  # one row per patient key: practice_code, patient_id
     pkey: np.ndarray  # event -> patient key
-    cluster: np.ndarray  # event -> cluster name (object array)
-    code: np.ndarray  # event -> SNOMED CT code ("" when the extract gave only a cluster)
+    cluster: np.ndarray  # event -> index into cluster_names
+    code: np.ndarray  # event -> index into code_names ("" when only a cluster was given)
     day: np.ndarray  # event -> datetime64[D]
-    episode: np.ndarray  # event -> episode, lower case ("" when not given)
+    episode: np.ndarray  # event -> index into episode_names (lower case, "" when not given)
     registrations: pd.DataFrame | None  # pkey, registration_date, deregistration_date ([D])
     entry_days: np.ndarray  # the date of every distinct coded entry, to count those after R
+    cluster_names: list[str] = field(default_factory=list)
+    code_names: np.ndarray = field(default_factory=lambda: np.array([], object))
+    episode_names: list[str] = field(default_factory=list)
     practices: list = field(default_factory=list)  # every practice named in the inputs
     counts: Counter = field(default_factory=Counter)  # reference-date independent "ignored"
     notices: list[str] = field(default_factory=list)
@@ -41,6 +49,12 @@ class Prepared:
     @property
     def n_patients(self) -> int:
         return len(self.patients)
+
+    def cluster_ids(self, names) -> list[int]:
+        return [self.cluster_names.index(n) for n in names if n in self.cluster_names]
+
+    def episode_ids(self, names) -> list[int]:
+        return [i for i, n in enumerate(self.episode_names) if n in set(names)]
 
     def subset(self, keys: np.ndarray) -> Prepared:
         """Only these patients (re-keyed 0..n-1): to explain one patient with the same engine."""
@@ -51,8 +65,9 @@ class Prepared:
         if self.registrations is not None:
             regs = self.registrations[self.registrations["pkey"].isin(keys)].copy()
             regs["pkey"] = new_key[regs["pkey"].to_numpy()]
+        patients = self.patients.iloc[keys].reset_index(drop=True)
         return Prepared(
-            patients=self.patients.iloc[keys].reset_index(drop=True),
+            patients=patients,
             pkey=new_key[self.pkey[events]],
             cluster=self.cluster[events],
             code=self.code[events],
@@ -60,104 +75,237 @@ class Prepared:
             episode=self.episode[events],
             registrations=regs,
             entry_days=self.entry_days[:0],
-            practices=sorted(
-                {p for p in self.patients["practice_code"].iloc[keys] if isinstance(p, str)}
-            )
-            or [None],
+            cluster_names=self.cluster_names,
+            code_names=self.code_names,
+            episode_names=self.episode_names,
+            practices=sorted(set(patients["practice_code"].dropna())) or [None],
         )
+
+
+def combine(*columns: np.ndarray) -> np.ndarray:
+    """One int64 per distinct combination of integer columns (not dense; -1 values allowed).
+
+    Mixed-radix packing: cheap while the product of the ranges fits in 63 bits; when it would
+    not, the partial key is made dense first.
+    """
+    combined = np.zeros(len(columns[0]), np.int64)
+    span = 1
+    for column in columns:
+        column = np.asarray(column, np.int64)
+        low = int(column.min()) if len(column) else 0
+        width = (int(column.max()) - low + 1) if len(column) else 1
+        if span * width >= 2**62:
+            combined, uniques = pd.factorize(combined)
+            span = len(uniques) or 1
+        combined = combined * width + (column - low)
+        span *= width
+    return combined
+
+
+def factorize(*columns: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense ids 0..n-1 for the distinct combinations of integer columns, and n."""
+    codes, uniques = pd.factorize(combine(*columns))
+    return codes, len(uniques)
+
+
+def join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All (i, j) with left[i] == right[j]: an inner many-to-many join on integer keys."""
+    order = np.argsort(right, kind="stable")
+    sorted_right = right[order]
+    lo = np.searchsorted(sorted_right, left, "left")
+    hi = np.searchsorted(sorted_right, left, "right")
+    counts = hi - lo
+    i = np.repeat(np.arange(len(left)), counts)
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    j = order[starts + np.arange(len(i))]
+    return i, j
+
+
+def _practice_given(frame: pd.DataFrame | None) -> bool:
+    return (
+        frame is not None
+        and "practice_code" in frame
+        and bool(frame["practice_code"].notna().all())
+        and len(frame) > 0
+    )
 
 
 def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> Prepared:
     """Map codes to the clusters the rules use and key every event to a patient."""
-    events = extract.events
+    events, registrations = extract.events, extract.patients
     counts: Counter = Counter()
-    notices: list[str] = []
-    event_cols = ["practice_code", "patient_id", "code", "cluster", "date", "episode"]
-    is_entry = (events["code"] != "") | (events["cluster"] != "")
-    dup = events.loc[is_entry].duplicated(event_cols)
-    counts["duplicate rows"] = int(dup.sum())
-    coded = events.loc[is_entry].loc[~dup, event_cols]
+    notices: list[str] = [] if registrations is not None else [NO_REGISTRATION_NOTICE]
+    n_events = len(events)
+    n_regs = 0 if registrations is None else len(registrations)
 
-    # An entry's clusters come from its code when the user gave a code list, else from its own
-    # `cluster` column; the fallback list (illustrative) only serves rows with no cluster.
-    has_code, has_cluster = coded["code"] != "", coded["cluster"] != ""
-    by_list = (
-        has_code if codelist is not None and not codelist.illustrative else has_code & ~has_cluster
-    )
-    by_list &= codelist is not None
-    fields = ["practice_code", "patient_id", "code", "date", "episode"]
-    tagged = coded.loc[has_cluster & ~by_list, [*fields, "cluster"]]
-    in_cluster = np.zeros(len(coded), bool)
-    in_cluster[(has_cluster & ~by_list).to_numpy()] = tagged["cluster"].isin(clusters).to_numpy()
-    parts = [tagged[tagged["cluster"].isin(clusters)]]
-    if codelist is not None:
-        members = codelist.members[codelist.members["cluster"].isin(clusters)]
-        listed = coded.loc[by_list, fields]
-        parts.append(listed.merge(members, on="code", how="inner"))
-        in_cluster[by_list.to_numpy()] = listed["code"].isin(members["code"]).to_numpy()
-    relevant = pd.concat(parts, ignore_index=True).drop_duplicates()
-    counts["entries with codes in no cluster of interest"] = int((~in_cluster).sum())
-
-    # Patients: everyone on an event row (patient-only rows included).
-    people = events[["practice_code", "patient_id"]].drop_duplicates(ignore_index=True)
-    registrations = extract.patients
-    named = set(people["practice_code"].dropna())
-    if registrations is not None and "practice_code" in registrations:
-        named |= set(registrations["practice_code"].dropna())
-    practices = sorted(p for p in named if p != "") or [None]
-    if registrations is not None:
-        on = ["patient_id"] + (
-            ["practice_code"] if _has_practice(registrations) and extract.has_practice else []
-        )
-        known = (
-            people.merge(registrations[on].drop_duplicates(), on=on, how="left", indicator=True)[
-                "_merge"
-            ]
-            == "both"
-        )
-        counts["patients missing from the patients file"] = int((~known).sum())
-        if not extract.has_practice and _has_practice(registrations):
-            # practice comes from the registration, not the event rows
-            people = registrations[["practice_code", "patient_id"]].drop_duplicates(
-                ignore_index=True
+    # Shared integer ids for practices and patient ids across both files.
+    def both(column: str) -> pd.Series:
+        parts = [events[column]]
+        if registrations is not None:
+            parts.append(
+                registrations[column]
+                if column in registrations
+                else pd.Series([None] * n_regs, dtype=events[column].dtype)
             )
-            relevant = relevant.drop(columns="practice_code").merge(people, on="patient_id")
-        else:
-            people = people[known.to_numpy()].reset_index(drop=True)
-    else:
-        notices.append(NO_REGISTRATION_NOTICE)
+        return pd.concat(parts, ignore_index=True)
 
-    people = people.reset_index(drop=True)
-    people["pkey"] = np.arange(len(people))
-    keyed = relevant.merge(people, on=["practice_code", "patient_id"], how="inner")
+    practice_all, practice_names = pd.factorize(both("practice_code"))
+    pid_all, pid_names = pd.factorize(both("patient_id"))
+    ev_practice, reg_practice = practice_all[:n_events], practice_all[n_events:]
+    ev_pid, reg_pid = pid_all[:n_events], pid_all[n_events:]
+    events_have_practice = extract.has_practice
+    regs_have_practice = _practice_given(registrations)
+    named = set(practice_names[np.unique(practice_all[practice_all >= 0])]) - {""}
+    practices = sorted(named) or [None]
+
+    # The unit counted is a patient at a practice; say where the same id appears under two.
+
+    # Patient units and each event's unit.
+    if events_have_practice or not regs_have_practice:
+        unit_of_event, n_units = factorize(ev_practice, ev_pid)
+        first = np.unique(unit_of_event, return_index=True)[1]
+        unit_practice, unit_pid = ev_practice[first], ev_pid[first]
+        event_index, event_unit = np.arange(n_events), unit_of_event
+        if events_have_practice:  # the same id under two practices is two patients: say so
+            counts["patients appearing under more than one practice"] = int(
+                (np.bincount(unit_pid) > 1).sum()
+            )
+    else:  # practice comes from the registrations: join events to them by patient id
+        reg_unit, n_units = factorize(reg_practice, reg_pid)
+        first = np.unique(reg_unit, return_index=True)[1]
+        unit_practice, unit_pid = reg_practice[first], reg_pid[first]
+        event_index, event_unit = join(ev_pid, unit_pid)
+
+    # Registrations of each unit (by practice and id when both files name practices).
     regs = None
     if registrations is not None:
-        on = ["patient_id"] + (["practice_code"] if _has_practice(registrations) else [])
-        regs = registrations.merge(people, on=on, how="inner")[
-            ["pkey", "registration_date", "deregistration_date"]
-        ]
-        regs = regs.assign(
-            registration_date=regs["registration_date"].to_numpy("datetime64[D]"),
-            deregistration_date=regs["deregistration_date"].to_numpy("datetime64[D]"),
+        if events_have_practice and regs_have_practice:
+            reg_i, unit_j = join(
+                reg_practice * len(pid_names) + reg_pid,
+                unit_practice.astype(np.int64) * len(pid_names) + unit_pid,
+            )
+        else:
+            reg_i, unit_j = join(reg_pid, unit_pid)
+        regs = pd.DataFrame(
+            {
+                "pkey": unit_j,
+                "registration_date": registrations["registration_date"].to_numpy("datetime64[D]")[
+                    reg_i
+                ],
+                "deregistration_date": registrations["deregistration_date"].to_numpy(
+                    "datetime64[D]"
+                )[reg_i],
+            }
         )
+        known = np.zeros(n_units, bool)
+        known[unit_j] = True
+        if events_have_practice or not regs_have_practice:
+            missing = int((~known).sum())
+        else:  # units are the registrations; count the event patients none of them matched
+            missing = len(np.setdiff1d(np.unique(ev_pid), unit_pid))
+        counts["patients missing from the patients file"] = missing
+        keep_units = np.flatnonzero(known)
+    else:
+        keep_units = np.arange(n_units)
+
+    # Re-key the kept units 0..n-1.
+    new_key = np.full(n_units, -1)
+    new_key[keep_units] = np.arange(len(keep_units))
+    people = pd.DataFrame(
+        {
+            "practice_code": _names(practice_names, unit_practice[keep_units], events),
+            "patient_id": _names(pid_names, unit_pid[keep_units], events),
+        }
+    )
+    if regs is not None:
+        regs["pkey"] = new_key[regs["pkey"].to_numpy()]
+        regs = regs[regs["pkey"] >= 0].reset_index(drop=True)
+
+    # Entries: exact duplicates counted once; clusters from the code list or the row.
+    code = events["code"]
+    cluster_col = events["cluster"]
+    is_entry = ((code != "") | (cluster_col != "")).to_numpy()
+    code_idx, code_names = pd.factorize(code)
+    cluster_idx, cluster_col_names = pd.factorize(cluster_col)
+    episode_idx, episode_names = pd.factorize(events["episode"])
+    day = events["date"].to_numpy("datetime64[D]")
+    day_number = day.astype(np.int64)
+    undated = np.isnat(day)
+    if undated.any():  # NaT is the int64 minimum: give it a small number of its own
+        day_number[undated] = day_number[~undated].min() - 1 if (~undated).any() else 0
+    row_id = combine(ev_practice, ev_pid, code_idx, cluster_idx, day_number, episode_idx)
+    distinct = ~pd.Series(row_id).duplicated().to_numpy()
+    counts["duplicate rows"] = int((is_entry & ~distinct).sum())
+    entry = is_entry & distinct
+
+    wanted = sorted(clusters)
+    has_code = (code != "").to_numpy()
+    has_cluster = (cluster_col != "").to_numpy()
+    given = codelist is not None and not codelist.illustrative
+    by_list = (has_code if given else has_code & ~has_cluster) & (codelist is not None) & entry
+    by_row = has_cluster & ~by_list & entry
+    # the row's own cluster
+    row_cluster = np.array(
+        [
+            wanted.index(c) if c in wanted else -1
+            for c in np.asarray(cluster_col_names, dtype=object)
+        ],
+        np.int64,
+    )
+    row_cluster = row_cluster[cluster_idx] if len(row_cluster) else np.full(n_events, -1)
+    rows_a = np.flatnonzero(by_row & (row_cluster >= 0))
+    clusters_a = row_cluster[rows_a]
+    in_cluster = by_row & (row_cluster >= 0)
+    # the code list's clusters (a code may be in several)
+    rows_b, clusters_b = np.array([], np.int64), np.array([], np.int64)
+    if codelist is not None:
+        members = codelist.members[codelist.members["cluster"].isin(wanted)]
+        lookup = pd.Index(np.asarray(code_names, dtype=object))
+        member_code = lookup.get_indexer(members["code"].to_numpy(object))
+        member_cluster = np.array([wanted.index(c) for c in members["cluster"]], np.int64)
+        found = member_code >= 0
+        listed = np.flatnonzero(by_list)
+        i, j = join(code_idx[listed], member_code[found])
+        rows_b, clusters_b = listed[i], member_cluster[found][j]
+        in_cluster[np.unique(rows_b)] = True
+    counts["entries with codes in no cluster of interest"] = int((entry & ~in_cluster).sum())
+
+    rows = np.concatenate([rows_a, rows_b])
+    cluster_of_row = np.concatenate([clusters_a, clusters_b])
+    # each relevant row, for every patient unit it belongs to
+    unit_pos = np.full(n_events, -1)
+    if events_have_practice or not regs_have_practice:
+        unit_pos[:] = event_unit
+        ev_rows, ev_units = rows, unit_pos[rows]
+        pairs = np.arange(len(rows))
+    else:
+        i, j = join(rows, event_index)
+        ev_rows, ev_units, pairs = rows[i], event_unit[j], i
+    keys = new_key[ev_units]
+    kept = keys >= 0
+    ev_rows, keys, pairs = ev_rows[kept], keys[kept], pairs[kept]
+    code_display = np.asarray(code_names, dtype=object)
     return Prepared(
-        patients=people[["practice_code", "patient_id"]],
-        pkey=keyed["pkey"].to_numpy(np.int64),
-        cluster=keyed["cluster"].to_numpy(object),
-        code=keyed["code"].to_numpy(object),
-        day=keyed["date"].to_numpy("datetime64[D]"),
-        episode=keyed["episode"].to_numpy(object),
+        patients=people,
+        pkey=keys,
+        cluster=cluster_of_row[pairs],
+        code=code_idx[ev_rows],
+        day=day[ev_rows],
+        episode=episode_idx[ev_rows],
         registrations=regs,
+        entry_days=day[entry],
+        cluster_names=wanted,
+        code_names=code_display,
+        episode_names=[str(e) for e in episode_names],
         practices=practices,
-        entry_days=coded["date"].to_numpy("datetime64[D]"),
         counts=counts,
         notices=notices,
     )
 
 
-def _has_practice(frame: pd.DataFrame) -> bool:
-    return (
-        "practice_code" in frame
-        and frame["practice_code"].notna().all()
-        and bool((frame["practice_code"] != "").all())
-    )
+def _names(names, codes: np.ndarray, like: pd.DataFrame) -> pd.Series:
+    """Take names by code (-1 is missing) keeping pandas' string type."""
+    if not len(names):
+        return pd.Series([None] * len(codes), dtype=object)
+    values = pd.Series(names).take(np.maximum(codes, 0)).reset_index(drop=True)
+    return values.where(pd.Series(codes >= 0), None)
