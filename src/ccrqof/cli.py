@@ -88,7 +88,7 @@ def input_options(command):
     """The options every evaluating command shares: inputs, code lists, column mapping."""
     for option in reversed(
         (
-            click.argument("events", type=click.Path(path_type=Path)),
+            click.argument("events", nargs=-1, required=True, type=click.Path(path_type=Path)),
             click.option(
                 "--patients",
                 type=click.Path(path_type=Path),
@@ -143,7 +143,8 @@ def input_options(command):
 
 def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
     """Before any work: output folders exist, suffixes are known, no output is an input."""
-    sources = {Path(i).resolve() for i in inputs if i is not None}
+    flat = [i for group in inputs for i in (group if isinstance(group, tuple) else [group])]
+    sources = {Path(i).resolve() for i in flat if i is not None}
     for option, path in paths.items():
         if path is None:
             continue
@@ -172,7 +173,7 @@ def load_inputs(
     ruleset = ccrqof.load_ruleset(
         year=year, reference_date=None if year else (as_of_date or dt.date.today())
     )
-    extract = ccrqof.read_extract(events, patients, columns=columns, encoding=encoding)
+    extract = ccrqof.read_extract(list(events), patients, columns=columns, encoding=encoding)
     codelist, warning = ccrqof.resolve_codelist(codelists, extract)  # may fail: before writing
     for notice in extract.report.notices:
         _notice(notice)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 
 from ccrqof.columns import EVENT_COLUMNS, PATIENT_COLUMNS, check_sources_exist, map_columns
 from ccrqof.errors import InputError
+from ccrqof.readers.inputs import InputFile, expand, read_dataset, with_partition
 from ccrqof.readers.tables import SourceTable, read_table
 from ccrqof.readers.values import (
     MISSING_DATE,
@@ -195,32 +197,33 @@ def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
 
 
 def read_events(
-    path: str | Path,
+    path: str | Path | SourceTable,
     report: InputReport | None = None,
     *,
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
+    key: str = "events",
 ) -> tuple[pd.DataFrame, bool]:
     """Canonical events: patient_id, code, cluster, date, episode (lower case), practice_code,
-    line.
+    line, source.
 
     Patient columns repeated on event rows (single-file extracts) are kept for the patients
     table. Rows with no code, cluster or date are patients without coded entries.
     """
     report = report if report is not None else InputReport()
-    source = read_table(path, encoding)
+    source = path if isinstance(path, SourceTable) else read_table(path, encoding)
     report.notices.extend(source.notices)
-    report.sources["events"] = source
+    report.sources[key] = source
     table, file = source.table, source.file
     mapping = map_columns(
         table.column_names, EVENT_COLUMNS + SINGLE_FILE_PATIENT_COLUMNS, columns or {}, file
     )
-    report.column_names["events"] = mapping
     _required(mapping, ("patient_id", "date"), source, columns)
     if "code" not in mapping and "cluster" not in mapping:
         _required(mapping, ("code",), source, columns)
     n = table.num_rows
     report.rows_read["events"] = report.rows_read.get("events", 0) + n + len(source.broken)
+    report.column_names[key] = mapping
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
     empty = (
@@ -281,6 +284,7 @@ def read_events(
         if "practice_code" in mapping
         else pa.nulls(n, pa.string()),
         "line": source.lines,
+        "source": np.full(n, list(report.sources).index(key), np.int32),
     }
     for extra in ("registration_date", "deregistration_date"):
         if extra in mapping:
@@ -320,15 +324,15 @@ def patients_from_events(
     if conflicting.any():
         varying = distinct[conflicting].groupby(key, dropna=False)[attributes].nunique(dropna=False)
         disagree = [a for a in attributes if (varying[a] > 1).any()]
-        names = report.column_names.get("events", {})
         bad_patients = distinct.loc[conflicting, key].drop_duplicates()
         flag = events[key].merge(bad_patients.assign(_bad=True), on=key, how="left")["_bad"]
         bad = flag.fillna(False).to_numpy(bool)
-        source = report.sources["events"]
-        positions = np.searchsorted(source.lines, events["line"].to_numpy()[bad])
-        mask = np.zeros(source.table.num_rows, bool)
-        mask[positions] = True
-        report.reject(source, mask, ", ".join(names.get(a, a) for a in disagree), CONFLICT)
+        for index, rows in events[bad].groupby("source"):
+            name = list(report.sources)[index]
+            source, names = report.sources[name], report.column_names.get(name, {})
+            mask = np.zeros(source.table.num_rows, bool)
+            mask[np.searchsorted(source.lines, rows["line"].to_numpy())] = True
+            report.reject(source, mask, ", ".join(names.get(a, a) for a in disagree), CONFLICT)
         events = events[~bad].reset_index(drop=True)
         distinct = distinct[~conflicting]
     if "deregistration_date" not in distinct:
@@ -401,18 +405,49 @@ def read_patients(
 
 
 def read_extract(
-    events: str | Path,
+    events: str | Path | list[str | Path],
     patients: str | Path | None = None,
     *,
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
+    on_file: Callable[[Path], None] | None = None,
 ) -> Extract:
-    """Read an events extract and, optionally, a patients (registrations) file.
+    """Read an events extract (one or more files, globs or folders) and, optionally, a
+    patients (registrations) file.
 
-    `columns` maps canonical names to source columns (``{"code": "SnomedCTConceptId"}``).
+    `columns` maps canonical names to source columns (``{"code": "SnomedCTConceptId"}``);
+    `on_file` is called after each file is read (for a progress bar).
     """
     report = InputReport()
-    frame, has_practice = read_events(events, report, columns=columns, encoding=encoding)
+    found = expand(events if isinstance(events, list | tuple) else [events])
+    if isinstance(found, Path):  # one Parquet dataset
+        frames = [read_events(read_dataset(found), report, columns=columns)]
+        if on_file:
+            on_file(found)
+    else:
+
+        def read(item: tuple[int, InputFile]):
+            i, file = item
+            source = with_partition(read_table(file.path, encoding), file.partition)
+            if on_file:
+                on_file(file.path)
+            return i, source
+
+        with ThreadPoolExecutor() as pool:  # pyarrow reads release the GIL
+            sources = dict(pool.map(read, enumerate(found)))
+        frames = [
+            read_events(sources[i], report, columns=columns, key=f"events:{i}")
+            for i in range(len(found))
+        ]
+    has_practice = {has for _, has in frames}
+    if len(has_practice) > 1:
+        raise InputError(
+            "some events files have a practice code column and others do not; "
+            "give every file one (or a practice_code=... folder)"
+        )
+    frame = (
+        pd.concat([f for f, _ in frames], ignore_index=True) if len(frames) > 1 else frames[0][0]
+    )
     registrations = (
         read_patients(patients, report, columns=columns, encoding=encoding) if patients else None
     )
@@ -421,4 +456,4 @@ def read_extract(
     )
     if registrations is None and "registration_date" in frame:
         frame, registrations = patients_from_events(frame, report)
-    return Extract(frame, registrations, report, has_practice)
+    return Extract(frame, registrations, report, has_practice.pop())
