@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 import sys
+import threading
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 import ccrqof
 from ccrqof.columns import parse_column_options
 from ccrqof.errors import CcrqofError, RejectedRowsError
 from ccrqof.explanation import explain_patient
+from ccrqof.organisations import LEVELS, published, read_org_map, summarise
 from ccrqof.output import check_writable, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, write_frame
@@ -29,6 +32,7 @@ from ccrqof.worklist import build_worklist
 
 STALE_AFTER_DAYS = 31
 FORMATS = ("table", "json", "csv", "parquet")
+CALC_FORMATS = (*FORMATS, "published")
 
 
 def _stderr(label: str, style: str, message: str) -> None:
@@ -159,7 +163,16 @@ def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
 
 
 def load_inputs(
-    events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
+    events,
+    patients,
+    codelists,
+    column_options,
+    encoding,
+    rejects,
+    strict,
+    year,
+    as_of,
+    on_file=None,
 ):
     """Rule set, extract and code list for the shared options, with their notices and checks.
 
@@ -173,7 +186,9 @@ def load_inputs(
     ruleset = ccrqof.load_ruleset(
         year=year, reference_date=None if year else (as_of_date or dt.date.today())
     )
-    extract = ccrqof.read_extract(list(events), patients, columns=columns, encoding=encoding)
+    extract = ccrqof.read_extract(
+        list(events), patients, columns=columns, encoding=encoding, on_file=on_file
+    )
     codelist, warning = ccrqof.resolve_codelist(codelists, extract)  # may fail: before writing
     for notice in extract.report.notices:
         _notice(notice)
@@ -206,10 +221,10 @@ def load_inputs(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(CALC_FORMATS),
     default="table",
     show_default=True,
-    help="Summary format.",
+    help="Summary format; 'published' is NHS Digital's long achievement shape.",
 )
 @click.option(
     "--output",
@@ -222,6 +237,20 @@ def load_inputs(
     help="Also write one row per register patient and indicator (.csv or .parquet). "
     "Contains patient identifiers.",
 )
+@click.option(
+    "--org-map",
+    type=click.Path(path_type=Path),
+    help="CSV of practice_code with optional practice_name, pcn_code, pcn_name, "
+    "icb_code, icb_name.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(LEVELS),
+    default="practice",
+    show_default=True,
+    help="Report per practice, or roll up to PCN or ICB (needs --org-map).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def calc(
     events,
     patients,
@@ -235,39 +264,111 @@ def calc(
     fmt,
     output,
     patients_out,
+    org_map,
+    by,
+    quiet,
 ) -> None:
     """Score CAN001, CAN004 and CAN005 for every practice in EVENTS.
 
-    With neither --year nor --as-of the reference date is today.
+    EVENTS is one or more files, globs or folders (CSV, CSV.gz or Parquet; a folder may be a
+    Parquet dataset partitioned by practice_code=...). With neither --year nor --as-of the
+    reference date is today.
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
+    if fmt == "published" and by != "practice":
+        raise click.UsageError("--format published is per practice; leave out --by")
+    if by != "practice" and org_map is None:
+        raise click.UsageError(f"--by {by} needs --org-map FILE")
     _check_outputs(
-        (events, patients, codelists), output=output, patients_out=patients_out, rejects=rejects
+        (events, patients, codelists, org_map),
+        output=output,
+        patients_out=patients_out,
+        rejects=rejects,
     )
-    ruleset, extract, codelist = load_inputs(
-        events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
-    )
-    evaluation = ccrqof.evaluate(extract, ruleset, codelist)
-    for notice in evaluation.notices:
+    organisations = read_org_map(org_map) if org_map else None
+    with Stages(quiet) as stages:
+        stages.start("Reading")
+        ruleset, extract, codelist = load_inputs(
+            events,
+            patients,
+            codelists,
+            column_options,
+            encoding,
+            rejects,
+            strict,
+            year,
+            as_of,
+            on_file=stages.file_read,
+        )
+        stages.start("Applying the rules")
+        evaluation = ccrqof.evaluate(extract, ruleset, codelist)
+        stages.start("Scoring")
+        summary, notices = summarise(evaluation, by, organisations)
+        document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
+        stages.start("Writing")
+        if fmt == "json":
+            text = dump_json(document)
+            write_text(output, text) if output else click.echo(text, nl=False)
+        elif fmt in ("csv", "parquet", "published"):
+            flat = published(summary) if fmt == "published" else flat_summary(summary)
+            if output:
+                kind = (
+                    fmt
+                    if fmt != "published"
+                    else ("parquet" if output.suffix.lower() in (".parquet", ".pq") else "csv")
+                )
+                write_frame(flat, output, kind)
+            else:
+                click.echo(flat.to_csv(index=False), nl=False)
+        if patients_out is not None:
+            write_frame(patient_outcomes(evaluation), patients_out)
+    for notice in [*evaluation.notices, *notices]:
         _warn(notice)
-    summary = ccrqof.score(evaluation)
-    document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
-
-    if fmt == "json":
-        text = dump_json(document)
-        write_text(output, text) if output else click.echo(text, nl=False)
-    elif fmt in ("csv", "parquet"):
-        flat = flat_summary(summary)
-        if output:
-            write_frame(flat, output, fmt)
-        else:
-            click.echo(flat.to_csv(index=False), nl=False)
-    else:
+    if fmt == "table":
         lines = _input_lines(document)
         _print_or_write(output, lambda c: render_summary(c, evaluation, summary, lines))
-    if patients_out is not None:
-        write_frame(patient_outcomes(evaluation), patients_out)
+
+
+class Stages:
+    """A progress display on stderr: only for runs longer than a second, never on stdout,
+    off with --quiet or when stderr is not a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        console = Console(stderr=True)
+        self.enabled = not quiet and console.is_terminal
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.fields[detail]}", style="dim"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not self.enabled,
+        )
+        self.task = None
+        self.files = 0
+        self._timer = threading.Timer(1.0, self.progress.start) if self.enabled else None
+
+    def __enter__(self) -> Stages:
+        if self._timer:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._timer:
+            self._timer.cancel()
+        self.progress.stop()
+
+    def start(self, description: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=1, visible=False)
+        self.task = self.progress.add_task(description, total=None, detail="")
+
+    def file_read(self, path: Path) -> None:
+        self.files += 1
+        self.progress.update(self.task, detail=f"{self.files} file(s)")
 
 
 def _print_or_write(output: Path | None, render) -> None:
@@ -385,6 +486,8 @@ def explain(
         events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
     )
     prepared = ccrqof.prepare(extract, codelist, ccrqof.clusters_used(ruleset))
+    for notice in prepared.notices:
+        _warn(notice)
     explanations = explain_patient(prepared, ruleset, patient_id, practice)
     if fmt == "json":
         text = dump_json({"explanations": explanation_document(explanations)})

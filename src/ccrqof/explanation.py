@@ -128,7 +128,7 @@ def _explain_indicator(tr: Trace, timeline, i: int, entered_register: bool) -> I
         return result
     for j, rule in enumerate(pack.rules):
         held = bool(tr.conditions[j][i])
-        decided = tr.decided[i] == j
+        decided = bool(tr.decided[i] == j)
         result.steps.append(Step(rule.rule, held, _why(rule, pack, timeline, i, held), decided))
         if decided:
             result.outcome = OUTCOME_WORDS[rule.kind]

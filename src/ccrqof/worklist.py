@@ -49,6 +49,8 @@ def needed_from_list(
     """
     t = Fraction(str(threshold))
     short = t * denominator - numerator
+    if denominator == 0:
+        return 1 if outside else None
     if short <= 0:
         return 0
     if short <= in_denominator:
@@ -165,7 +167,10 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
         for record in scored.to_dict("records"):
             listed = to_contact[
                 (to_contact["indicator"] == pack.indicator)
-                & (to_contact["practice_code"].fillna("") == (record["practice_code"] or ""))
+                & (
+                    to_contact["practice_code"].fillna("")
+                    == ("" if pd.isna(record["practice_code"]) else record["practice_code"])
+                )
             ]
             inside = int((listed["outcome"] == "denominator").sum())
             outside = len(listed) - inside
@@ -206,3 +211,7 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
             "needed_for_upper",
         ],
     )
+
+
+def _or_blank(practice) -> str:
+    return "" if practice is None or pd.isna(practice) else practice

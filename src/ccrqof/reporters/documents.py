@@ -15,27 +15,6 @@ from ccrqof.errors import UsageError
 from ccrqof.output import write_atomically
 from ccrqof.readers import InputReport
 
-SUMMARY_KEYS = (
-    "practice_code",
-    "indicator",
-    "register",
-    "denominator",
-    "numerator",
-    "pcas",
-    "exclusions",
-    "breakdown",
-    "achievement",
-    "points",
-    "max_points",
-    "lower_threshold",
-    "upper_threshold",
-    "status",
-    "gross_rate",
-    "pca_rate",
-    "needed_for_lower",
-    "needed_for_upper",
-)
-
 
 def _clean(value):
     """JSON has no NaN: missing numbers are null; numpy scalars become Python numbers."""
@@ -51,6 +30,7 @@ def _clean(value):
 
 
 _COUNTS = {
+    "practices",
     "register",
     "denominator",
     "numerator",
@@ -62,7 +42,7 @@ _COUNTS = {
 
 
 def _records(summary: pd.DataFrame) -> list[dict]:
-    records = [{k: _clean(row[k]) for k in SUMMARY_KEYS} for row in summary.to_dict("records")]
+    records = [{k: _clean(v) for k, v in row.items()} for row in summary.to_dict("records")]
     for record in records:
         for key in _COUNTS & record.keys():
             if record[key] is not None:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ccrqof.explanation import PatientExplanation
-from ccrqof.worklist import Worklist
+from ccrqof.worklist import TO_CONTACT_COLUMNS, WILL_FAIL_COLUMNS, Worklist
 
 
 def _date(value) -> str:
@@ -25,27 +25,38 @@ def worklist_frame(worklist: Worklist) -> pd.DataFrame:
     frame = pd.concat([contact, failing], ignore_index=True)
     for col in ("CAN_DAT", "due_by", "last_invitation"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
+    for col in ("days_left", "invitations"):
+        frame[col] = frame[col].astype("Int64")
     first = ["list", "practice_code", "indicator", "patient_id"]
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def worklist_document(worklist: Worklist, reference_date: str, ruleset: str) -> dict:
     frame = worklist_frame(worklist).astype(object).where(lambda f: f.notna(), None)
-    targets = worklist.targets.astype(object).where(worklist.targets.notna(), None)
+    targets = worklist.targets.astype(
+        {"needed_for_lower": "Int64", "needed_for_upper": "Int64"}
+    ).astype(object)
+    targets = targets.where(worklist.targets.notna(), None)
     return {
         "reference_date": reference_date,
         "ruleset": ruleset,
         "targets": targets.to_dict("records"),
-        "to_contact": frame[frame["list"] == "to_contact"].drop(columns="list").to_dict("records"),
-        "will_fail": frame[frame["list"] == "will_fail"]
-        .drop(columns="list")
-        .dropna(axis=1, how="all")
-        .to_dict("records"),
+        "to_contact": frame[frame["list"] == "to_contact"][list(TO_CONTACT_COLUMNS)].to_dict(
+            "records"
+        ),
+        "will_fail": frame[frame["list"] == "will_fail"][list(WILL_FAIL_COLUMNS)].to_dict(
+            "records"
+        ),
     }
 
 
+def _rows(frame: pd.DataFrame, name: str, columns) -> list[dict]:
+    return frame.loc[frame["list"] == name, list(columns)].to_dict("records")
+
+
 def render_worklist(console: Console, worklist: Worklist, reference_date: str) -> None:
-    groups = worklist.targets.groupby(worklist.targets["practice_code"].fillna(""), sort=True)
+    practice = worklist.targets["practice_code"].astype(object)
+    groups = worklist.targets.groupby(practice.where(practice.notna(), ""), sort=True)
     for practice, targets in groups:
         console.print(
             Text.assemble(("\nPractice ", "bold"), (practice or "(no practice code)", "bold cyan"))

@@ -93,6 +93,11 @@ def render_summary(
     )
     if ruleset.note:
         console.print(Text(ruleset.note, style="italic"))
+    if "practice_code" not in summary or summary["practice_code"].nunique() > COMPACT_AFTER:
+        console.print(_compact_table(summary, ruleset))
+        for line in input_lines:
+            console.print(Text(line, style="dim"))
+        return
     practices = summary["practice_code"].fillna("(no practice code)")
     for practice, rows in summary.groupby(practices, sort=True):
         registers = rows[rows["status"] == scoring.REGISTER]
@@ -102,3 +107,77 @@ def render_summary(
         console.print(_practice_table(rows[rows["status"] != scoring.REGISTER]))
     for line in input_lines:
         console.print(Text(line, style="dim"))
+
+
+COMPACT_AFTER = 5  # more practices than this: one compact table instead of blocks
+
+
+def _compact_table(summary: pd.DataFrame, ruleset) -> Table:
+    """One row per practice (or PCN, ICB), worst achievement first, with a totals row."""
+    level = summary.columns[0].removesuffix("_code")
+    code, name = summary.columns[0], f"{level}_name"
+    rated = [p.indicator for p in ruleset.ordered() if not p.is_register]
+    register = next((p.indicator for p in ruleset.ordered() if p.is_register), None)
+    wide = summary.pivot_table(
+        index=code,
+        columns="indicator",
+        values=["numerator", "denominator", "register"],
+        aggfunc="sum",
+        dropna=False,
+    )
+    points = (
+        summary.pivot_table(
+            index=code, columns="indicator", values="points", aggfunc="first", dropna=False
+        )
+        if summary["points"].notna().any()
+        else None
+    )
+    names = summary.groupby(code)[name].first() if name in summary else None
+    first = rated[0] if rated else None
+    achievement = wide["numerator"][first] / wide["denominator"][first].replace(0, float("nan"))
+    order = achievement.sort_values(na_position="first", kind="stable").index
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        title=f"{len(order)} {level.upper() if level != 'practice' else 'practices'}, "
+        f"lowest {first} achievement first",
+        title_justify="left",
+    )
+    table.add_column(level.upper() if level != "practice" else "Practice")
+    if names is not None:
+        table.add_column("Name")
+    table.add_column("Register", justify="right")
+    for indicator in rated:
+        table.add_column(f"{indicator} num/den", justify="right")
+        table.add_column("%", justify="right")
+        if points is not None:
+            table.add_column("points", justify="right")
+
+    def cells(num, den, pts) -> list[str]:
+        out = [f"{int(num)}/{int(den)}", _pct(num / den if den else None)]
+        if points is not None:
+            out.append("-" if pts is None or pd.isna(pts) else f"{pts:.2f}")
+        return out
+
+    for key in order:
+        row = [str(key)] + ([str(names.get(key) or "")] if names is not None else [])
+        row.append(_int(wide["register"][register][key]) if register else "")
+        for indicator in rated:
+            row += cells(
+                wide["numerator"][indicator][key],
+                wide["denominator"][indicator][key],
+                points[indicator][key] if points is not None else None,
+            )
+        table.add_row(*row)
+    total = ["Total"] + ([""] if names is not None else [])
+    total.append(_int(wide["register"][register].sum()) if register else "")
+    for indicator in rated:
+        total += cells(
+            wide["numerator"][indicator].sum(),
+            wide["denominator"][indicator].sum(),
+            points[indicator].sum() if points is not None else None,
+        )
+    table.add_section()
+    table.add_row(*total, style="bold")
+    return table

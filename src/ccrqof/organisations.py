@@ -1,0 +1,138 @@
+"""Practices grouped into PCNs and ICBs (an org map), and roll-ups of the counts to them.
+
+Counts add up, so a PCN's register, numerator, denominator, PCAs, exclusions and breakdown are
+sums of its practices' rows; achievement is recomputed from the sums. Points are a practice
+concept, so a roll-up reports none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ccrqof.columns import normalise
+from ccrqof.engine import Evaluation
+from ccrqof.errors import InputError, UsageError
+from ccrqof.scoring import _NO_PRACTICE, count_outcomes, finish, score
+
+LEVELS = ("practice", "pcn", "icb")
+ORG_COLUMNS = ("practice_code", "practice_name", "pcn_code", "pcn_name", "icb_code", "icb_name")
+NOT_MAPPED = "(not in org map)"
+
+
+def read_org_map(path: str | Path) -> pd.DataFrame:
+    """CSV with practice_code and optional names, PCN and ICB codes (spelling-tolerant)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("does not exist", file=str(path))
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(
+            f"cannot be read as an org map ({exc.__class__.__name__})", file=str(path)
+        ) from None
+    found = {normalise(c): c for c in frame.columns}
+    columns = {name: found[normalise(name)] for name in ORG_COLUMNS if normalise(name) in found}
+    if "practice_code" not in columns:
+        raise InputError(
+            "needs a practice_code column (and optionally practice_name, pcn_code, "
+            f"pcn_name, icb_code, icb_name); found: {', '.join(frame.columns)}",
+            file=str(path),
+        )
+    org = frame[list(columns.values())].rename(columns={v: k for k, v in columns.items()})
+    org = org.apply(lambda s: s.str.strip())
+    duplicated = org["practice_code"].duplicated()
+    if duplicated.any():
+        raise InputError(
+            f"lists {int(duplicated.sum())} practice code(s) more than once", file=str(path)
+        )
+    return org
+
+
+def summarise(
+    evaluation: Evaluation, by: str = "practice", org_map: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The summary at the level asked for, and notices (practices missing from the map)."""
+    if by not in LEVELS:
+        raise UsageError(f"--by must be one of {', '.join(LEVELS)}")
+    if by != "practice" and org_map is None:
+        raise UsageError(f"--by {by} needs --org-map FILE")
+    if by != "practice" and f"{by}_code" not in org_map:
+        raise UsageError(f"--by {by}: the org map has no {by}_code column")
+    notices = []
+    if by == "practice":
+        summary = score(evaluation)
+        if org_map is not None and "practice_name" in org_map:
+            names = org_map.set_index("practice_code")["practice_name"]
+            summary.insert(1, "practice_name", summary["practice_code"].map(names))
+        return summary, notices
+    counts = count_outcomes(evaluation)
+    mapping = org_map.set_index("practice_code")
+    code, name = f"{by}_code", f"{by}_name"
+    counts[code] = counts["practice"].map(mapping[code]).fillna(NOT_MAPPED)
+    counts[name] = counts["practice"].map(mapping[name]) if name in mapping else None
+    missing = counts.loc[counts[code] == NOT_MAPPED, "practice"].unique()
+    if len(missing):
+        notices.append(
+            f"{len(missing)} practice(s) are not in the org map; they are grouped as '{NOT_MAPPED}'"
+        )
+    numeric = [c for c in counts.columns if c not in ("practice", "indicator", code, name)]
+    grouped = counts.groupby([code, "indicator"], sort=True)
+    summed = grouped[numeric].sum()
+    summed["practices"] = grouped["practice"].nunique()
+    summed[name] = grouped[name].first()
+    summed = summed.reset_index().rename(columns={code: "practice"})
+    rolled = finish(summed, evaluation.ruleset, practice_level=False)
+    rolled = rolled.rename(columns={"practice": code})
+    breakdown = [c for c in rolled.columns if c.startswith("breakdown_")]
+    fields = {
+        p.indicator: [f for f in (r.field for r in p.rules) if f]
+        for p in evaluation.ruleset.ordered()
+    }
+    rolled["breakdown"] = [
+        {f: int(row[f"breakdown_{f}"]) for f in fields[indicator]}
+        for indicator, row in zip(
+            rolled["indicator"], rolled[breakdown].to_dict("records"), strict=True
+        )
+    ]
+    order = [code, name, "practices", "indicator"] + [
+        c for c in score_columns() if c not in ("practice_code", "indicator")
+    ]
+    return rolled[order], notices
+
+
+def score_columns() -> tuple[str, ...]:
+    from ccrqof.scoring import SUMMARY_COLUMNS
+
+    return SUMMARY_COLUMNS
+
+
+def published(summary: pd.DataFrame) -> pd.DataFrame:
+    """NHS Digital's long achievement shape: PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE."""
+    rows = []
+    for record in summary.to_dict("records"):
+        practice = record["practice_code"]
+        measures = (
+            (("REGISTER", record["register"]),)
+            if record["status"] == "register"
+            else (
+                ("NUMERATOR", record["numerator"]),
+                ("DENOMINATOR", record["denominator"]),
+                ("PCAS", record["pcas"]),
+            )
+        )
+        if record["points"] is not None and not pd.isna(record["points"]):
+            measures += (("ACHIEVED_POINTS", record["points"]),)
+        for measure, value in measures:
+            rows.append(
+                {
+                    "PRACTICE_CODE": practice if practice != _NO_PRACTICE else None,
+                    "INDICATOR_CODE": record["indicator"],
+                    "MEASURE": measure,
+                    "VALUE": int(value) if measure != "ACHIEVED_POINTS" else float(value),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["PRACTICE_CODE", "INDICATOR_CODE", "MEASURE"])
+    frame["VALUE"] = pd.Series([r["VALUE"] for r in rows], dtype=object)  # counts stay whole
+    return frame
