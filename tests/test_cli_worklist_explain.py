@@ -453,7 +453,7 @@ def test_explain_table(events):
     out = " ".join(run.stdout.split())
     assert "Patient PIDSECRET03 at practice A81001" in out
     assert "2023-12-15 cancer diagnosis CAN_COD 254837009" in out
-    assert "CAN004 Cancer care review within 12 months of diagnosis: excluded at R5" in out
+    assert "CAN004 Cancer care review within 12 months of diagnosis: exclusion at R5" in out
     assert "still achievable until 2024-12-15" in out
     assert "R1 – not matched: latest cancer diagnosis (CAN_DAT) 15 Dec 2023 is not on or" in out
     assert "→ R5 – matched:" in out

@@ -34,9 +34,9 @@ CLUSTER_WORDS = {
 OUTCOME_WORDS = {
     RuleKind.select_register: "on the register",
     RuleKind.select_numerator: "numerator",
-    RuleKind.select_denominator: "denominator (not achieved)",
-    RuleKind.reject_exclusion: "excluded",
-    RuleKind.reject_pca: "PCA",
+    RuleKind.select_denominator: "denominator",
+    RuleKind.reject_exclusion: "exclusion",
+    RuleKind.reject_pca: "pca",
 }
 
 

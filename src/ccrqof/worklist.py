@@ -136,7 +136,7 @@ def build_worklist(
         achievable["days_left"] = (achievable["due_by"].to_numpy("datetime64[D]") - R).astype(int)
         contact_parts.append(achievable)
         failing = rows[(rows["outcome"] == "denominator") & rows["due_by"].isna()].copy()
-        failing["why"] = pack.rules[-1].says
+        failing["why"] = _why_failing(pack, failing)
         fail_parts.append(failing)
 
     to_contact = _concat(contact_parts, TO_CONTACT_COLUMNS)
@@ -215,3 +215,27 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
 
 def _or_blank(practice) -> str:
     return "" if practice is None or pd.isna(practice) else practice
+
+
+def _why_failing(pack: IndicatorPack, rows: pd.DataFrame) -> pd.Series:
+    """'no cancer care review by 15 Jan 2024' or 'cancer care review on 2 Mar 2024, after the
+    deadline 15 Jan 2024', from the pack's due_by (the date that was missing, and its deadline)."""
+    from ccrqof.explanation import CLUSTER_WORDS
+
+    missing, deadline = pack.due_by.missing, pack.due_by.deadline
+    definition = pack.dates.get(missing)
+    what = CLUSTER_WORDS.get(getattr(definition, "earliest", ""), missing)
+    anchor = rows[deadline.anchor].to_numpy("datetime64[D]")
+    due = deadline.offset.apply(anchor) if deadline.offset else anchor
+    done = (
+        rows[missing].to_numpy("datetime64[D]")
+        if missing in rows
+        else np.full(len(rows), "NaT", "datetime64[D]")
+    )
+    text = [
+        f"no {what} by the deadline {d}"
+        if np.isnat(x)
+        else f"{what} on {x}, after the deadline {d}"
+        for x, d in zip(done, due, strict=True)
+    ]
+    return pd.Series(text, index=rows.index, dtype=object)
