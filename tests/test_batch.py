@@ -83,6 +83,10 @@ def by_key(document: dict, code: str = "practice_code") -> dict[tuple, dict]:
     return {(r[code], r["indicator"]): r for r in document["results"]}
 
 
+def num_den(record: dict) -> tuple[int, int]:
+    return record["numerator"], record["denominator"]
+
+
 def write_csv(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.lstrip("\n"), encoding="utf-8")
@@ -226,14 +230,8 @@ B82002,PIDTWO,{CANCER},2022-10-01,
     rec = by_key(document)
     assert rec[("A81001", "CAN001")]["register"] == 1  # not merged into one patient ...
     assert rec[("B82002", "CAN001")]["register"] == 1  # ... but one at each practice
-    assert (rec[("A81001", "CAN004")]["numerator"], rec[("A81001", "CAN004")]["denominator"]) == (
-        1,
-        1,
-    )
-    assert (rec[("B82002", "CAN004")]["numerator"], rec[("B82002", "CAN004")]["denominator"]) == (
-        0,
-        1,
-    )
+    assert num_den(rec[("A81001", "CAN004")]) == (1, 1)  # the A81001 record: reviewed
+    assert num_den(rec[("B82002", "CAN004")]) == (0, 1)  # the B82002 record: not reviewed
     assert rec[("B82002", "CAN005")]["breakdown"]["CANDAT15M"] == 1  # 2022-10-01 <= 2022-12-31
     outcomes = _outcomes(out)
     can001 = outcomes[outcomes["indicator"] == "CAN001"]
@@ -703,14 +701,8 @@ def _check_compact(stdout: str, document: dict, code: str) -> None:
     assert [r[0] for r in rows] and {r[0] for r in rows} == codes, stdout
     for c, register, n4, d4, n5, d5 in rows:
         assert register == records[(c, "CAN001")]["register"]
-        assert (n4, d4) == (
-            records[(c, "CAN004")]["numerator"],
-            records[(c, "CAN004")]["denominator"],
-        )
-        assert (n5, d5) == (
-            records[(c, "CAN005")]["numerator"],
-            records[(c, "CAN005")]["denominator"],
-        )
+        assert (n4, d4) == num_den(records[(c, "CAN004")])
+        assert (n5, d5) == num_den(records[(c, "CAN005")])
     # sorted by CAN004 (the first rated indicator) achievement, lowest first; no denominator first
     key = [-1.0 if r[3] == 0 else r[2] / r[3] for r in rows]
     assert key == sorted(key), stdout

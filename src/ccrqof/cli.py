@@ -336,7 +336,8 @@ class Stages:
 
     def __init__(self, quiet: bool) -> None:
         console = Console(stderr=True)
-        self.enabled = not quiet and console.is_terminal
+        # a real terminal only: FORCE_COLOR in a CI log must not fill it with spinner frames
+        self.enabled = not quiet and sys.stderr.isatty()
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -344,6 +345,7 @@ class Stages:
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            redirect_stdout=False,  # stdout is for results only, even while the display runs
             disable=not self.enabled,
         )
         self.task = None
@@ -444,7 +446,9 @@ def worklist(
             frame.to_csv(index=False), nl=False
         )
     else:
-        _print_or_write(output, lambda console: render_worklist(console, result, reference))
+        _print_or_write(
+            output, lambda console: render_worklist(console, result, reference, ruleset.year.year)
+        )
 
 
 @cli.command()

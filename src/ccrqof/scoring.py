@@ -133,9 +133,7 @@ def finish(counts: pd.DataFrame, ruleset, practice_level: bool = True) -> pd.Dat
             points = np.where(rows["register"].to_numpy() > 0, float(pack.max_points), 0.0)
             gross[:], pca_rate[:] = np.nan, np.nan
         else:
-            lower, upper = pack.thresholds.lower, pack.thresholds.upper
-            share = np.clip((np.nan_to_num(achievement) - lower) / (upper - lower), 0.0, 1.0)
-            points = np.where(den > 0, pack.max_points * share, 0.0)
+            points = _points(pack, num, den)
         rows["achievement"] = achievement
         rows["points"] = pd.Series(points, index=rows.index, dtype=object) if pays else None
         rows["max_points"] = pack.max_points
@@ -150,6 +148,20 @@ def finish(counts: pd.DataFrame, ruleset, practice_level: bool = True) -> pd.Dat
                 rows[name] = _needed(getattr(pack.thresholds, threshold), num, den)
         frames.append(rows)
     return pd.concat(frames).sort_index(kind="stable").reset_index(drop=True)
+
+
+def _points(pack, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """max × clamp((num/den − lower)/(upper − lower), 0, 1), as one exact ratio of integers
+    divided once (so 2/3 between 50% and 90% of 6 points is 2.5, not 2.4999999999999996)."""
+    lower = Fraction(str(pack.thresholds.lower))
+    upper = Fraction(str(pack.thresholds.upper))
+    span = upper - lower
+    num, den = num.astype(np.int64), den.astype(np.int64)
+    top = (num * lower.denominator - lower.numerator * den) * span.denominator * pack.max_points
+    bottom = den * lower.denominator * span.numerator
+    with np.errstate(divide="ignore", invalid="ignore"):
+        points = np.where(den > 0, top / np.where(bottom == 0, 1, bottom), 0.0)
+    return np.clip(points, 0.0, float(pack.max_points))
 
 
 def _statuses(achievement, den, pack, pays_points) -> np.ndarray:

@@ -54,7 +54,18 @@ def _rows(frame: pd.DataFrame, name: str, columns) -> list[dict]:
     return frame.loc[frame["list"] == name, list(columns)].to_dict("records")
 
 
-def render_worklist(console: Console, worklist: Worklist, reference_date: str) -> None:
+def render_worklist(
+    console: Console, worklist: Worklist, reference_date: str, ruleset: str = ""
+) -> None:
+    rules = f" (QOF {ruleset} rules)" if ruleset else ""
+    console.print(
+        Text.assemble(
+            ("Worklist at ", "bold"),
+            (reference_date, "bold"),
+            rules,
+            ": contains patient identifiers",
+        )
+    )
     practice = worklist.targets["practice_code"].astype(object)
     groups = worklist.targets.groupby(practice.where(practice.notna(), ""), sort=True)
     for practice, targets in groups:

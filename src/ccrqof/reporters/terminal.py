@@ -161,7 +161,8 @@ def _compact_table(summary: pd.DataFrame, ruleset) -> Table:
         return out
 
     for key in order:
-        row = [str(key)] + ([str(names.get(key) or "")] if names is not None else [])
+        name_cell = names.get(key) if names is not None else None
+        row = [str(key)] + ([_text(name_cell)] if names is not None else [])
         row.append(_int(wide["register"][register][key]) if register else "")
         for indicator in rated:
             row += cells(
@@ -181,3 +182,7 @@ def _compact_table(summary: pd.DataFrame, ruleset) -> Table:
     table.add_section()
     table.add_row(*total, style="bold")
     return table
+
+
+def _text(value) -> str:
+    return "" if value is None or pd.isna(value) else str(value)
