@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import sys
 import threading
 from pathlib import Path
@@ -28,6 +29,8 @@ from ccrqof.reporters.patients import (
     worklist_document,
     worklist_frame,
 )
+from ccrqof.reporters.trends import render_trend, write_chart
+from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist
 
 STALE_AFTER_DAYS = 31
@@ -158,7 +161,7 @@ def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
                 "are never overwritten: choose another file name"
             )
         check_writable(path)
-        if option != "output" and path.suffix.lower() not in (".csv", ".parquet"):
+        if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
 
@@ -498,6 +501,122 @@ def explain(
         write_text(output, text) if output else click.echo(text, nl=False)
     else:
         _print_or_write(output, lambda console: render_explanations(console, explanations))
+
+
+@cli.command()
+@input_options
+@click.option("--from", "start", required=True, metavar="YYYY-MM", help="First month.")
+@click.option("--to", "end", required=True, metavar="YYYY-MM", help="Last month.")
+@click.option(
+    "--every",
+    type=click.Choice(["month", "quarter"]),
+    default="month",
+    show_default=True,
+    help="A point at every month end, or every quarter end.",
+)
+@click.option(
+    "--indicator",
+    type=click.Choice(["CAN001", "CAN004", "CAN005"]),
+    multiple=True,
+    help="Only this indicator (repeatable). Default: all.",
+)
+@click.option("--org-map", type=click.Path(path_type=Path), help="As for calc.")
+@click.option(
+    "--by",
+    type=click.Choice(LEVELS),
+    default="practice",
+    show_default=True,
+    help="Per practice, PCN or ICB (needs --org-map).",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the series to this file instead of standard output.",
+)
+@click.option(
+    "--chart",
+    type=click.Path(path_type=Path),
+    help="Also draw achievement over time to FILE.svg, FILE.png or FILE.html.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+def trend(
+    events,
+    patients,
+    codelists,
+    column_options,
+    encoding,
+    rejects,
+    strict,
+    year,
+    as_of,
+    start,
+    end,
+    every,
+    indicator,
+    org_map,
+    by,
+    fmt,
+    output,
+    chart,
+    quiet,
+) -> None:
+    """CAN001/CAN004/CAN005 at every month end from --from to --to, from one read of EVENTS.
+
+    Each month end uses the rules of the QOF year containing it; from April 2025 the 2024-25
+    rules run as local monitoring (no points).
+    """
+    if year or as_of:
+        raise click.UsageError("trend takes --from and --to, not --year or --as-of")
+    days = month_ends(start, end, every)
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    if by != "practice" and org_map is None:
+        raise click.UsageError(f"--by {by} needs --org-map FILE")
+    if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
+        raise click.UsageError("--chart must end in .svg, .png or .html")
+    _check_outputs(
+        (events, patients, codelists, org_map), output=output, rejects=rejects, chart=chart
+    )
+    organisations = read_org_map(org_map) if org_map else None
+    with Stages(quiet) as stages:
+        stages.start("Reading")
+        ruleset, extract, codelist = load_inputs(
+            events,
+            patients,
+            codelists,
+            column_options,
+            encoding,
+            rejects,
+            strict,
+            None,
+            days[-1].isoformat(),
+            on_file=stages.file_read,
+        )
+        stages.start(f"Evaluating {len(days)} month ends")
+        rulesets = [ccrqof.load_ruleset(reference_date=d) for d in (days[0], days[-1])]
+        clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
+        prepared = ccrqof.prepare(extract, codelist, clusters)
+        frame = series(prepared, days, indicator or None, by, organisations)
+        if chart is not None:
+            stages.start("Drawing")
+            thresholds = {
+                p.indicator: (p.thresholds.lower, p.thresholds.upper)
+                for p in rulesets[0].packs.values()
+                if p.thresholds
+            }
+            write_chart(frame, thresholds, chart)
+    for notice in prepared.notices:
+        _warn(notice)
+    if fmt == "json":
+        records = json.loads(frame.to_json(orient="records"))
+        text = dump_json({"ccrqof_version": ccrqof.__version__, "series": records})
+        write_text(output, text) if output else click.echo(text, nl=False)
+    elif fmt in ("csv", "parquet"):
+        flat = frame.drop(columns=[c for c in frame.columns if c == "breakdown"])
+        write_frame(flat, output, fmt) if output else click.echo(flat.to_csv(index=False), nl=False)
+    else:
+        _print_or_write(output, lambda console: render_trend(console, frame))
 
 
 def main() -> None:

@@ -1,0 +1,306 @@
+"""Time `ccrqof calc` against the same rules as one DuckDB SQL query, at ICB or national scale.
+
+    python benchmarks/bench_national.py [--practices 6500] [--patients-per-practice 385]
+        [--format parquet|csv] [--runs 1] [--scale 1.0 [0.1 ...]] [--stages]
+
+For each scale (practices x scale, same list sizes) it generates a synthetic extract (or reuses
+it from benchmarks/out/, which git ignores), then, each in its own subprocess so that wall time
+and peak RSS are those of a real run:
+
+- `ccrqof calc EVENTS --patients PATIENTS --year 2023-24 --format csv --output ... --quiet`;
+- benchmarks/national.sql (CAN001/CAN004/CAN005, 2023-24 rules) in DuckDB over the same files,
+  with DuckDB's default threads, writing its per-practice counts to CSV.
+
+It then checks that both give the same register, numerator, denominator, PCAs, exclusions and
+per-rule breakdown for every practice (exit status 1 if not), and prints the ratio of wall
+times. With --format csv it also times pyarrow.csv.read_csv on the events file alone. duckdb is
+the `benchmark` extra: pip install -e '.[benchmark]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import ccrqof  # noqa: E402
+from ccrqof.dates import add_months  # noqa: E402
+from ccrqof.synthetic import make_extract, write_extract  # noqa: E402
+
+REFERENCE = dt.date(2024, 3, 31)
+CODELIST = HERE.parent / "src" / "ccrqof" / "data" / "illustrative_codelist.csv"
+MEASURES = ["register", "numerator", "denominator", "pcas", "exclusions"]
+DUCKDB_CHILD = """
+import sys, duckdb
+sql, out = open(sys.argv[1]).read(), sys.argv[2]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+con.execute(f"COPY ({sql}) TO '{out}' (HEADER, DELIMITER ',')")
+print(con.execute("SELECT current_setting('threads')").fetchone()[0])
+"""
+
+
+def list_size(text: str) -> int | tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    return (int(lo), int(hi)) if sep else int(lo)
+
+
+def extract(practices: int, size, seed: int, fmt: str) -> tuple[Path, Path, dict]:
+    """events.<fmt> and patients.<fmt> for this size, generated once and cached."""
+    label = size if isinstance(size, int) else f"{size[0]}-{size[1]}"
+    folder = HERE / "out" / f"extract-{practices}x{label}-seed{seed}"
+    events, patients = folder / f"events.{fmt}", folder / f"patients.{fmt}"
+    meta = folder / "meta.json"
+    if not (events.exists() and patients.exists() and meta.exists()):
+        print(f"generating {practices:,} practices x {label} patients, seed {seed}", flush=True)
+        start = time.perf_counter()
+        ev, pt = make_extract(practices, size, REFERENCE, seed=seed)
+        patients_n = int(pt["patient_id"].nunique())
+        info = {"events": len(ev), "registrations": len(pt), "patients": patients_n}
+        write_extract(ev, pt, folder, fmt=fmt)
+        meta.write_text(json.dumps(info))
+        del ev, pt
+        print(f"  done in {time.perf_counter() - start:.1f} s", flush=True)
+    return events, patients, json.loads(meta.read_text())
+
+
+def measured(command: list[str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in bytes (of this child only, from wait4) and stdout."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"command failed: {' '.join(command)}\n{err.read()}")
+        return wall, usage.ru_maxrss * 1024, out.read()
+
+
+def repeat(command: list[str], runs: int) -> tuple[float, int, str]:
+    results = [measured(command) for _ in range(runs)]
+    walls = [r[0] for r in results]
+    return statistics.median(walls), max(r[1] for r in results), results[-1][2]
+
+
+def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
+    exe = shutil.which("ccrqof")
+    head = [exe] if exe else [sys.executable, "-m", "ccrqof"]
+    return [
+        *head,
+        "calc",
+        str(events),
+        "--patients",
+        str(patients),
+        "--year",
+        "2023-24",
+        "--format",
+        "csv",
+        "--output",
+        str(output),
+        "--quiet",
+    ]
+
+
+def duckdb_sql(events: Path, patients: Path, fmt: str) -> str:
+    def source(path: Path) -> str:
+        if fmt == "parquet":
+            return f"read_parquet('{path}')"
+        return f"read_csv('{path}', header = true, all_varchar = true)"
+
+    template = string.Template((HERE / "national.sql").read_text())
+    return template.substitute(
+        events=source(events), patients=source(patients), codelist=CODELIST, ref=REFERENCE
+    )
+
+
+def check_month_arithmetic() -> None:
+    """DuckDB's `date +/- INTERVAL n MONTH` must clamp to month end like rules.md §1."""
+    cases = [
+        ("2024-02-29", -12),
+        ("2023-11-30", 3),
+        ("2024-05-31", 3),
+        ("2024-03-31", -24),
+        ("2024-03-31", -15),
+        ("2024-03-31", -3),
+        ("2023-02-28", 12),
+        ("2024-01-31", 1),
+    ]
+    con = duckdb.connect()
+    for day, months in cases:
+        ours = str(add_months(np.datetime64(day), months))
+        sql = f"SELECT CAST(DATE '{day}' + INTERVAL ({months}) MONTH AS DATE)"
+        theirs = str(con.execute(sql).fetchone()[0])
+        if ours != theirs:
+            sys.exit(f"month arithmetic differs: {day} {months:+d} months: {ours} vs {theirs}")
+    print(
+        f"month arithmetic: DuckDB and ccrqof agree on {len(cases)} boundary cases "
+        "(e.g. 2024-02-29 - 12 months = 2023-02-28)"
+    )
+
+
+def long_ccrqof(path: Path) -> pd.DataFrame:
+    flat = pd.read_csv(path, dtype={"practice_code": str})
+    flat = flat.rename(columns=lambda c: c.removeprefix("breakdown_"))
+    value_cols = [c for c in flat.columns if c in MEASURES or c.isupper()]
+    long = flat.melt(["practice_code", "indicator"], value_cols, "measure").dropna()
+    return long.astype({"value": np.int64})
+
+
+def long_duckdb(path: Path) -> pd.DataFrame:
+    wide = pd.read_csv(path, dtype={"practice_code": str})
+    long = wide.melt("practice_code", var_name="column")
+    long[["indicator", "measure"]] = long["column"].str.split("_", n=1, expand=True)
+    return long[["practice_code", "indicator", "measure", "value"]].astype({"value": np.int64})
+
+
+def compare(ours: Path, theirs: Path) -> pd.DataFrame:
+    """Rows where the two disagree. DuckDB only has practices with a register patient, so a
+    practice it lacks counts as all zeros."""
+    keys = ["practice_code", "indicator", "measure"]
+    both = long_ccrqof(ours).merge(long_duckdb(theirs), on=keys, how="outer", suffixes=("", "_db"))
+    both = both.fillna({"value": 0, "value_db": 0})
+    return both[both["value"] != both["value_db"]]
+
+
+def stages(events: Path, patients: Path) -> dict[str, float]:
+    """In-process stage times of one ccrqof run (library API, same steps as the command)."""
+    times, t = {}, time.perf_counter()
+    ruleset = ccrqof.load_ruleset(year="2023-24")
+    read = ccrqof.read_extract(events, patients)
+    times["read"], t = time.perf_counter() - t, time.perf_counter()
+    prepared = ccrqof.prepare(read, ccrqof.illustrative_codelist(), ccrqof.clusters_used(ruleset))
+    times["prepare"], t = time.perf_counter() - t, time.perf_counter()
+    evaluation = ccrqof.evaluate_prepared(prepared, ruleset)
+    times["evaluate"], t = time.perf_counter() - t, time.perf_counter()
+    ccrqof.score(evaluation)
+    times["score"] = time.perf_counter() - t
+    return times
+
+
+def pyarrow_read(path: Path, runs: int) -> float:
+    import pyarrow.csv as pacsv
+
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        pacsv.read_csv(path)
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls)
+
+
+def gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB"
+
+
+def run_scale(args, scale: float) -> dict:
+    practices = max(1, round(args.practices * scale))
+    events, patients, info = extract(practices, args.patients_per_practice, args.seed, args.format)
+    print(
+        f"\n== scale {scale:g}: {practices:,} practices, {info['patients']:,} patients, "
+        f"{info['events']:,} event rows, {info['registrations']:,} registration rows "
+        f"({args.format}; events file {events.stat().st_size / 1e6:,.0f} MB)"
+    )
+    work = events.parent / "results"
+    work.mkdir(exist_ok=True)
+    ours, theirs, sql_file = work / "ccrqof.csv", work / "duckdb.csv", work / "national.sql"
+    sql_file.write_text(duckdb_sql(events, patients, args.format))
+
+    row = {"scale": scale, "practices": practices, **info}
+    row["wall"], row["rss"], _ = repeat(ccrqof_command(events, patients, ours), args.runs)
+    print(f"  ccrqof calc : wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}", flush=True)
+    child = [sys.executable, "-c", DUCKDB_CHILD, str(sql_file), str(theirs)]
+    row["db_wall"], row["db_rss"], threads = repeat(child, args.runs)
+    print(
+        f"  DuckDB SQL  : wall {row['db_wall']:6.2f} s   peak RSS {gb(row['db_rss'])}"
+        f"   (threads {threads.strip()})"
+    )
+    row["ratio"] = row["wall"] / row["db_wall"]
+    print(f"  ratio ccrqof/DuckDB wall: {row['ratio']:.2f} (goal <= 1.0)")
+    if args.format == "csv":
+        row["pyarrow"] = pyarrow_read(events, args.runs)
+        print(
+            f"  pyarrow.csv.read_csv(events) alone: {row['pyarrow']:.2f} s; ccrqof calc is "
+            f"{row['wall'] / row['pyarrow']:.2f}x that (goal <= 2)"
+        )
+    if args.stages:
+        parts = stages(events, patients)
+        print("  in-process stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
+        row["stages"] = parts
+
+    bad = compare(ours, theirs)
+    row["mismatches"] = len(bad)
+    n = pd.read_csv(ours, usecols=["practice_code"], dtype=str)["practice_code"].nunique()
+    if len(bad):
+        print(f"  AGREEMENT: {len(bad):,} differing counts; first few:")
+        print(bad.head(12).to_string(index=False))
+    else:
+        print(
+            f"  agreement: all counts equal for {n:,} practices x CAN001/CAN004/CAN005 "
+            "(register, numerator, denominator, PCAs, exclusions, per-rule breakdown)"
+        )
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--practices", type=int, default=6500)
+    parser.add_argument(
+        "--patients-per-practice",
+        type=list_size,
+        default=385,
+        help="one number, or a range LO-HI drawn per practice",
+    )
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--runs", type=int, default=1, help="repeats; the median wall is shown")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="size factors, e.g. --scale 0.1 1 to show linear growth",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stages", action="store_true", help="also time ccrqof's stages")
+    args = parser.parse_args()
+
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} (other work skews timings)")
+    print(
+        f"python {sys.version.split()[0]}, ccrqof "
+        f"{ccrqof.__version__}, duckdb {duckdb.__version__}, pandas {pd.__version__}"
+    )
+    check_month_arithmetic()
+    rows = [run_scale(args, scale) for scale in args.scale]
+    if len(rows) > 1:
+        print("\nlinear growth (relative to the smallest run):")
+        base = rows[0]
+        for r in rows[1:]:
+            size = r["events"] / base["events"]
+            print(
+                f"  {size:.2f}x the events: ccrqof {r['wall'] / base['wall']:.2f}x the time, "
+                f"DuckDB {r['db_wall'] / base['db_wall']:.2f}x"
+            )
+    if any(r["mismatches"] for r in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
