@@ -24,7 +24,7 @@ def replace(path: Path, name: str, body: str, fenced: bool) -> None:
 
 
 def main() -> None:
-    for command in ("calc", "worklist", "explain"):
+    for command in ("calc", "worklist", "explain", "trend"):
         help_text = (
             CliRunner()
             .invoke(cli, [command, "--help"], prog_name="ccrqof", terminal_width=100)

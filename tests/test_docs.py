@@ -28,7 +28,7 @@ def _block(text: str, name: str) -> str:
     return text.split(f"<!-- {name}:start -->\n```text\n")[1].split("\n```\n<!-- ")[0]
 
 
-@pytest.mark.parametrize("command", ["calc", "worklist", "explain"])
+@pytest.mark.parametrize("command", ["calc", "worklist", "explain", "trend"])
 def test_cli_reference_shows_current_help(command):
     text = (DOCS / "reference-cli.md").read_text(encoding="utf-8")
     assert _block(text, f"help:{command}") == _help(command), "run: python docs/generate.py"
