@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import io
 import json
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -34,6 +37,17 @@ from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist
 
 STALE_AFTER_DAYS = 31
+INPUT_NAMES = (
+    "events",
+    "patients",
+    "codelists",
+    "column_options",
+    "encoding",
+    "rejects",
+    "strict",
+    "year",
+    "as_of",
+)
 FORMATS = ("table", "json", "csv", "parquet")
 CALC_FORMATS = (*FORMATS, "published")
 
@@ -91,8 +105,33 @@ def cli() -> None:
     """QOF cancer indicators (CAN001, CAN004, CAN005) from SNOMED CT coded GP extracts."""
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """The options every evaluating command shares, gathered in one value."""
+
+    events: tuple
+    patients: Path | None
+    codelists: Path | None
+    column_options: tuple
+    encoding: str | None
+    rejects: Path | None
+    strict: bool
+    year: str | None
+    as_of: str | None
+
+    @property
+    def files(self) -> tuple:
+        return (self.events, self.patients, self.codelists)
+
+
 def input_options(command):
-    """The options every evaluating command shares: inputs, code lists, column mapping."""
+    """The shared input, code-list, column-mapping and date options, passed as `inputs`."""
+
+    @functools.wraps(command)
+    def with_inputs(**kwargs):
+        inputs = Inputs(**{name: kwargs.pop(name) for name in INPUT_NAMES})
+        return command(inputs, **kwargs)
+
     for option in reversed(
         (
             click.argument("events", nargs=-1, required=True, type=click.Path(path_type=Path)),
@@ -144,8 +183,8 @@ def input_options(command):
             ),
         )
     ):
-        command = option(command)
-    return command
+        with_inputs = option(with_inputs)
+    return with_inputs
 
 
 def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
@@ -165,39 +204,30 @@ def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
 
-def load_inputs(
-    events,
-    patients,
-    codelists,
-    column_options,
-    encoding,
-    rejects,
-    strict,
-    year,
-    as_of,
-    on_file=None,
-):
+def load_inputs(inputs: Inputs, on_file=None):
     """Rule set, extract and code list for the shared options, with their notices and checks.
 
     Returns (ruleset, extract, codelist, stale_days) where stale_days is set only when the
     reference date defaulted to today and the extract's latest entry is over a month older.
     """
+    events, patients, codelists = inputs.files
+    year, as_of, rejects = inputs.year, inputs.as_of, inputs.rejects
     if year and as_of:
         raise click.UsageError("give --year or --as-of, not both")
     as_of_date = _parse_as_of(as_of)
-    columns = parse_column_options(column_options)
+    columns = parse_column_options(inputs.column_options)
     ruleset = ccrqof.load_ruleset(
         year=year, reference_date=None if year else (as_of_date or dt.date.today())
     )
     extract = ccrqof.read_extract(
-        list(events), patients, columns=columns, encoding=encoding, on_file=on_file
+        list(events), patients, columns=columns, encoding=inputs.encoding, on_file=on_file
     )
     codelist, warning = ccrqof.resolve_codelist(codelists, extract)  # may fail: before writing
     for notice in extract.report.notices:
         _notice(notice)
     if rejects is not None:
         write_frame(extract.report.rejects_table(), rejects)
-    if strict and extract.report.total_rejected:
+    if inputs.strict and extract.report.total_rejected:
         where = f"; they are listed in {rejects}" if rejects else "; list them with --rejects FILE"
         raise RejectedRowsError(
             f"{extract.report.total_rejected:,} row(s) rejected and --strict is set{where}"
@@ -254,23 +284,7 @@ def load_inputs(
     help="Report per practice, or roll up to PCN or ICB (needs --org-map).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def calc(
-    events,
-    patients,
-    codelists,
-    column_options,
-    encoding,
-    rejects,
-    strict,
-    year,
-    as_of,
-    fmt,
-    output,
-    patients_out,
-    org_map,
-    by,
-    quiet,
-) -> None:
+def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     """Score CAN001, CAN004 and CAN005 for every practice in EVENTS.
 
     EVENTS is one or more files, globs or folders (CSV, CSV.gz or Parquet; a folder may be a
@@ -284,26 +298,15 @@ def calc(
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     _check_outputs(
-        (events, patients, codelists, org_map),
+        (*inputs.files, org_map),
         output=output,
         patients_out=patients_out,
-        rejects=rejects,
+        rejects=inputs.rejects,
     )
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
         stages.start("Reading")
-        ruleset, extract, codelist = load_inputs(
-            events,
-            patients,
-            codelists,
-            column_options,
-            encoding,
-            rejects,
-            strict,
-            year,
-            as_of,
-            on_file=stages.file_read,
-        )
+        ruleset, extract, codelist = load_inputs(inputs, on_file=stages.file_read)
         stages.start("Applying the rules")
         evaluation = ccrqof.evaluate(extract, ruleset, codelist)
         stages.start("Scoring")
@@ -410,31 +413,15 @@ def _print_or_write(output: Path | None, render) -> None:
     type=click.Path(path_type=Path),
     help="Write the list to this file instead of standard output.",
 )
-def worklist(
-    events,
-    patients,
-    codelists,
-    column_options,
-    encoding,
-    rejects,
-    strict,
-    year,
-    as_of,
-    indicator,
-    within_days,
-    fmt,
-    output,
-) -> None:
+def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     """Patients who can still achieve CAN004/CAN005, by deadline, and those who will not.
 
     The output holds patient identifiers: it is the patient list you asked for.
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    _check_outputs((events, patients, codelists), output=output, rejects=rejects)
-    ruleset, extract, codelist = load_inputs(
-        events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
-    )
+    _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
+    ruleset, extract, codelist = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
         _warn(notice)
@@ -472,26 +459,10 @@ def worklist(
     type=click.Path(path_type=Path),
     help="Write the explanation to this file instead of standard output.",
 )
-def explain(
-    events,
-    patients,
-    codelists,
-    column_options,
-    encoding,
-    rejects,
-    strict,
-    year,
-    as_of,
-    patient_id,
-    practice,
-    fmt,
-    output,
-) -> None:
+def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
-    _check_outputs((events, patients, codelists), output=output, rejects=rejects)
-    ruleset, extract, codelist = load_inputs(
-        events, patients, codelists, column_options, encoding, rejects, strict, year, as_of
-    )
+    _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
+    ruleset, extract, codelist = load_inputs(inputs)
     prepared = ccrqof.prepare(extract, codelist, ccrqof.clusters_used(ruleset))
     for notice in prepared.notices:
         _warn(notice)
@@ -541,32 +512,14 @@ def explain(
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def trend(
-    events,
-    patients,
-    codelists,
-    column_options,
-    encoding,
-    rejects,
-    strict,
-    year,
-    as_of,
-    start,
-    end,
-    every,
-    indicator,
-    org_map,
-    by,
-    fmt,
-    output,
-    chart,
-    quiet,
+    inputs: Inputs, start, end, every, indicator, org_map, by, fmt, output, chart, quiet
 ) -> None:
     """CAN001/CAN004/CAN005 at every month end from --from to --to, from one read of EVENTS.
 
     Each month end uses the rules of the QOF year containing it; from April 2025 the 2024-25
     rules run as local monitoring (no points).
     """
-    if year or as_of:
+    if inputs.year or inputs.as_of:
         raise click.UsageError("trend takes --from and --to, not --year or --as-of")
     days = month_ends(start, end, every)
     if fmt == "parquet" and output is None:
@@ -575,22 +528,12 @@ def trend(
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    _check_outputs(
-        (events, patients, codelists, org_map), output=output, rejects=rejects, chart=chart
-    )
+    _check_outputs((*inputs.files, org_map), output=output, rejects=inputs.rejects, chart=chart)
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
         stages.start("Reading")
         ruleset, extract, codelist = load_inputs(
-            events,
-            patients,
-            codelists,
-            column_options,
-            encoding,
-            rejects,
-            strict,
-            None,
-            days[-1].isoformat(),
+            dataclasses.replace(inputs, year=None, as_of=days[-1].isoformat()),
             on_file=stages.file_read,
         )
         stages.start(f"Evaluating {len(days)} month ends")
