@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import functools
 import io
-import json
 import sys
 import threading
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ccrqof.organisations import LEVELS, published, read_org_map, summarise
 from ccrqof.output import check_writable, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, write_frame
+from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
     explanation_document,
     render_explanations,
@@ -47,6 +47,7 @@ INPUT_NAMES = (
     "strict",
     "year",
     "as_of",
+    "rules_dir",
 )
 FORMATS = ("table", "json", "csv", "parquet")
 CALC_FORMATS = (*FORMATS, "published")
@@ -118,6 +119,7 @@ class Inputs:
     strict: bool
     year: str | None
     as_of: str | None
+    rules_dir: Path | None = None
 
     @property
     def files(self) -> tuple:
@@ -181,6 +183,14 @@ def input_options(command):
                 metavar="YYYY-MM-DD",
                 help="Reference date; the rules of the QOF year containing it apply.",
             ),
+            click.option(
+                "--rules",
+                "rules_dir",
+                type=click.Path(path_type=Path, exists=True, file_okay=False),
+                metavar="DIR",
+                help="Use the rule packs in DIR (year folders such as 2023-24, as bundled) "
+                "instead of the bundled packs. Check them first with 'ccrqof rules check DIR'.",
+            ),
         )
     ):
         with_inputs = option(with_inputs)
@@ -217,7 +227,9 @@ def load_inputs(inputs: Inputs, on_file=None):
     as_of_date = _parse_as_of(as_of)
     columns = parse_column_options(inputs.column_options)
     ruleset = ccrqof.load_ruleset(
-        year=year, reference_date=None if year else (as_of_date or dt.date.today())
+        year=year,
+        reference_date=None if year else (as_of_date or dt.date.today()),
+        rules_dir=inputs.rules_dir,
     )
     extract = ccrqof.read_extract(
         list(events), patients, columns=columns, encoding=inputs.encoding, on_file=on_file
@@ -312,6 +324,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         stages.start("Scoring")
         summary, notices = summarise(evaluation, by, organisations)
         document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
+        document["rule_pack"] = rule_pack_identity(ruleset, inputs.rules_dir)
         stages.start("Writing")
         if fmt == "json":
             text = dump_json(document)
@@ -537,22 +550,25 @@ def trend(
             on_file=stages.file_read,
         )
         stages.start(f"Evaluating {len(days)} month ends")
-        rulesets = [ccrqof.load_ruleset(reference_date=d) for d in (days[0], days[-1])]
+        # every year's packs in the range: a local pack may read an extra cluster in one year
+        rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
         clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
         prepared = ccrqof.prepare(extract, codelist, clusters)
-        frame = series(prepared, days, indicator or None, by, organisations)
+        frame = series(
+            prepared, days, indicator or None, by, organisations, rules_dir=inputs.rules_dir
+        )
         if chart is not None:
             stages.start("Drawing")
             thresholds = {
                 p.indicator: (p.thresholds.lower, p.thresholds.upper)
-                for p in rulesets[0].packs.values()
+                for p in rulesets[-1].packs.values()  # the bands of the latest point's rules
                 if p.thresholds
             }
             write_chart(frame, thresholds, chart)
     for notice in prepared.notices:
         _warn(notice)
     if fmt == "json":
-        records = json.loads(frame.to_json(orient="records"))
+        records = records_of(frame)  # full precision, as calc's JSON
         text = dump_json({"ccrqof_version": ccrqof.__version__, "series": records})
         write_text(output, text) if output else click.echo(text, nl=False)
     elif fmt in ("csv", "parquet"):
@@ -560,6 +576,167 @@ def trend(
         write_frame(flat, output, fmt) if output else click.echo(flat.to_csv(index=False), nl=False)
     else:
         _print_or_write(output, lambda console: render_trend(console, frame))
+
+
+def rule_pack_identity(ruleset, rules_dir: Path | None) -> dict:
+    """Which pack produced a result: the folder name (or 'bundled'), year and a file hash."""
+    from ccrqof.rules.check import folder_sha256
+    from ccrqof.rules.loader import BUNDLED
+
+    folder = Path(str(rules_dir or BUNDLED)) / ruleset.year.year
+    return {
+        "name": Path(rules_dir).resolve().name if rules_dir else "bundled",
+        "year": ruleset.year.year,
+        "sha256": folder_sha256(folder),
+    }
+
+
+RULES_DIR_OPTION = click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    metavar="DIR",
+    help="A folder of year folders (as bundled) instead of the bundled packs.",
+)
+
+
+def _rules_root(rules_dir: Path | None) -> Path:
+    from ccrqof.rules.loader import BUNDLED
+
+    return Path(str(rules_dir or BUNDLED))
+
+
+def _year_folder(root: Path, year: str) -> Path:
+    from ccrqof.errors import UsageError
+    from ccrqof.rules import available_years
+
+    years = available_years(root)
+    if year not in years:
+        raise UsageError(f"no rule pack for {year} in {root}: packs exist for {', '.join(years)}")
+    return root / year
+
+
+@cli.group()
+def rules() -> None:
+    """Inspect, compare and check rule packs (the bundled ones, or your own folder)."""
+
+
+@rules.command("check")
+@click.argument(
+    "directory",
+    required=False,
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+)
+def rules_check(directory: Path | None, fmt: str) -> None:
+    """Validate every pack under DIRECTORY and run its cases (default: the bundled packs).
+
+    DIRECTORY holds year folders (2023-24/ with year.yaml, <INDICATOR>.yaml and
+    <INDICATOR>.cases.yaml), or is one. Exit 0 when everything passes, 1 when any check or case
+    fails, 2 for usage errors.
+    """
+    from ccrqof.rules.check import check_packs
+
+    report = check_packs(_rules_root(directory))
+    if fmt == "json":
+        click.echo(dump_json(report.as_dict()), nl=False)
+    else:
+        for line in _check_lines(report):
+            click.echo(line)
+    if not report.passed:
+        sys.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _check_lines(report) -> list[str]:
+    lines = [f"Checking rule packs in {report.root}"]
+    failing = {p.file for p in report.problems}
+    for pack in report.packs:
+        cases_file = pack.file.removesuffix(".yaml") + ".cases.yaml"
+        bad = pack.file in failing or cases_file in failing
+        detail = f"{_count(pack.rules, 'rule')}, {_count(pack.cases, 'case')}"
+        if pack.cases_failed:
+            detail += f", {pack.cases_failed} failed"
+        lines.append(f"  {'FAIL' if bad else 'ok  '}  {pack.file}  {detail}")
+    for problem in report.problems:
+        lines.append(f"FAIL {problem}")
+    verdict = "passed" if report.passed else f"FAILED: {len(report.problems)} problem(s)"
+    lines.append(
+        f"{len(report.years)} year(s), {len(report.packs)} pack(s), {report.cases} case(s): "
+        + verdict
+    )
+    return lines
+
+
+@rules.command("list")
+@RULES_DIR_OPTION
+def rules_list(rules_dir: Path | None) -> None:
+    """The QOF years and indicators available, with their status and points."""
+    from ccrqof.rules import available_years, load_year_folder
+    from ccrqof.rules.describe import thresholds_words
+
+    root = _rules_root(rules_dir)
+    for year in available_years(root):
+        info, packs = load_year_folder(root / year)
+        status = info.status.value.replace("_", " ")
+        if info.local_monitoring_from:
+            status += f"; local monitoring from {info.local_monitoring_from.isoformat()}"
+        click.echo(f"{year}  (PPED {info.pped.isoformat()})  {status}")
+        for pack in sorted(packs.values(), key=lambda p: p.indicator):
+            points = f"{pack.max_points} points"
+            if pack.thresholds:
+                points += f", {thresholds_words(pack)}"
+            click.echo(
+                f"  {pack.indicator}  {pack.title}  ({points}, {_count(len(pack.rules), 'rule')})"
+            )
+
+
+@rules.command("show")
+@click.argument("indicator")
+@click.option("--year", help="QOF year such as 2023-24. Default: the latest with INDICATOR.")
+@RULES_DIR_OPTION
+def rules_show(indicator: str, year: str | None, rules_dir: Path | None) -> None:
+    """INDICATOR's cascade in plain words: rules, fields, windows, thresholds and points."""
+    from ccrqof.errors import UsageError
+    from ccrqof.rules import available_years, load_year_folder
+    from ccrqof.rules.describe import pack_lines
+
+    root = _rules_root(rules_dir)
+    indicator = indicator.upper()
+    years = [year] if year else list(reversed(available_years(root)))
+    for name in years:
+        _, packs = load_year_folder(_year_folder(root, name))
+        if indicator in packs:
+            for line in pack_lines(packs[indicator]):
+                click.echo(line)
+            return
+    raise UsageError(f"no pack for {indicator} in {', '.join(years)}")
+
+
+@rules.command("diff")
+@click.argument("old_year")
+@click.argument("new_year")
+@RULES_DIR_OPTION
+def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
+    """What changed from OLD_YEAR's packs to NEW_YEAR's, indicator by indicator, rule by rule."""
+    from ccrqof.rules import load_year_folder
+    from ccrqof.rules.describe import diff_lines
+
+    root = _rules_root(rules_dir)
+    _, old = load_year_folder(_year_folder(root, old_year))
+    _, new = load_year_folder(_year_folder(root, new_year))
+    click.echo(f"Rule packs {old_year} → {new_year}")
+    for line in diff_lines(old, new):
+        click.echo(line)
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ _COUNTS = {
 }
 
 
-def _records(summary: pd.DataFrame) -> list[dict]:
+def json_records(summary: pd.DataFrame) -> list[dict]:
     records = [{k: _clean(v) for k, v in row.items()} for row in summary.to_dict("records")]
     for record in records:
         for key in _COUNTS & record.keys():
@@ -66,7 +66,7 @@ def json_document(
         "status": ruleset.status.value,
         "reference_date": ruleset.reference_date.isoformat(),
         "note": ruleset.note,
-        "results": _records(summary),
+        "results": json_records(summary),
         "input": input_counts,
         "notices": [*report.notices, *evaluation.notices],
     }

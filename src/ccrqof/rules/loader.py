@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -63,6 +64,18 @@ def _validate(model: type, path: Path):
 
 
 def load_year_folder(folder: Path) -> tuple[YearInfo, dict[str, IndicatorPack]]:
+    """A year folder's packs; cached while its files are unchanged (packs are immutable), so a
+    24-month series does not parse the same YAML 24 times."""
+    stamp = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(Path(folder).glob("*.yaml"))
+    )
+    info, packs = _load_year_folder(str(folder), stamp)
+    return info, dict(packs)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_year_folder(folder: str, stamp: tuple) -> tuple[YearInfo, dict[str, IndicatorPack]]:
     info = _validate(YearInfo, Path(folder, "year.yaml"))
     packs: dict[str, IndicatorPack] = {}
     for path in sorted(Path(folder).glob("*.yaml")):
