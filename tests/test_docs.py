@@ -32,3 +32,16 @@ def _block(text: str, name: str) -> str:
 def test_cli_reference_shows_current_help(command):
     text = (DOCS / "reference-cli.md").read_text(encoding="utf-8")
     assert _block(text, f"help:{command}") == _help(command), "run: python docs/generate.py"
+
+
+def test_generated_pack_pages_are_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate", DOCS / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    for name, text in generate.pack_pages().items():
+        path = DOCS / "packs" / name
+        assert path.exists() and path.read_text(encoding="utf-8") == text, (
+            f"docs/packs/{name} is stale: run python docs/generate.py"
+        )

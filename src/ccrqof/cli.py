@@ -189,7 +189,8 @@ def input_options(command):
                 type=click.Path(path_type=Path, exists=True, file_okay=False),
                 metavar="DIR",
                 help="Use the rule packs in DIR (year folders such as 2023-24, as bundled) "
-                "instead of the bundled packs. Check them first with 'ccrqof rules check DIR'.",
+                "on top of the bundled packs: its years replace the bundled ones. Check them "
+                "first with 'ccrqof rules check DIR'.",
             ),
         )
     ):
@@ -583,9 +584,10 @@ def rule_pack_identity(ruleset, rules_dir: Path | None) -> dict:
     from ccrqof.rules.check import folder_sha256
     from ccrqof.rules.loader import BUNDLED
 
-    folder = Path(str(rules_dir or BUNDLED)) / ruleset.year.year
+    folder = ruleset.folder or Path(str(BUNDLED)) / ruleset.year.year
+    bundled = folder.resolve().parent == Path(str(BUNDLED)).resolve()
     return {
-        "name": Path(rules_dir).resolve().name if rules_dir else "bundled",
+        "name": "bundled" if bundled else folder.resolve().parent.name,
         "year": ruleset.year.year,
         "sha256": folder_sha256(folder),
     }
@@ -596,7 +598,7 @@ RULES_DIR_OPTION = click.option(
     "rules_dir",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
     metavar="DIR",
-    help="A folder of year folders (as bundled) instead of the bundled packs.",
+    help="A folder of year folders (as bundled); its years replace the bundled ones.",
 )
 
 

@@ -137,3 +137,29 @@ def diff_lines(old: dict[str, IndicatorPack], new: dict[str, IndicatorPack]) -> 
         lines.append(f"{indicator}: " + ("unchanged" if not changes else "changed"))
         lines.extend(changes)
     return lines
+
+
+def pack_page(pack: IndicatorPack, cases) -> str:
+    """A Markdown reference page for one pack and its cases (generated into docs/packs/)."""
+    lines = [
+        f"# {pack.indicator} {pack.year}: {pack.title}",
+        "",
+        "Generated from the bundled rule pack and its cases by `python docs/generate.py`;",
+        "do not edit by hand.",
+        "",
+        pack.description,
+        "",
+        "```text",
+        *pack_lines(pack),
+        "```",
+        "",
+        f"## Cases ({len(cases)})",
+        "",
+        "| case | why | patients and deciding rule |",
+        "|---|---|---|",
+    ]
+    for case in cases:
+        decided = ", ".join(f"{p}: {e.rule}" for p, e in case.expect.items())
+        reason = case.reason.replace("|", "\\|")
+        lines.append(f"| `{case.name}` | {reason} | {decided} |")
+    return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ class RuleSet:
     reference_date: dt.date
     status: YearStatus  # local_monitoring when run after the year's pack was retired
     packs: dict[str, IndicatorPack] = field(repr=False)
+    folder: Path | None = None  # where the packs were read from (bundled or a --rules folder)
 
     @property
     def pays_points(self) -> bool:
@@ -118,16 +119,20 @@ def load_ruleset(
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     assert reference_date is not None
-    root = Path(str(rules_dir or BUNDLED))
-    years = available_years(root)
+    # A --rules folder lies on top of the bundled packs: its years replace the bundled ones,
+    # and years it does not have come from the bundled packs.
+    folders = {name: Path(str(BUNDLED)) / name for name in available_years()}
+    if rules_dir is not None:
+        folders.update({name: Path(rules_dir) / name for name in available_years(rules_dir)})
+    years = sorted(folders)
     wanted = qof_year_name(qof_year_containing(reference_date))
-    if wanted in years:
-        info, packs = load_year_folder(root / wanted)
-        return RuleSet(info, reference_date, info.status, packs)
+    if wanted in folders:
+        info, packs = load_year_folder(folders[wanted])
+        return RuleSet(info, reference_date, info.status, packs, folders[wanted])
     for name in reversed(years):
-        info, packs = load_year_folder(root / name)
+        info, packs = load_year_folder(folders[name])
         if info.local_monitoring_from and reference_date >= info.local_monitoring_from:
-            return RuleSet(info, reference_date, YearStatus.local_monitoring, packs)
+            return RuleSet(info, reference_date, YearStatus.local_monitoring, packs, folders[name])
     first = ppsd(parse_qof_year(years[0])) if years else None
     raise UsageError(
         f"no rule pack covers {reference_date.isoformat()}: packs exist for "
