@@ -82,6 +82,12 @@ BROKEN = [
         "CAN004.yaml",
         "thresholds.upper",
     ),
+    (
+        "misspelt cluster",
+        lambda d: d["dates"]["MDRV_DAT"].update(earliest="MDRV_CODE"),
+        "CAN004.yaml",
+        "cluster MDRV_CODE is not a PCD cluster id",
+    ),
 ]
 
 

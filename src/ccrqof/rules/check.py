@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from ccrqof.errors import RulePackError
@@ -143,7 +144,14 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
             problem(path, f"the file holds {pack.indicator}; name it {pack.indicator}.yaml")
         packs[pack.indicator] = pack
         files[pack.indicator] = path
+    known = known_clusters()
     for indicator, pack in packs.items():
+        for cluster in sorted(pack_clusters(pack) - known):
+            problem(
+                files[indicator],
+                f"cluster {cluster} is not a PCD cluster id (a typo? the "
+                "known ids are in ccrqof/data/pcd_cluster_ids.txt)",
+            )
         if not pack.is_register and pack.population not in packs:
             problem(
                 files[indicator], f"population {pack.population} is not an indicator of this year"
@@ -234,3 +242,17 @@ def check_packs(root: Path) -> CheckReport:
     for folder in folders:
         _check_folder(folder, root, report)
     return report
+
+
+def pack_clusters(pack: IndicatorPack) -> set[str]:
+    """Every cluster a pack reads, in its dates and its event-count rules."""
+    found = {
+        getattr(d, "latest", None) or getattr(d, "earliest", None) for d in pack.dates.values()
+    }
+    found |= {r.when.events for r in pack.rules if hasattr(r.when, "events")}
+    return found - {None}
+
+
+def known_clusters() -> set[str]:
+    text = (resources.files("ccrqof.data") / "pcd_cluster_ids.txt").read_text(encoding="utf-8")
+    return {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
