@@ -28,12 +28,7 @@ except PackageNotFoundError:  # running from a source tree
 
 def clusters_used(ruleset: RuleSet) -> set[str]:
     """Every cluster a pack of the rule set reads."""
-    found = set()
-    for pack in ruleset.packs.values():
-        for definition in pack.dates.values():
-            found.add(getattr(definition, "latest", None) or definition.earliest)
-        found |= {r.when.events for r in pack.rules if hasattr(r.when, "events")}
-    return found
+    return set().union(*(pack.clusters() for pack in ruleset.packs.values()))
 
 
 def evaluate(extract: Extract, ruleset: RuleSet, codelist: Codelist | None = None) -> Evaluation:

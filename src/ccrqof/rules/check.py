@@ -146,7 +146,7 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
         files[pack.indicator] = path
     known = known_clusters()
     for indicator, pack in packs.items():
-        for cluster in sorted(pack_clusters(pack) - known):
+        for cluster in sorted(pack.clusters() - known):
             problem(
                 files[indicator],
                 f"cluster {cluster} is not a PCD cluster id (a typo? the "
@@ -242,15 +242,6 @@ def check_packs(root: Path) -> CheckReport:
     for folder in folders:
         _check_folder(folder, root, report)
     return report
-
-
-def pack_clusters(pack: IndicatorPack) -> set[str]:
-    """Every cluster a pack reads, in its dates and its event-count rules."""
-    found = {
-        getattr(d, "latest", None) or getattr(d, "earliest", None) for d in pack.dates.values()
-    }
-    found |= {r.when.events for r in pack.rules if hasattr(r.when, "events")}
-    return found - {None}
 
 
 def known_clusters() -> set[str]:

@@ -227,6 +227,14 @@ class IndicatorPack(Frozen):
     def is_register(self) -> bool:
         return self.population == "registered"
 
+    def clusters(self) -> set[str]:
+        """Every cluster the pack reads, in its dates and its event-count rules."""
+        found = {
+            getattr(d, "latest", None) or getattr(d, "earliest", None) for d in self.dates.values()
+        }
+        found |= {r.when.events for r in self.rules if isinstance(r.when, EventCountTest)}
+        return found - {None}
+
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorPack:
         numbers = [r.number for r in self.rules]
