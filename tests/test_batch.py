@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from entry import run_main
 
-from ccrqof.cli import Stages, main
+from ccrqof.cli import Stages
 from ccrqof.synthetic import make_extract, write_extract
 
 NO_WIDTH = {"COLUMNS": None, "LINES": None}
@@ -55,20 +55,7 @@ class Run:
 def run(*args) -> Run:
     """`ccrqof calc ...` through the console-script entry point, in-process, so that user
     errors become exit codes exactly as the installed command does."""
-    runner = CliRunner()
-    saved = sys.argv
-    code = 0
-    with runner.isolation(env=NO_WIDTH) as (out, err, _):
-        sys.argv = ["ccrqof", "calc", *map(str, args)]
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = saved
-            sys.stdout.flush()
-            sys.stderr.flush()
-        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    code, stdout, stderr = run_main("calc", *args)
     assert "Traceback" not in stderr
     return Run(code, stdout, stderr)
 

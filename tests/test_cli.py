@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from entry import run_main
 
-from ccrqof.cli import cli, main
+from ccrqof.cli import cli
 from ccrqof.errors import CcrqofError
 
 SECRET = "PIDSECRET"
@@ -142,20 +143,7 @@ def invoke(*args) -> Run:
 def run_entry(*args) -> Run:
     """`ccrqof calc ...` through the console-script entry point (`main`), in-process, so that
     user errors are turned into exit codes exactly as the installed command does."""
-    runner = CliRunner()
-    saved = sys.argv
-    code = 0
-    with runner.isolation(env=NO_WIDTH) as (out, err, _):
-        sys.argv = ["ccrqof", "calc", *map(str, args)]
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = saved
-            sys.stdout.flush()
-            sys.stderr.flush()
-        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    code, stdout, stderr = run_main("calc", *args)
     return _no_secrets(Run(code, stdout, stderr))
 
 

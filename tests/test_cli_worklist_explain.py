@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from entry import run_main
 
-from ccrqof.cli import cli, main
+from ccrqof.cli import cli
 from ccrqof.worklist import TO_CONTACT_COLUMNS, WILL_FAIL_COLUMNS
 
 SECRET = "PIDSECRET"
@@ -112,20 +112,7 @@ def invoke(*args) -> Run:
 def run_entry(*args) -> Run:
     """`ccrqof ...` through the console-script entry point (`main`), in-process, so user errors
     become exit codes exactly as the installed command does."""
-    runner = CliRunner()
-    saved = sys.argv
-    code = 0
-    with runner.isolation(env=NO_WIDTH) as (out, err, _):
-        sys.argv = ["ccrqof", *map(str, args)]
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = saved
-            sys.stdout.flush()
-            sys.stderr.flush()
-        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    code, stdout, stderr = run_main(*args)
     return _checked(Run(code, stdout, stderr))
 
 

@@ -14,21 +14,19 @@ import datetime as dt
 import json
 import math
 import re
-import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from entry import run_main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_differential import PRACTICES, scenarios, to_extract
 
 import ccrqof
 import ccrqof.readers.extract
-from ccrqof.cli import main
 from ccrqof.errors import UsageError
 from ccrqof.organisations import summarise
 from ccrqof.synthetic import make_extract, write_extract
@@ -223,19 +221,7 @@ class Run:
 
 def run(*args) -> Run:
     """`ccrqof ...` through the console-script entry point, in-process (real exit codes)."""
-    runner = CliRunner()
-    saved, code = sys.argv, 0
-    with runner.isolation(env=NO_WIDTH) as (out, err, _):
-        sys.argv = ["ccrqof", *map(str, args)]
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = saved
-            sys.stdout.flush()
-            sys.stderr.flush()
-        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    code, stdout, stderr = run_main(*args)
     assert "Traceback" not in stderr
     return Run(code, stdout, stderr)
 
