@@ -213,7 +213,8 @@ B82002,PIDTWO,{CANCER},2022-10-01,
     assert result.exit_code == 0, result.stderr
     assert "PIDTWO" not in result.stderr
     document = json.loads(result.stdout)
-    assert document["input"]["ignored"]["patients appearing under more than one practice"] == 1
+    ignored = document["input"]["ignored"]
+    assert ignored["patients with entries of interest under more than one practice"] == 1
     rec = by_key(document)
     assert rec[("A81001", "CAN001")]["register"] == 1  # not merged into one patient ...
     assert rec[("B82002", "CAN001")]["register"] == 1  # ... but one at each practice

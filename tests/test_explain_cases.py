@@ -24,8 +24,11 @@ YES_NO = {True: "yes", False: "no"}
 
 def explanations_for(case: dict, patient: str, practice: str | None):
     ruleset = ruleset_for(case)
-    prepared = ccrqof.prepare(
-        extract_for(case), illustrative_codelist(), ccrqof.clusters_used(ruleset)
+    prepared = ccrqof.prepare(  # as the explain command does
+        extract_for(case),
+        illustrative_codelist(),
+        ccrqof.clusters_used(ruleset),
+        also_patients=(patient,),
     )
     return ruleset, explain_patient(prepared, ruleset, patient, practice)
 

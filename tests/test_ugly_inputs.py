@@ -64,8 +64,8 @@ PATIENT_ONLY = "rows without a coded entry (patient only)"
 DUPLICATES = "duplicate rows"
 NO_CLUSTER = "entries with codes in no cluster of interest"
 AFTER_R = "entries dated after the reference date"
-NOT_REGISTERED = "patients not registered at the reference date"
-MISSING_PATIENTS = "patients missing from the patients file"
+NOT_REGISTERED = "patients with entries of interest not registered at the reference date"
+MISSING_PATIENTS = "patients with entries of interest missing from the patients file"
 
 
 @dataclass(frozen=True)

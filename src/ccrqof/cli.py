@@ -23,7 +23,7 @@ from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, published, read_org_map, summarise
 from ccrqof.output import check_writable, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
-from ccrqof.reporters.documents import dump_json, write_frame
+from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
     explanation_document,
@@ -79,8 +79,7 @@ def _parse_as_of(value: str | None) -> dt.date | None:
         ) from None
 
 
-def _input_lines(document: dict) -> list[str]:
-    counts = document["input"]
+def _input_lines(counts: dict) -> list[str]:
     read = ", ".join(f"{n:,} {what} rows" for what, n in counts["rows_read"].items())
     lines = [f"Read {read}."]
     rejected = counts["rejected"]
@@ -324,10 +323,10 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         evaluation = ccrqof.evaluate(extract, ruleset, codelist)
         stages.start("Scoring")
         summary, notices = summarise(evaluation, by, organisations)
-        document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
-        document["rule_pack"] = rule_pack_identity(ruleset, inputs.rules_dir)
         stages.start("Writing")
         if fmt == "json":
+            document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
+            document["rule_pack"] = rule_pack_identity(ruleset, inputs.rules_dir)
             text = dump_json(document)
             write_text(output, text) if output else click.echo(text, nl=False)
         elif fmt in ("csv", "parquet", "published"):
@@ -346,7 +345,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     for notice in [*evaluation.notices, *notices]:
         _warn(notice)
     if fmt == "table":
-        lines = _input_lines(document)
+        lines = _input_lines(input_counts(evaluation, extract.report))
         _print_or_write(output, lambda c: render_summary(c, evaluation, summary, lines))
 
 
@@ -477,7 +476,9 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
     _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
-    prepared = ccrqof.prepare(extract, codelist, ccrqof.clusters_used(ruleset))
+    prepared = ccrqof.prepare(
+        extract, codelist, ccrqof.clusters_used(ruleset), also_patients=(patient_id,)
+    )
     for notice in prepared.notices:
         _warn(notice)
     explanations = explain_patient(prepared, ruleset, patient_id, practice)

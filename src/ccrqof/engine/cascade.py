@@ -25,6 +25,7 @@ OUTCOME_COLUMNS = (
     *OUTCOME_DATES,
     "due_by",
 )
+NOT_REGISTERED = "patients with entries of interest not registered at the reference date"
 _OUTCOME = {
     RuleKind.select_register: "numerator",
     RuleKind.select_numerator: "numerator",
@@ -118,7 +119,7 @@ def evaluate(prepared: Prepared, ruleset: RuleSet) -> Evaluation:
         (prepared.entry_days > timeline.R).sum()
     )
     if prepared.registrations is not None:
-        ignored["patients not registered at the reference date"] = int((~population).sum())
+        ignored[NOT_REGISTERED] = int((~population).sum())
     frames = [
         _outcome_rows(t.pack, timeline, prepared, t.decided, t.decided >= 0)
         for t in traces.values()

@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ccrqof.codelists import Codelist
 from ccrqof.readers import Extract
+from ccrqof.readers.values import mask
 
+MORE_THAN_ONE_PRACTICE = "patients with entries of interest under more than one practice"
+MISSING_FROM_PATIENTS = "patients with entries of interest missing from the patients file"
 NO_REGISTRATION_NOTICE = (
     "No registration data (no --patients file and no registration column): every patient in the "
     "extract is treated as registered, registration dates are unknown, and the REG1_DAT3 "
@@ -38,7 +43,7 @@ class Prepared:
     day: np.ndarray  # event -> datetime64[D]
     episode: np.ndarray  # event -> index into episode_names (lower case, "" when not given)
     registrations: pd.DataFrame | None  # pkey, registration_date, deregistration_date ([D])
-    entry_days: np.ndarray  # the date of every distinct coded entry, to count those after R
+    entry_days: np.ndarray  # the date of every row with a coded entry, to count those after R
     cluster_names: list[str] = field(default_factory=list)
     code_names: np.ndarray = field(default_factory=lambda: np.array([], object))
     episode_names: list[str] = field(default_factory=list)
@@ -130,11 +135,105 @@ def _practice_given(frame: pd.DataFrame | None) -> bool:
     )
 
 
-def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> Prepared:
-    """Map codes to the clusters the rules use and key every event to a patient."""
+def _arrow(column: pd.Series) -> pa.ChunkedArray:
+    """The Arrow data behind a text column (no copy when it is already Arrow-backed)."""
+    array = pa.array(column, from_pandas=True)
+    if not isinstance(array, pa.ChunkedArray):
+        array = pa.chunked_array([array])
+    return array.cast(pa.string()) if pa.types.is_null(array.type) else array
+
+
+def _is_in(column: pd.Series, values) -> np.ndarray:
+    values = pa.array([str(v) for v in values], pa.string())
+    return mask(pc.is_in(_arrow(column), value_set=values))
+
+
+_KEYED_COLUMNS = ("patient_id", "practice_code", "code", "cluster", "episode")
+_REGISTRATION_COLUMNS = ("patient_id", "practice_code", "registration_date", "deregistration_date")
+
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The kept rows of these columns. Arrow-backed text is filtered by Arrow, which keeps its
+    chunks (pandas' take would first join a national file's chunks into one copy)."""
+    keep_arrow = pa.array(keep)
+    out = {}
+    for name in columns:
+        if name not in frame:
+            continue
+        column = frame[name]
+        if isinstance(column.array, pd.arrays.ArrowStringArray):
+            out[name] = pd.Series(pc.filter(_arrow(column), keep_arrow), dtype=column.dtype)
+        else:
+            out[name] = column.to_numpy()[keep]
+    return pd.DataFrame(out)
+
+
+def _practices(events: pd.DataFrame, registrations: pd.DataFrame | None) -> list:
+    """Every practice named in the inputs, also those with nobody in scope."""
+    named: set = set()
+    for frame in (events, registrations):
+        if frame is not None and "practice_code" in frame:
+            named.update(pc.unique(_arrow(frame["practice_code"])).to_pylist())
+    return sorted(named - {None, ""}) or [None]
+
+
+def prepare(
+    extract: Extract,
+    codelist: Codelist | None,
+    clusters: set[str],
+    *,
+    also_patients: tuple[str, ...] = (),
+) -> Prepared:
+    """Map codes to the clusters the rules use and key every event to a patient.
+
+    Only entries in a cluster the rules use can change a result, and in a whole-practice
+    extract they are a few per cent of the rows; the others are counted first and then left
+    behind, so keys, duplicates and joins are worked out for the few. The patients keyed are
+    those with such an entry, plus any named in `also_patients` (to explain someone who has
+    none).
+    """
     events, registrations = extract.events, extract.patients
     counts: Counter = Counter()
     notices: list[str] = [] if registrations is not None else [NO_REGISTRATION_NOTICE]
+    wanted = sorted(clusters)
+    practices = _practices(events, registrations)
+
+    # Which rows hold an entry of a cluster the rules use (from the code list or the row)?
+    code, cluster_col = _arrow(events["code"]), _arrow(events["cluster"])
+    has_code = mask(pc.not_equal(code, ""))
+    has_cluster = mask(pc.not_equal(cluster_col, ""))
+    is_entry = has_code | has_cluster
+    given = codelist is not None and not codelist.illustrative
+    if codelist is None:
+        by_list = np.zeros(len(events), bool)
+    else:
+        by_list = has_code if given else has_code & ~has_cluster
+    by_row = has_cluster & ~by_list
+    members = pd.DataFrame({"code": [], "cluster": []})
+    if codelist is not None:
+        members = codelist.members[codelist.members["cluster"].isin(wanted)]
+    listed = by_list & _is_in(events["code"], members["code"].unique())
+    of_interest = listed | (by_row & _is_in(events["cluster"], wanted))
+    counts["entries with codes in no cluster of interest"] = int((is_entry & ~of_interest).sum())
+    day_all = events["date"].to_numpy("datetime64[D]")
+    entry_days = day_all[is_entry]
+    keyed = of_interest | (_is_in(events["patient_id"], also_patients) if also_patients else False)
+    keyed = np.broadcast_to(keyed, of_interest.shape)
+    listed, by_row, of_interest, day = (
+        listed[keyed],
+        by_row[keyed],
+        of_interest[keyed],
+        day_all[keyed],
+    )
+    if not keyed.all():
+        events = _rows(events, keyed, _KEYED_COLUMNS)
+        if registrations is not None:  # the keyed patients' (matched again by practice below)
+            ids = pc.unique(_arrow(events["patient_id"]))
+            registrations = _rows(
+                registrations,
+                mask(pc.is_in(_arrow(registrations["patient_id"]), value_set=ids)),
+                _REGISTRATION_COLUMNS,
+            )
     n_events = len(events)
     n_regs = 0 if registrations is None else len(registrations)
 
@@ -155,21 +254,15 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
     ev_pid, reg_pid = pid_all[:n_events], pid_all[n_events:]
     events_have_practice = extract.has_practice
     regs_have_practice = _practice_given(registrations)
-    named = set(practice_names[np.unique(practice_all[practice_all >= 0])]) - {""}
-    practices = sorted(named) or [None]
 
-    # The unit counted is a patient at a practice; say where the same id appears under two.
-
-    # Patient units and each event's unit.
+    # Patient units (a patient at a practice) and each event's unit.
     if events_have_practice or not regs_have_practice:
         unit_of_event, n_units = factorize(ev_practice, ev_pid)
         first = np.unique(unit_of_event, return_index=True)[1]
         unit_practice, unit_pid = ev_practice[first], ev_pid[first]
         event_index, event_unit = np.arange(n_events), unit_of_event
         if events_have_practice:  # the same id under two practices is two patients: say so
-            counts["patients appearing under more than one practice"] = int(
-                (np.bincount(unit_pid) > 1).sum()
-            )
+            counts[MORE_THAN_ONE_PRACTICE] = int((np.bincount(unit_pid) > 1).sum())
     else:  # practice comes from the registrations: join events to them by patient id
         reg_unit, n_units = factorize(reg_practice, reg_pid)
         first = np.unique(reg_unit, return_index=True)[1]
@@ -203,7 +296,7 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
             missing = int((~known).sum())
         else:  # units are the registrations; count the event patients none of them matched
             missing = len(np.setdiff1d(np.unique(ev_pid), unit_pid))
-        counts["patients missing from the patients file"] = missing
+        counts[MISSING_FROM_PATIENTS] = missing
         keep_units = np.flatnonzero(known)
     else:
         keep_units = np.arange(n_units)
@@ -222,28 +315,18 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         regs = regs[regs["pkey"] >= 0].reset_index(drop=True)
 
     # Entries: exact duplicates counted once; clusters from the code list or the row.
-    code = events["code"]
-    cluster_col = events["cluster"]
-    is_entry = ((code != "") | (cluster_col != "")).to_numpy()
-    code_idx, code_names = pd.factorize(code)
-    cluster_idx, cluster_col_names = pd.factorize(cluster_col)
+    code_idx, code_names = pd.factorize(events["code"])
+    cluster_idx, cluster_col_names = pd.factorize(events["cluster"])
     episode_idx, episode_names = pd.factorize(events["episode"])
-    day = events["date"].to_numpy("datetime64[D]")
     day_number = day.astype(np.int64)
     undated = np.isnat(day)
     if undated.any():  # NaT is the int64 minimum: give it a small number of its own
         day_number[undated] = day_number[~undated].min() - 1 if (~undated).any() else 0
     row_id = combine(ev_practice, ev_pid, code_idx, cluster_idx, day_number, episode_idx)
     distinct = ~pd.Series(row_id).duplicated().to_numpy()
-    counts["duplicate rows"] = int((is_entry & ~distinct).sum())
-    entry = is_entry & distinct
+    counts["duplicate rows"] = int((of_interest & ~distinct).sum())
+    entry = of_interest & distinct
 
-    wanted = sorted(clusters)
-    has_code = (code != "").to_numpy()
-    has_cluster = (cluster_col != "").to_numpy()
-    given = codelist is not None and not codelist.illustrative
-    by_list = (has_code if given else has_code & ~has_cluster) & (codelist is not None) & entry
-    by_row = has_cluster & ~by_list & entry
     # the row's own cluster
     row_cluster = np.array(
         [
@@ -253,30 +336,24 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         np.int64,
     )
     row_cluster = row_cluster[cluster_idx] if len(row_cluster) else np.full(n_events, -1)
-    rows_a = np.flatnonzero(by_row & (row_cluster >= 0))
+    rows_a = np.flatnonzero(entry & by_row & (row_cluster >= 0))
     clusters_a = row_cluster[rows_a]
-    in_cluster = by_row & (row_cluster >= 0)
     # the code list's clusters (a code may be in several)
     rows_b, clusters_b = np.array([], np.int64), np.array([], np.int64)
     if codelist is not None:
-        members = codelist.members[codelist.members["cluster"].isin(wanted)]
         lookup = pd.Index(np.asarray(code_names, dtype=object))
         member_code = lookup.get_indexer(members["code"].to_numpy(object))
         member_cluster = np.array([wanted.index(c) for c in members["cluster"]], np.int64)
         found = member_code >= 0
-        listed = np.flatnonzero(by_list)
-        i, j = join(code_idx[listed], member_code[found])
-        rows_b, clusters_b = listed[i], member_cluster[found][j]
-        in_cluster[np.unique(rows_b)] = True
-    counts["entries with codes in no cluster of interest"] = int((entry & ~in_cluster).sum())
+        on_list = np.flatnonzero(entry & listed)
+        i, j = join(code_idx[on_list], member_code[found])
+        rows_b, clusters_b = on_list[i], member_cluster[found][j]
 
     rows = np.concatenate([rows_a, rows_b])
     cluster_of_row = np.concatenate([clusters_a, clusters_b])
     # each relevant row, for every patient unit it belongs to
-    unit_pos = np.full(n_events, -1)
     if events_have_practice or not regs_have_practice:
-        unit_pos[:] = event_unit
-        ev_rows, ev_units = rows, unit_pos[rows]
+        ev_rows, ev_units = rows, event_unit[rows]
         pairs = np.arange(len(rows))
     else:
         i, j = join(rows, event_index)
@@ -293,7 +370,7 @@ def prepare(extract: Extract, codelist: Codelist | None, clusters: set[str]) -> 
         day=day[ev_rows],
         episode=episode_idx[ev_rows],
         registrations=regs,
-        entry_days=day[entry],
+        entry_days=entry_days,
         cluster_names=wanted,
         code_names=code_display,
         episode_names=[str(e) for e in episode_names],
