@@ -66,7 +66,7 @@ class InputReport:
         rows = np.flatnonzero(mask)
         if len(rows):
             self.rejected[reason] += len(rows)
-            self._rejects.append(_Rejected(source, rows, source.lines[rows], column, reason))
+            self._rejects.append(_Rejected(source, rows, source.lines_of(rows), column, reason))
 
     def reject_broken(self, source: SourceTable) -> None:
         if source.broken:
@@ -193,7 +193,7 @@ def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
     table = pa.table(arrays)
     if not keep.all():
         table = table.filter(pa.array(keep))
-    return table.to_pandas(types_mapper=_PANDAS_TYPES, self_destruct=True)
+    return table.to_pandas(types_mapper=_PANDAS_TYPES, split_blocks=True, self_destruct=True)
 
 
 def read_events(
@@ -226,11 +226,7 @@ def read_events(
     report.column_names[key] = mapping
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
-    empty = (
-        pa.chunked_array([pa.array([""] * n, pa.string())])
-        if n
-        else pa.chunked_array([], pa.string())
-    )
+    empty = pa.chunked_array([pa.repeat("", n)], pa.string())
 
     def text(name: str) -> tuple[pa.ChunkedArray, np.ndarray]:
         if name not in mapping:
@@ -283,9 +279,10 @@ def read_events(
         "practice_code": texts["practice_code"][0]
         if "practice_code" in mapping
         else pa.nulls(n, pa.string()),
-        "line": source.lines,
-        "source": np.full(n, list(report.sources).index(key), np.int32),
     }
+    if "registration_date" in mapping:  # to find the rows of patients_from_events' rejects
+        columns_out["line"] = source.lines
+        columns_out["source"] = np.full(n, list(report.sources).index(key), np.int32)
     for extra in ("registration_date", "deregistration_date"):
         if extra in mapping:
             days, problems, _ = parse_dates(table.column(mapping[extra]))

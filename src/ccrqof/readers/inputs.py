@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
@@ -72,7 +71,9 @@ def with_partition(source: SourceTable, partition: dict[str, str]) -> SourceTabl
     table = source.table
     for name, value in partition.items():
         if name not in table.column_names:
-            table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+            table = table.append_column(
+                name, pa.repeat(pa.scalar(value, pa.string()), table.num_rows)
+            )
     source.table = table
     return source
 
@@ -93,4 +94,4 @@ def read_dataset(folder: Path) -> SourceTable:
         ) from None
     if table.num_rows == 0:
         raise InputError("is a Parquet dataset with no rows", file=str(folder))
-    return SourceTable(str(folder), table, np.arange(1, table.num_rows + 1))
+    return SourceTable(str(folder), table)

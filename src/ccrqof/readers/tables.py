@@ -31,10 +31,20 @@ class SourceTable:
 
     file: str
     table: pa.Table
-    lines: np.ndarray  # physical line number of every row of `table`
+    # physical line of every row of `table`; None: the row's position counted from 1 (Parquet)
+    line_numbers: np.ndarray | None = None
     broken: list[tuple[int, str]] = field(default_factory=list)  # (line, raw text)
     blank_lines: int = 0
     notices: list[str] = field(default_factory=list)
+
+    @property
+    def lines(self) -> np.ndarray:
+        if self.line_numbers is None:
+            return np.arange(1, self.table.num_rows + 1)
+        return self.line_numbers
+
+    def lines_of(self, rows: np.ndarray) -> np.ndarray:
+        return rows + 1 if self.line_numbers is None else self.line_numbers[rows]
 
 
 def _open_text(path: Path):
@@ -209,7 +219,7 @@ def read_parquet(path: Path) -> SourceTable:
             f"is not a readable Parquet file ({exc.__class__.__name__})", file=str(path)
         ) from None
     # A Parquet "line" is the row's position counted from 1, as a spreadsheet would show it.
-    return SourceTable(str(path), table, np.arange(1, table.num_rows + 1))
+    return SourceTable(str(path), table)
 
 
 def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:

@@ -44,7 +44,15 @@ def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
         column = pc.cast(column, pa.string())
     if column.null_count:
         column = pc.fill_null(column, "")
-    return pc.utf8_trim_whitespace(column), bad
+    return _trimmed(column), bad
+
+
+def _trimmed(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Without surrounding spaces. Ids, codes and practice codes are usually letters and digits
+    only, which a cheap test proves, so the common case allocates no copy."""
+    if pc.all(pc.or_(pc.ascii_is_alnum(column), pc.equal(column, ""))).as_py() is not False:
+        return column
+    return pc.utf8_trim_whitespace(column)
 
 
 def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
@@ -53,9 +61,13 @@ def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
         values = (
             pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), text) if blank.any() else text
         )
-        return pc.cast(values, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        return _days(pc.cast(values, pa.date32()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+
+
+def _days(dates: pa.ChunkedArray) -> np.ndarray:
+    return dates.to_numpy(zero_copy_only=False).astype("datetime64[D]", copy=False)
 
 
 def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
@@ -69,10 +81,17 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
         days = days.astype("datetime64[D]")
         return days, {MISSING_DATE: np.isnat(days)}, "native"
-    text, _ = as_text(column)
-    blank = mask(pc.equal(text, ""))
     none = np.zeros(n, bool)
-    days = _iso_fast(text, blank)
+    days = None
+    text = column
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        # the untrimmed text first: a clean ISO column then needs no copy
+        blank = mask(pc.equal(text, "")) if not column.null_count else None
+        days = _iso_fast(text, blank) if blank is not None else None
+    if days is None:
+        text, _ = as_text(column)
+        blank = mask(pc.equal(text, ""))
+        days = _iso_fast(text, blank)
     if days is not None:
         return days, {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}, "YYYY-MM-DD"
     filled = n - int(blank.sum())
@@ -104,10 +123,11 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
 
 
 def valid_snomed(codes: pa.ChunkedArray) -> np.ndarray:
-    """SNOMED CT ids are 6 to 18 digits."""
-    length = pc.utf8_length(codes)
+    """SNOMED CT ids are 6 to 18 digits (ASCII digits: one byte each)."""
+    length = pc.binary_length(codes)
     return mask(
         pc.and_(
-            pc.utf8_is_digit(codes), pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18))
+            pc.ascii_is_decimal(codes),
+            pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18)),
         )
     )

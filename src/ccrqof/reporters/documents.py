@@ -50,16 +50,18 @@ def json_records(summary: pd.DataFrame) -> list[dict]:
     return records
 
 
+def input_counts(evaluation: Evaluation, report: InputReport) -> dict:
+    """Rows read, rejected by reason, and ignored by reason (reading's and the engine's)."""
+    counts = report.as_dict()
+    counts["ignored"] = {**counts["ignored"], **evaluation.ignored}
+    return counts
+
+
 def json_document(
     evaluation: Evaluation, summary: pd.DataFrame, report: InputReport, version: str
 ) -> dict:
     """The document of data.md: version, rule set, reference date, results and input counts."""
     ruleset = evaluation.ruleset
-    input_counts = report.as_dict()
-    input_counts["ignored"] = {
-        **input_counts["ignored"],
-        **{k: v for k, v in evaluation.ignored.items()},
-    }
     return {
         "ccrqof_version": version,
         "ruleset": ruleset.year.year,
@@ -67,7 +69,7 @@ def json_document(
         "reference_date": ruleset.reference_date.isoformat(),
         "note": ruleset.note,
         "results": json_records(summary),
-        "input": input_counts,
+        "input": input_counts(evaluation, report),
         "notices": [*report.notices, *evaluation.notices],
     }
 
