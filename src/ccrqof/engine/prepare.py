@@ -144,8 +144,11 @@ def _arrow(column: pd.Series) -> pa.ChunkedArray:
 
 
 def _is_in(column: pd.Series, values) -> np.ndarray:
-    values = pa.array([str(v) for v in values], pa.string())
-    return mask(pc.is_in(_arrow(column), value_set=values))
+    """Which values of a text column are among `values` (a list or an Arrow array)."""
+    array = _arrow(column)
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        values = pa.array([str(v) for v in values], pa.string())
+    return mask(pc.is_in(array, value_set=values.cast(array.type)))
 
 
 _KEYED_COLUMNS = ("patient_id", "practice_code", "code", "cluster", "episode")
@@ -230,9 +233,7 @@ def prepare(
         if registrations is not None:  # the keyed patients' (matched again by practice below)
             ids = pc.unique(_arrow(events["patient_id"]))
             registrations = _rows(
-                registrations,
-                mask(pc.is_in(_arrow(registrations["patient_id"]), value_set=ids)),
-                _REGISTRATION_COLUMNS,
+                registrations, _is_in(registrations["patient_id"], ids), _REGISTRATION_COLUMNS
             )
     n_events = len(events)
     n_regs = 0 if registrations is None else len(registrations)

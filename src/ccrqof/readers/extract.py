@@ -179,7 +179,9 @@ def _reject_dates(
 
 
 _TEXT_COLUMNS = ("patient_id", "code", "cluster", "episode", "practice_code")
-_PANDAS_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}.get
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+# pandas keeps Arrow text as large_string: read it so, and the frame costs no copy
+_PANDAS_TYPES = {pa.string(): _TEXT, pa.large_string(): _TEXT}.get
 
 
 def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
@@ -226,7 +228,7 @@ def read_events(
     report.column_names[key] = mapping
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
-    empty = pa.chunked_array([pa.repeat("", n)], pa.string())
+    empty = pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), n)])
 
     def text(name: str) -> tuple[pa.ChunkedArray, np.ndarray]:
         if name not in mapping:
@@ -278,7 +280,7 @@ def read_events(
         "episode": pc.utf8_lower(episode),
         "practice_code": texts["practice_code"][0]
         if "practice_code" in mapping
-        else pa.nulls(n, pa.string()),
+        else pa.nulls(n, pa.large_string()),
     }
     if "registration_date" in mapping:  # to find the rows of patients_from_events' rejects
         columns_out["line"] = source.lines
@@ -341,7 +343,7 @@ def patients_from_events(
 
 
 def read_patients(
-    path: str | Path,
+    path: str | Path | SourceTable,
     report: InputReport | None = None,
     *,
     columns: dict[str, str] | None = None,
@@ -349,7 +351,7 @@ def read_patients(
 ) -> pd.DataFrame:
     """Registrations: patient_id, practice_code, registration_date, deregistration_date."""
     report = report if report is not None else InputReport()
-    source = read_table(path, encoding)
+    source = path if isinstance(path, SourceTable) else read_table(path, encoding)
     report.notices.extend(source.notices)
     report.sources["patients"] = source
     table, file = source.table, source.file
@@ -364,7 +366,7 @@ def read_patients(
     practice = (
         as_text(table.column(mapping["practice_code"]))[0]
         if "practice_code" in mapping
-        else pa.nulls(n, pa.string())
+        else pa.nulls(n, pa.large_string())
     )
     for bad, column, reason in (
         (id_bad, "patient_id", NON_INTEGRAL),
@@ -417,25 +419,28 @@ def read_extract(
     """
     report = InputReport()
     found = expand(events if isinstance(events, list | tuple) else [events])
-    if isinstance(found, Path):  # one Parquet dataset
-        frames = [read_events(read_dataset(found), report, columns=columns)]
-        if on_file:
-            on_file(found)
-    else:
-
-        def read(item: tuple[int, InputFile]):
-            i, file = item
-            source = with_partition(read_table(file.path, encoding), file.partition)
+    # pyarrow reads release the GIL: the patients file is read while the events are
+    with ThreadPoolExecutor() as pool:
+        patients_source = pool.submit(read_table, patients, encoding) if patients else None
+        if isinstance(found, Path):  # one Parquet dataset
+            frames = [read_events(read_dataset(found), report, columns=columns)]
             if on_file:
-                on_file(file.path)
-            return i, source
+                on_file(found)
+        else:
 
-        with ThreadPoolExecutor() as pool:  # pyarrow reads release the GIL
+            def read(item: tuple[int, InputFile]):
+                i, file = item
+                source = with_partition(read_table(file.path, encoding), file.partition)
+                if on_file:
+                    on_file(file.path)
+                return i, source
+
             sources = dict(pool.map(read, enumerate(found)))
-        frames = [
-            read_events(sources[i], report, columns=columns, key=f"events:{i}")
-            for i in range(len(found))
-        ]
+            frames = [
+                read_events(sources[i], report, columns=columns, key=f"events:{i}")
+                for i in range(len(found))
+            ]
+        patients_source = patients_source.result() if patients_source else None
     has_practice = {has for _, has in frames}
     if len(has_practice) > 1:
         raise InputError(
@@ -446,7 +451,7 @@ def read_extract(
         pd.concat([f for f, _ in frames], ignore_index=True) if len(frames) > 1 else frames[0][0]
     )
     registrations = (
-        read_patients(patients, report, columns=columns, encoding=encoding) if patients else None
+        read_patients(patients_source, report, columns=columns) if patients_source else None
     )
     check_sources_exist(
         columns or {}, {s.file: s.table.column_names for s in report.sources.values()}

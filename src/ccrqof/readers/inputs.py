@@ -72,7 +72,7 @@ def with_partition(source: SourceTable, partition: dict[str, str]) -> SourceTabl
     for name, value in partition.items():
         if name not in table.column_names:
             table = table.append_column(
-                name, pa.repeat(pa.scalar(value, pa.string()), table.num_rows)
+                name, pa.repeat(pa.scalar(value, pa.large_string()), table.num_rows)
             )
     source.table = table
     return source

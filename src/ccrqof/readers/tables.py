@@ -31,28 +31,27 @@ class SourceTable:
 
     file: str
     table: pa.Table
-    # physical line of every row of `table`; None: the row's position counted from 1 (Parquet)
+    # physical line of every row of `table`; None: the row's position plus `first_line`
     line_numbers: np.ndarray | None = None
     broken: list[tuple[int, str]] = field(default_factory=list)  # (line, raw text)
     blank_lines: int = 0
     notices: list[str] = field(default_factory=list)
+    first_line: int = 1  # Parquet counts rows from 1, as a spreadsheet shows them; CSV from 2
 
     @property
     def lines(self) -> np.ndarray:
         if self.line_numbers is None:
-            return np.arange(1, self.table.num_rows + 1)
+            return np.arange(self.first_line, self.table.num_rows + self.first_line)
         return self.line_numbers
 
     def lines_of(self, rows: np.ndarray) -> np.ndarray:
-        return rows + 1 if self.line_numbers is None else self.line_numbers[rows]
+        if self.line_numbers is None:
+            return rows + self.first_line
+        return self.line_numbers[rows]
 
 
-def _open_text(path: Path):
-    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
-
-
-def _first_line(data: bytes, encoding: str, path: Path) -> str:
-    raw = data[: 1 << 16]
+def _first_line(data: pa.Buffer, encoding: str, path: Path) -> str:
+    raw = data[: 1 << 16].to_pybytes()
     text = codecs.decode(raw, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     text = text.lstrip("\ufeff")
     if not text.strip():
@@ -60,7 +59,7 @@ def _first_line(data: bytes, encoding: str, path: Path) -> str:
     return text.splitlines()[0]
 
 
-def _header(data: bytes, encoding: str, path: Path) -> tuple[list[str], str]:
+def _header(data: pa.Buffer, encoding: str, path: Path) -> tuple[list[str], str]:
     line = _first_line(data, encoding, path)
     delimiter = max(DELIMITERS, key=line.count)
     names = next(csv.reader([line], delimiter=delimiter))
@@ -88,7 +87,7 @@ def _read_csv(
             invalid_row_handler=set_aside,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
+            column_types={name: pa.large_string() for name in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
@@ -96,13 +95,13 @@ def _read_csv(
     return table, invalid
 
 
-def _encoding(data: bytes, encoding: str | None, notices: list[str], path: Path) -> str:
+def _encoding(data: pa.Buffer, encoding: str | None, notices: list[str], path: Path) -> str:
     if encoding is not None:
         try:
             return codecs.lookup(encoding).name
         except LookupError:
             raise InputError(f"unknown --encoding {encoding!r}; try utf-8 or cp1252") from None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data[:2].to_pybytes() in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         notices.append(f"{path.name} is UTF-16 (Excel 'Unicode Text'); read it as such")
         return "utf-16"
     return "utf-8"
@@ -119,8 +118,8 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
         raise InputError(
             f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
         )
-    quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
-    buffer = pa.py_buffer(data)
+    quoted = _count(data, b'"', stop_at_first=True) > 0  # only quoted values hold line breaks
+    buffer = data
 
     def attempt(enc: str, threads: bool):
         try:
@@ -154,10 +153,23 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
             ) from None
     if invalid:  # record numbers are only known when reading in one thread
         table, invalid = attempt(chosen, False)
+    if not quoted:  # no line breaks inside values: every line is a record
+        return _with_lines(path, table, invalid, notices, None)
     if chosen not in ("utf-8", FALLBACK_ENCODING, "cp1252"):
-        data = data.decode(chosen, errors="replace").encode("utf-8")  # to count its lines
-    lines_in_file = data.count(b"\n") + (not data.endswith(b"\n"))
+        text = data.to_pybytes().decode(chosen, errors="replace").encode("utf-8")
+        data = pa.py_buffer(text)  # to count its lines
+    lines_in_file = _count(data, b"\n") + (data[-1:].to_pybytes() != b"\n")
     return _with_lines(path, table, invalid, notices, lines_in_file)
+
+
+def _count(data: pa.Buffer, byte: bytes, stop_at_first: bool = False) -> int:
+    """Occurrences of one byte, a few megabytes at a time (no copy of a whole file)."""
+    values, code, total, step = np.frombuffer(data, np.uint8), ord(byte), 0, 1 << 22
+    for start in range(0, len(values), step):
+        total += int(np.count_nonzero(values[start : start + step] == code))
+        if stop_at_first and total:
+            break
+    return total
 
 
 def _embedded_newlines(table: pa.Table) -> np.ndarray:
@@ -167,25 +179,35 @@ def _embedded_newlines(table: pa.Table) -> np.ndarray:
     return counts
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path) -> pa.Buffer:
+    """The file's bytes: mapped from the page cache, or unzipped into memory."""
     try:
-        with _open_text(path) as fh:
-            return fh.read()
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path, "rb") as fh:
+                return pa.py_buffer(fh.read())
+        if path.is_file():  # not a pipe, such as bash's <(...)
+            with pa.memory_map(str(path)) as mapped:
+                return mapped.read_buffer()
+        with open(path, "rb") as fh:
+            return pa.py_buffer(fh.read())
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
 
 
 def _with_lines(
-    path: Path, table: pa.Table, invalid: list, notices: list[str], lines_in_file: int
+    path: Path, table: pa.Table, invalid: list, notices: list[str], lines_in_file: int | None
 ) -> SourceTable:
     """Physical line of each row: its record number plus the newlines quoted inside earlier
     records (a value with a line break spans several lines of the file)."""
     n = table.num_rows
+    blank = _blank_rows(table)
+    if not invalid and lines_in_file in (None, n + 1) and not blank.any():
+        return SourceTable(str(path), table, None, [], 0, notices, first_line=2)
     bad_records = np.array([row.number for row in invalid], dtype=np.int64)
     spaces = np.array([not row.text.strip() for row in invalid], dtype=bool)
     records = np.arange(2, n + len(invalid) + 2)  # record 1 is the header
     valid_records = np.setdiff1d(records, bad_records, assume_unique=True)
-    if lines_in_file == len(records) + 1:  # no quoted line breaks: lines are records
+    if lines_in_file in (None, len(records) + 1):  # no quoted line breaks: lines are records
         lines = valid_records
         broken = [(int(r), row.text) for r, row in zip(bad_records, invalid, strict=True)]
     else:
@@ -197,18 +219,22 @@ def _with_lines(
         broken = [
             (int(r + before[r]), row.text) for r, row in zip(bad_records, invalid, strict=True)
         ]
-    # a blank line is a row of empty cells; look at the first column, then confirm
-    blank = np.zeros(n, bool)
-    if n and table.num_columns:
+    if blank.any():
+        table, lines = table.filter(pa.array(~blank)), lines[~blank]
+    broken = [b for b, only_spaces in zip(broken, spaces, strict=True) if not only_spaces]
+    return SourceTable(str(path), table, lines, broken, int(blank.sum() + spaces.sum()), notices)
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """A blank line is a row of empty cells; look at the first column, then confirm."""
+    blank = np.zeros(table.num_rows, bool)
+    if table.num_rows and table.num_columns:
         maybe = pc.equal(table.column(0), "").to_numpy(zero_copy_only=False)
         if maybe.any():
             blank = maybe.copy()
             for column in table.columns[1:]:
                 blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
-    if blank.any():
-        table, lines = table.filter(pa.array(~blank)), lines[~blank]
-    broken = [b for b, only_spaces in zip(broken, spaces, strict=True) if not only_spaces]
-    return SourceTable(str(path), table, lines, broken, int(blank.sum() + spaces.sum()), notices)
+    return blank
 
 
 def read_parquet(path: Path) -> SourceTable:

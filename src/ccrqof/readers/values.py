@@ -39,9 +39,9 @@ def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
         bad = (usable & ~mask(pc.equal(pc.cast(whole, column.type), safe))) | (
             ~usable & ~mask(pc.is_nan(pc.fill_null(column, float("nan"))))
         )
-        column = pc.if_else(pa.array(usable & ~bad), pc.cast(whole, pa.string()), "")
-    elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        column = pc.cast(column, pa.string())
+        column = pc.if_else(pa.array(usable & ~bad), pc.cast(whole, pa.large_string()), "")
+    elif not pa.types.is_large_string(column.type):  # the text type pandas keeps
+        column = pc.cast(column, pa.large_string())
     if column.null_count:
         column = pc.fill_null(column, "")
     return _trimmed(column), bad
@@ -59,7 +59,7 @@ def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
     """Plain YYYY-MM-DD everywhere (the common case): Arrow's strict cast, no regex."""
     try:
         values = (
-            pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), text) if blank.any() else text
+            pc.if_else(pa.array(blank), pa.scalar(None, text.type), text) if blank.any() else text
         )
         return _days(pc.cast(values, pa.date32()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
