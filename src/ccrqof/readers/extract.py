@@ -190,12 +190,17 @@ def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
     arrays = {}
     for name, values in columns.items():
         if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-            values = pa.array(values.astype("datetime64[s]"))
+            values = pa.array(values.astype("datetime64[s]", copy=False))
         arrays[name] = values
     table = pa.table(arrays)
     if not keep.all():
         table = table.filter(pa.array(keep))
     return table.to_pandas(types_mapper=_PANDAS_TYPES, split_blocks=True, self_destruct=True)
+
+
+def _changed_case(column: pa.ChunkedArray, change) -> pa.ChunkedArray:
+    """Upper or lower case, without a copy for the usual empty column."""
+    return change(column) if pc.any(pc.not_equal(column, "")).as_py() else column
 
 
 def read_events(
@@ -275,9 +280,9 @@ def read_events(
     columns_out: dict[str, object] = {
         "patient_id": patient_id,
         "code": code,
-        "cluster": pc.utf8_upper(cluster),
+        "cluster": _changed_case(cluster, pc.utf8_upper),
         "date": dates,
-        "episode": pc.utf8_lower(episode),
+        "episode": _changed_case(episode, pc.utf8_lower),
         "practice_code": texts["practice_code"][0]
         if "practice_code" in mapping
         else pa.nulls(n, pa.large_string()),
@@ -391,7 +396,7 @@ def read_patients(
             allow_blank=True,
         )
     else:
-        dereg = np.full(n, "NaT", "datetime64[D]")
+        dereg = np.full(n, "NaT", "datetime64[s]")
     return _frame(
         {
             "patient_id": patient_id,

@@ -67,19 +67,19 @@ def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
 
 
 def _days(dates: pa.ChunkedArray) -> np.ndarray:
-    return dates.to_numpy(zero_copy_only=False).astype("datetime64[D]", copy=False)
+    """Arrow dates as datetime64[s] at midnight, the unit pandas keeps (one conversion)."""
+    return pc.cast(dates, pa.timestamp("s")).to_numpy(zero_copy_only=False)
 
 
 def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
-    """Dates as datetime64[D] (NaT when blank or bad) and a mask per problem.
+    """Dates as datetime64[s] at midnight (NaT when blank or bad) and a mask per problem.
 
     The format is the one most of the column's values fit; values in another accepted format
     are reported as mixed, values in none as unreadable; impossible dates (30 February) too.
     """
     n = len(column)
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
-        days = days.astype("datetime64[D]")
+        days = _days(pc.cast(column, pa.date32()))
         return days, {MISSING_DATE: np.isnat(days)}, "native"
     none = np.zeros(n, bool)
     days = None
@@ -107,7 +107,7 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     # strptime rolls 30 February over to 1 March; an impossible date is unreadable instead
     day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
     parsed = pc.if_else(pc.fill_null(pc.equal(pc.day(parsed), day), False), parsed, None)
-    days = pc.cast(parsed, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    days = _days(pc.cast(parsed, pa.date32()))
     failed = np.isnat(days) & ~blank
     other_format = np.zeros(n, bool)
     if failed.any():
