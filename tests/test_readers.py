@@ -259,6 +259,62 @@ patient_id,code,date
     assert sum(extract.report.rejected.values()) == 2
 
 
+# A column whose first 100 rows are ISO dates is parsed by pyarrow as it reads; any later value
+# it cannot read must send the file back to the text path and end as the same reject.
+LATE_SURPRISES = [
+    pytest.param("05/03/2024", "date in a different format from the rest of its column", id="uk"),
+    pytest.param("2023-02-30", "unreadable date", id="impossible"),
+    pytest.param("NA", "unreadable date", id="NA-is-not-blank"),
+    pytest.param("2024-3-5", "unreadable date", id="unpadded"),
+    pytest.param("2024-03-05T10:00", None, id="time-part-is-accepted"),
+]
+
+
+@pytest.mark.parametrize("late, reason", LATE_SURPRISES)
+def test_a_late_odd_date_after_100_iso_rows_is_judged_as_text(tmp_path, late, reason):
+    rows = [f"{i},254837009,2024-01-{1 + i % 28:02d}" for i in range(150)]
+    rows.insert(140, f"odd,254837009,{late}")  # line 142 of the file
+    path = write_csv(tmp_path / "events.csv", "patient_id,code,date\n" + "\n".join(rows) + "\n")
+    extract = read_extract(path)
+    date_type = extract.report.sources["events:0"].table.column("date").type
+    if reason is None:
+        assert date_type == pa.large_string()  # pyarrow's parse failed: the text path ran
+        assert extract.report.total_rejected == 0
+        assert "2024-03-05" in iso_dates(path)
+        return
+    assert dict(extract.report.rejected) == {reason: 1}
+    assert extract.report.rejects_table()["line"].tolist() == [142]
+    assert len(extract.events) == 150
+
+
+def test_iso_dates_read_by_pyarrow_keep_blanks_lines_and_rejects(tmp_path):
+    # blank dates stay "missing", a row of empty cells is a blank line, and a rejected row's
+    # date is written as the file has it (blank, not "None")
+    path = write_csv(
+        tmp_path / "events.csv",
+        """
+patient_id,code,date
+1,254837009,2024-01-10
+,254837009,
+,,
+3,12,2024-01-11
+4,254837009, 2024-01-12
+""",
+    )
+    extract = read_extract(path)
+    assert extract.report.sources["events:0"].table.column("date").type == pa.date32()
+    assert extract.events["patient_id"].tolist() == ["1", "4"]
+    assert iso_dates(path) == ["2024-01-10", "2024-01-12"]
+    assert extract.report.ignored["blank lines"] == 1
+    table = extract.report.rejects_table()
+    assert table["line"].tolist() == [3, 5]
+    assert table["reason"].tolist() == [
+        "empty patient id",
+        "invalid SNOMED CT id (not 6 to 18 digits)",
+    ]
+    assert table["date"].tolist() == ["", "2024-01-11"]
+
+
 # --- column spellings ------------------------------------------------------------------------
 
 

@@ -50,6 +50,15 @@ class _Rejected:
     texts: list[str] | None = None  # raw text of broken rows
 
 
+def _as_text_table(table: pa.Table) -> pd.DataFrame:
+    """Rows as the text a user would see in the file: dates as YYYY-MM-DD, blanks empty."""
+    columns = {
+        name: pc.fill_null(pc.cast(column, pa.large_string()), "")
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    }
+    return pa.table(columns).to_pandas(types_mapper=_PANDAS_TYPES)
+
+
 @dataclass
 class InputReport:
     """What happened to every input row: read, rejected (by reason) or ignored (by reason)."""
@@ -97,7 +106,7 @@ class InputReport:
             if r.texts is not None:
                 head["row_text"] = r.texts
             else:
-                values = r.source.table.take(r.rows).to_pandas().astype(str)
+                values = _as_text_table(r.source.table.take(r.rows))
                 head = pd.concat([head, values.reset_index(drop=True)], axis=1)
             frames.append(head)
         if not frames:

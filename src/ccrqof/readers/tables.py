@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +20,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ccrqof.columns import ALIASES, normalise
 from ccrqof.errors import InputError
 
 DELIMITERS = (",", "\t", ";")
+_DATE_SPELLINGS = {
+    spelling
+    for name in ("date", "registration_date", "deregistration_date")
+    for spelling in (normalise(name), *ALIASES[name])
+}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FALLBACK_ENCODING = "cp1252"  # what Excel on Windows writes when it does not write UTF-8
 
 
@@ -66,8 +74,35 @@ def _header(data: pa.Buffer, encoding: str, path: Path) -> tuple[list[str], str]
     return [n.strip() for n in names], delimiter
 
 
+def _iso_date_columns(
+    data: pa.Buffer, names: list[str], delimiter: str, encoding: str
+) -> tuple[str, ...]:
+    """Date columns whose first rows hold only ISO dates (or blanks). pyarrow parses these
+    while it reads, on every core; a later value it cannot parse sends the file back to the
+    text path, where values.py finds the format and rejects what fits none."""
+    candidates = [i for i, name in enumerate(names) if normalise(name) in _DATE_SPELLINGS]
+    if not candidates:
+        return ()
+    head = data[: 1 << 16].to_pybytes()
+    text = codecs.decode(head, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
+    lines = text.splitlines()[1:101]
+    rows = [r for r in csv.reader(lines[:-1] or lines, delimiter=delimiter) if len(r) == len(names)]
+    chosen = []
+    for i in candidates:
+        values = [row[i].strip() for row in rows]
+        if any(values) and all(v == "" or _ISO_DATE.match(v) for v in values):
+            chosen.append(names[i])
+    return tuple(chosen)
+
+
 def _read_csv(
-    data: pa.Buffer, names: list[str], delimiter: str, encoding: str, threads: bool, quoted: bool
+    data: pa.Buffer,
+    names: list[str],
+    delimiter: str,
+    encoding: str,
+    threads: bool,
+    quoted: bool,
+    dates: tuple[str, ...] = (),
 ) -> tuple[pa.Table, list]:
     invalid: list = []
 
@@ -87,7 +122,10 @@ def _read_csv(
             invalid_row_handler=set_aside,
         ),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.large_string() for name in names},
+            column_types={
+                name: pa.date32() if name in dates else pa.large_string() for name in names
+            },
+            null_values=[""],  # only a blank date is missing ("NA" is unreadable, as text)
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
@@ -120,9 +158,16 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
         )
     quoted = _count(data, b'"', stop_at_first=True) > 0  # only quoted values hold line breaks
     buffer = data
+    dates = _iso_date_columns(data, names, delimiter, chosen)
 
     def attempt(enc: str, threads: bool):
+        nonlocal dates
         try:
+            if dates:
+                try:
+                    return _read_csv(buffer, names, delimiter, enc, threads, quoted, dates)
+                except pa.ArrowInvalid:  # not every date is ISO: read them all as text
+                    dates = ()
             return _read_csv(buffer, names, delimiter, enc, threads, quoted)
         except UnicodeError:
             raise InputError(
@@ -175,8 +220,18 @@ def _count(data: pa.Buffer, byte: bytes, stop_at_first: bool = False) -> int:
 def _embedded_newlines(table: pa.Table) -> np.ndarray:
     counts = np.zeros(table.num_rows, np.int64)
     for column in table.columns:
-        counts += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+        if _is_text(column):
+            counts += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
     return counts
+
+
+def _is_text(column: pa.ChunkedArray) -> bool:
+    return pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+
+
+def _empty(column: pa.ChunkedArray) -> np.ndarray:
+    blank = pc.equal(column, "") if _is_text(column) else pc.is_null(column)
+    return blank.to_numpy(zero_copy_only=False)
 
 
 def _read_bytes(path: Path) -> pa.Buffer:
@@ -229,11 +284,11 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
     """A blank line is a row of empty cells; look at the first column, then confirm."""
     blank = np.zeros(table.num_rows, bool)
     if table.num_rows and table.num_columns:
-        maybe = pc.equal(table.column(0), "").to_numpy(zero_copy_only=False)
+        maybe = _empty(table.column(0))
         if maybe.any():
             blank = maybe.copy()
             for column in table.columns[1:]:
-                blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
+                blank &= _empty(column)
     return blank
 
 
