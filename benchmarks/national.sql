@@ -54,7 +54,7 @@ reg AS (
     FROM (
         SELECT practice_code, patient_id,
                TRY_CAST(registration_date AS DATE) AS start_date,
-               TRY_CAST(nullif(deregistration_date, '') AS DATE) AS end_date
+               TRY_CAST(nullif(CAST(deregistration_date AS VARCHAR), '') AS DATE) AS end_date
         FROM $patients
     )
     WHERE start_date <= (SELECT r FROM bounds)

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 __all__ = ["make_extract", "write_extract"]
 
@@ -395,7 +396,11 @@ def _frames(
 def write_extract(
     events: pd.DataFrame, patients: pd.DataFrame, folder: str | Path, fmt: str = "csv"
 ) -> list[Path]:
-    """Write events.<fmt> and patients.<fmt> (csv without index, or parquet) into folder."""
+    """Write events.<fmt> and patients.<fmt> (csv without index, or parquet) into folder.
+
+    Parquet holds dates as DATE (blank: null), as a warehouse export does; CSV holds them as
+    YYYY-MM-DD text.
+    """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
     folder = Path(folder)
@@ -404,11 +409,24 @@ def write_extract(
     for name, frame in (("events", events), ("patients", patients)):
         path = folder / f"{name}.{fmt}"
         if fmt == "parquet":
-            frame.to_parquet(path, index=False)
+            pq.write_table(_with_date_types(frame), path)
         else:
             _write_csv(frame, path)
         paths.append(path)
     return paths
+
+
+_DATE_COLUMNS = ("date", "registration_date", "deregistration_date", "date_of_birth")
+
+
+def _with_date_types(frame: pd.DataFrame) -> pa.Table:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in _DATE_COLUMNS:
+        if name in table.column_names:
+            text = table.column(name)
+            days = pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.date32())
+            table = table.set_column(table.column_names.index(name), name, days)
+    return table
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
