@@ -216,7 +216,9 @@ def prepare(
     if codelist is not None:
         members = codelist.members[codelist.members["cluster"].isin(wanted)]
     listed = by_list & _is_in(events["code"], members["code"].unique())
-    of_interest = listed | (by_row & _is_in(events["cluster"], wanted))
+    of_interest = listed.copy()
+    if by_row.any():  # most extracts have no cluster column
+        of_interest |= by_row & _is_in(events["cluster"], wanted)
     counts["entries with codes in no cluster of interest"] = int((is_entry & ~of_interest).sum())
     day_all = events["date"].to_numpy("datetime64[D]")
     entry_days = day_all[is_entry]
