@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from entry import run_main
 
 CANCER = "254837009"  # CAN_COD in the bundled illustrative list
@@ -74,3 +77,124 @@ def test_every_ignored_count_on_a_hand_checked_extract(tmp_path: Path):
     # registration), p6 (left before R)
     assert registers == {"A81001": 1, "B82002": 1}
     assert "p1" not in stderr and "p4" not in stderr
+
+
+# --- who gets keyed (review findings on the filter-first change) ------------------------------
+
+
+def _calc_json(*args: str) -> dict:
+    code, stdout, stderr = run_main("calc", *args, "--year", "2023-24", "--format", "json")
+    assert code == 0, stderr
+    return json.loads(stdout)
+
+
+def test_a_register_of_everyone_registered_keys_every_patient(tmp_path: Path):
+    # A --rules pack whose register selects on REG_DAT alone (as a screening register would)
+    # can take patients with no entry of interest, so none may be left behind.
+    import shutil
+
+    from ccrqof.rules.loader import BUNDLED
+
+    packs = tmp_path / "packs"
+    shutil.copytree(Path(str(BUNDLED)) / "2023-24", packs / "2023-24")
+    register = packs / "2023-24" / "CAN001.yaml"
+    register.write_text(
+        register.read_text().replace(
+            "when: {date: CAN_DAT, on_or_after: 2003-04-01}",
+            "when: {date: REG_DAT, on_or_before: R}",
+        )
+    )
+    for cases in (packs / "2023-24").glob("*.cases.yaml"):
+        cases.unlink()
+    events, patients = tmp_path / "events.csv", tmp_path / "patients.csv"
+    events.write_text(
+        f"practice_code,patient_id,code,date\nA81001,p1,{CANCER},2023-06-01\n"
+        f"A81001,p2,{ASTHMA},2023-06-01\nA81001,p3,{ASTHMA},2023-06-01\n"
+    )
+    patients.write_text(
+        "practice_code,patient_id,registration_date,deregistration_date\n"
+        "A81001,p1,2000-01-01,\nA81001,p2,2000-01-01,\nA81001,p3,2000-01-01,2023-12-31\n"
+    )
+    bundled = _calc_json(str(events), "--patients", str(patients))
+    everyone = _calc_json(str(events), "--patients", str(patients), "--rules", str(packs))
+    register = {r["indicator"]: r["register"] for r in bundled["results"]}
+    assert register["CAN001"] == 1  # p1: the only cancer diagnosis
+    register = {r["indicator"]: r["register"] for r in everyone["results"]}
+    assert register["CAN001"] == 2  # p1 and p2 (p3 left before R)
+
+
+def test_explain_finds_a_patient_known_only_from_the_patients_file(tmp_path: Path):
+    # events without practice codes take them from the patients file; p9 has no events at all
+    events, patients = tmp_path / "events.csv", tmp_path / "patients.csv"
+    events.write_text(f"patient_id,code,date\np1,{CANCER},2023-06-01\np1,{ASTHMA},2023-06-01\n")
+    patients.write_text(
+        "practice_code,patient_id,registration_date\nA81001,p1,2000-01-01\nA81001,p9,2000-01-01\n"
+    )
+    code, stdout, stderr = run_main(
+        "explain", str(events), "--patients", str(patients), "--year", "2023-24",
+        "--patient", "p9", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    [found] = json.loads(stdout)["explanations"]
+    assert found["practice_code"] == "A81001"
+    assert found["indicators"][0]["outcome"] == "not on the register"
+
+
+def test_patient_counts_do_not_depend_on_other_rows(tmp_path: Path):
+    # Events without practice codes: p2 and p3 are only in the patients file (both left).
+    # They have no entry of interest, so they are not counted, whether or not the extract
+    # also holds rows in no cluster of interest.
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        "practice_code,patient_id,registration_date,deregistration_date\n"
+        "A81001,p1,2000-01-01,\nA81001,p2,2000-01-01,2020-01-01\nA81001,p3,2000-01-01,2020-01-01\n"
+    )
+    counts = []
+    for extra in ("", f"p4,{ASTHMA},2023-01-01\n"):
+        events = tmp_path / "events.csv"
+        events.write_text(f"patient_id,code,date\np1,{CANCER},2023-06-01\n{extra}")
+        ignored = _calc_json(str(events), "--patients", str(patients))["input"]["ignored"]
+        counts.append(
+            ignored["patients with entries of interest not registered at the reference date"]
+        )
+    assert counts == [0, 0]
+
+
+def test_events_files_with_and_without_registration_columns(tmp_path: Path):
+    # one file repeats registrations on its rows, the other does not: the patient's rows
+    # disagree (a date against none), so both are rejected, each with its own file and line
+    a, b, rejects = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "rejects.csv"
+    a.write_text(
+        f"practice_code,patient_id,code,date,registration_date\nA81001,1,{CANCER},2020-01-01,2010-01-01\n"
+    )
+    b.write_text(f"practice_code,patient_id,code,date\nA81001,1,{CANCER},2021-01-01\n")
+    document = _calc_json(str(a), str(b), "--rejects", str(rejects))
+    assert document["input"]["rejected"] == {"conflicting patient attributes": 2}
+    table = pd.read_csv(rejects, dtype=str)
+    assert sorted(zip(table["file"], table["line"], strict=True)) == [(str(a), "2"), (str(b), "2")]
+
+
+def test_rejects_file_of_a_parquet_file_with_a_list_column(tmp_path: Path):
+    events, rejects = tmp_path / "events.parquet", tmp_path / "rejects.csv"
+    pq.write_table(
+        pa.table(
+            {
+                "patient_id": ["p1", ""],
+                "code": [CANCER, CANCER],
+                "date": ["2023-06-01", "2023-06-01"],
+                "tags": pa.array([[1, 2], []], pa.list_(pa.int64())),
+            }
+        ),
+        events,
+    )
+    document = _calc_json(str(events), "--rejects", str(rejects))
+    assert document["input"]["rejected"] == {"empty patient id": 1}
+    table = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    assert table[["line", "patient_id", "date"]].values.tolist() == [["2", "", "2023-06-01"]]
+
+
+def test_bundled_registers_need_an_entry_so_calc_keys_only_entries_of_interest():
+    import ccrqof
+
+    for year in ("2021-22", "2022-23", "2023-24", "2024-25"):
+        assert not ccrqof.every_patient_needed(ccrqof.load_ruleset(year=year)), year

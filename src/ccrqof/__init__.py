@@ -31,12 +31,28 @@ def clusters_used(ruleset: RuleSet) -> set[str]:
     return set().union(*(pack.clusters() for pack in ruleset.packs.values()))
 
 
+def every_patient_needed(*rulesets: RuleSet) -> bool:
+    """Can a register of these rule sets take a patient with no entry in its clusters? Then
+    `prepare` must key every patient, not only those with entries of interest."""
+    return any(
+        pack.is_register and not pack.selects_only_patients_with_entries()
+        for ruleset in rulesets
+        for pack in ruleset.packs.values()
+    )
+
+
 def evaluate(extract: Extract, ruleset: RuleSet, codelist: Codelist | None = None) -> Evaluation:
     """Outcome rows for every register patient and indicator at the rule set's reference date.
 
     With no code list, only a `cluster` column in the extract maps entries to clusters.
     """
-    return evaluate_prepared(prepare(extract, codelist, clusters_used(ruleset)), ruleset)
+    prepared = prepare(
+        extract,
+        codelist,
+        clusters_used(ruleset),
+        every_patient=every_patient_needed(ruleset),
+    )
+    return evaluate_prepared(prepared, ruleset)
 
 
 __all__ = [
@@ -50,6 +66,7 @@ __all__ = [
     "clusters_used",
     "evaluate",
     "evaluate_prepared",
+    "every_patient_needed",
     "illustrative_codelist",
     "load_ruleset",
     "prepare",

@@ -477,7 +477,11 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     prepared = ccrqof.prepare(
-        extract, codelist, ccrqof.clusters_used(ruleset), also_patients=(patient_id,)
+        extract,
+        codelist,
+        ccrqof.clusters_used(ruleset),
+        also_patients=(patient_id,),
+        every_patient=ccrqof.every_patient_needed(ruleset),
     )
     for notice in prepared.notices:
         _warn(notice)
@@ -555,7 +559,9 @@ def trend(
         # every year's packs in the range: a local pack may read an extra cluster in one year
         rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
         clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
-        prepared = ccrqof.prepare(extract, codelist, clusters)
+        prepared = ccrqof.prepare(
+            extract, codelist, clusters, every_patient=ccrqof.every_patient_needed(*rulesets)
+        )
         frame = series(
             prepared, days, indicator or None, by, organisations, rules_dir=inputs.rules_dir
         )

@@ -186,6 +186,7 @@ def prepare(
     clusters: set[str],
     *,
     also_patients: tuple[str, ...] = (),
+    every_patient: bool = False,
 ) -> Prepared:
     """Map codes to the clusters the rules use and key every event to a patient.
 
@@ -193,7 +194,8 @@ def prepare(
     extract they are a few per cent of the rows; the others are counted first and then left
     behind, so keys, duplicates and joins are worked out for the few. The patients keyed are
     those with such an entry, plus any named in `also_patients` (to explain someone who has
-    none).
+    none), or everyone with `every_patient` (for a register that can take patients without
+    entries: see `ccrqof.every_patient_needed`).
     """
     events, registrations = extract.events, extract.patients
     counts: Counter = Counter()
@@ -222,21 +224,29 @@ def prepare(
     counts["entries with codes in no cluster of interest"] = int((is_entry & ~of_interest).sum())
     day_all = events["date"].to_numpy("datetime64[D]")
     entry_days = day_all[is_entry]
-    keyed = of_interest | (_is_in(events["patient_id"], also_patients) if also_patients else False)
-    keyed = np.broadcast_to(keyed, of_interest.shape)
-    listed, by_row, of_interest, day = (
-        listed[keyed],
-        by_row[keyed],
-        of_interest[keyed],
-        day_all[keyed],
-    )
-    if not keyed.all():
+    if not every_patient:
+        keyed = of_interest.copy()
+        if also_patients:
+            keyed |= _is_in(events["patient_id"], also_patients)
+        listed, by_row, of_interest, day = (
+            listed[keyed],
+            by_row[keyed],
+            of_interest[keyed],
+            day_all[keyed],
+        )
         events = _rows(events, keyed, _KEYED_COLUMNS)
         if registrations is not None:  # the keyed patients' (matched again by practice below)
-            ids = pc.unique(_arrow(events["patient_id"]))
+            ids = pa.concat_arrays(
+                [
+                    pc.unique(_arrow(events["patient_id"])).cast(pa.large_string()),
+                    pa.array(list(also_patients), pa.large_string()),
+                ]
+            )
             registrations = _rows(
                 registrations, _is_in(registrations["patient_id"], ids), _REGISTRATION_COLUMNS
             )
+    else:
+        day = day_all
     n_events = len(events)
     n_regs = 0 if registrations is None else len(registrations)
 

@@ -25,10 +25,12 @@ from ccrqof.readers.tables import SourceTable, read_table
 from ccrqof.readers.values import (
     MISSING_DATE,
     NON_INTEGRAL,
+    Text,
     as_text,
+    code_column,
     mask,
     parse_dates,
-    valid_snomed,
+    text_column,
 )
 
 BROKEN_ROW = "broken row (wrong number of fields)"
@@ -52,11 +54,15 @@ class _Rejected:
 
 def _as_text_table(table: pa.Table) -> pd.DataFrame:
     """Rows as the text a user would see in the file: dates as YYYY-MM-DD, blanks empty."""
-    columns = {
-        name: pc.fill_null(pc.cast(column, pa.large_string()), "")
-        for name, column in zip(table.column_names, table.columns, strict=True)
-    }
-    return pa.table(columns).to_pandas(types_mapper=_PANDAS_TYPES)
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_date(kind):
+            text = pc.fill_null(pc.cast(column, pa.large_string()), "")
+            columns[name] = text.to_pandas(types_mapper=_PANDAS_TYPES)
+        else:  # numbers, timestamps, lists ...: as pandas writes them
+            columns[name] = column.to_pandas().astype(str)
+    return pd.DataFrame(columns)
 
 
 @dataclass
@@ -187,7 +193,6 @@ def _reject_dates(
         keep &= ~hit
 
 
-_TEXT_COLUMNS = ("patient_id", "code", "cluster", "episode", "practice_code")
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 # pandas keeps Arrow text as large_string: read it so, and the frame costs no copy
 _PANDAS_TYPES = {pa.string(): _TEXT, pa.large_string(): _TEXT}.get
@@ -207,9 +212,8 @@ def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
     return table.to_pandas(types_mapper=_PANDAS_TYPES, split_blocks=True, self_destruct=True)
 
 
-def _changed_case(column: pa.ChunkedArray, change) -> pa.ChunkedArray:
-    """Upper or lower case, without a copy for the usual empty column."""
-    return change(column) if pc.any(pc.not_equal(column, "")).as_py() else column
+# clusters are matched in upper case, episodes in lower case
+_CASES = {"cluster": pc.utf8_upper, "episode": pc.utf8_lower}
 
 
 def read_events(
@@ -219,12 +223,14 @@ def read_events(
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
     key: str = "events",
+    with_lines: bool | None = None,
 ) -> tuple[pd.DataFrame, bool]:
-    """Canonical events: patient_id, code, cluster, date, episode (lower case), practice_code,
-    line, source.
+    """Canonical events: patient_id, code, cluster, date, episode (lower case), practice_code.
 
     Patient columns repeated on event rows (single-file extracts) are kept for the patients
-    table. Rows with no code, cluster or date are patients without coded entries.
+    table, with each row's `line` and `source` (to reject a patient's rows that disagree);
+    `with_lines` forces those two columns on or off. Rows with no code, cluster or date are
+    patients without coded entries.
     """
     report = report if report is not None else InputReport()
     source = path if isinstance(path, SourceTable) else read_table(path, encoding)
@@ -242,31 +248,42 @@ def read_events(
     report.column_names[key] = mapping
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
-    empty = pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), n)])
+    absent = Text(
+        pa.chunked_array([pa.repeat(pa.scalar("", pa.large_string()), n)]),
+        np.zeros(n, bool),
+        np.ones(n, bool),
+        pa.chunked_array([pa.repeat(True, n)]),
+    )
 
-    def text(name: str) -> tuple[pa.ChunkedArray, np.ndarray]:
+    def prepared(name: str):
+        """One column, checked (and re-cased where the rules ask), on a worker thread."""
+        if name == "date":
+            return parse_dates(table.column(mapping["date"]))
         if name not in mapping:
-            return empty, np.zeros(n, bool)
-        return as_text(table.column(mapping[name]))
+            return (absent, absent.blank) if name == "code" else absent
+        column = table.column(mapping[name])
+        if name == "code":
+            return code_column(column)
+        found = text_column(column)
+        if name in _CASES and not found.blank.all():
+            found.text = _CASES[name](found.text)
+        return found
 
-    keep = np.ones(n, bool)
-    # Arrow kernels release the GIL: prepare the columns side by side on all cores
+    # Arrow kernels release the GIL: the columns are checked side by side on all cores
+    names = ("code", "patient_id", "date", "practice_code", "episode", "cluster")
     with ThreadPoolExecutor() as pool:
-        texts = dict(zip(_TEXT_COLUMNS, pool.map(text, _TEXT_COLUMNS), strict=True))
-        dated = pool.submit(parse_dates, table.column(mapping["date"]))
-        (patient_id, id_bad), (code, code_bad) = texts["patient_id"], texts["code"]
-        cluster = texts["cluster"][0]
-        dates, problems, _ = dated.result()
-    no_code = mask(pc.equal(code, ""))
+        done = dict(zip(names, pool.map(prepared, names), strict=True))
+    code, valid_code = done["code"]
+    patient_id, practice = done["patient_id"], done["practice_code"]
+    dates, problems, _ = done["date"]
+    keep = np.ones(n, bool)
     for bad, column, reason in (
-        (id_bad, "patient_id", NON_INTEGRAL),
-        (mask(pc.equal(patient_id, "")), "patient_id", EMPTY_ID),
-        (code_bad, "code", NON_INTEGRAL),
-        (~no_code & ~valid_snomed(code), "code", INVALID_CODE),
+        (patient_id.non_integral, "patient_id", NON_INTEGRAL),
+        (patient_id.blank, "patient_id", EMPTY_ID),
+        (code.non_integral, "code", NON_INTEGRAL),
+        (~code.blank & ~valid_code, "code", INVALID_CODE),
         (
-            mask(pc.equal(texts["practice_code"][0], ""))
-            if "practice_code" in mapping
-            else np.zeros(n, bool),
+            practice.blank if "practice_code" in mapping else np.zeros(n, bool),
             "practice_code",
             EMPTY_PRACTICE,
         ),
@@ -275,7 +292,7 @@ def read_events(
         report.reject(source, hit, mapping.get(column, column), reason)
         keep &= ~hit
 
-    no_entry = no_code & mask(pc.equal(cluster, ""))
+    no_entry = code.blank & done["cluster"].blank
     patient_only = keep & no_entry & problems[MISSING_DATE]
     report.ignored["rows without a coded entry (patient only)"] += int(patient_only.sum())
     entry = keep & ~patient_only
@@ -285,18 +302,17 @@ def read_events(
     report.reject(source, no_code_or_cluster, mapping.get("code", "code"), NO_CODE)
     keep &= ~no_code_or_cluster
 
-    episode = texts["episode"][0]
     columns_out: dict[str, object] = {
-        "patient_id": patient_id,
-        "code": code,
-        "cluster": _changed_case(cluster, pc.utf8_upper),
+        "patient_id": patient_id.text,
+        "code": code.text,
+        "cluster": done["cluster"].text,
         "date": dates,
-        "episode": _changed_case(episode, pc.utf8_lower),
-        "practice_code": texts["practice_code"][0]
+        "episode": done["episode"].text,
+        "practice_code": practice.text
         if "practice_code" in mapping
         else pa.nulls(n, pa.large_string()),
     }
-    if "registration_date" in mapping:  # to find the rows of patients_from_events' rejects
+    if with_lines or (with_lines is None and "registration_date" in mapping):
         columns_out["line"] = source.lines
         columns_out["source"] = np.full(n, list(report.sources).index(key), np.int32)
     for extra in ("registration_date", "deregistration_date"):
@@ -315,7 +331,7 @@ def read_events(
             columns_out[extra] = days
     for extra in ("date_of_birth", "sex"):
         if extra in mapping:
-            columns_out[extra] = text(extra)[0]
+            columns_out[extra] = as_text(table.column(mapping[extra]))[0]
     return _frame(columns_out, keep), "practice_code" in mapping
 
 
@@ -450,8 +466,21 @@ def read_extract(
                 return i, source
 
             sources = dict(pool.map(read, enumerate(found)))
+            # line numbers on every file's rows if any file carries registrations
+            with_lines = any(
+                "registration_date"
+                in map_columns(
+                    source.table.column_names,
+                    EVENT_COLUMNS + SINGLE_FILE_PATIENT_COLUMNS,
+                    columns or {},
+                    source.file,
+                )
+                for source in sources.values()
+            )
             frames = [
-                read_events(sources[i], report, columns=columns, key=f"events:{i}")
+                read_events(
+                    sources[i], report, columns=columns, key=f"events:{i}", with_lines=with_lines
+                )
                 for i in range(len(found))
             ]
         patients_source = patients_source.result() if patients_source else None

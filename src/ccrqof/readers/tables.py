@@ -235,14 +235,15 @@ def _empty(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def _read_bytes(path: Path) -> pa.Buffer:
-    """The file's bytes: mapped from the page cache, or unzipped into memory."""
+    """The file's bytes, read into Arrow memory (not memory-mapped: a file that another program
+    shortens while we read it must give an error, not crash), or unzipped."""
     try:
         if path.suffix.lower() == ".gz":
             with gzip.open(path, "rb") as fh:
                 return pa.py_buffer(fh.read())
         if path.is_file():  # not a pipe, such as bash's <(...)
-            with pa.memory_map(str(path)) as mapped:
-                return mapped.read_buffer()
+            with pa.OSFile(str(path)) as fh:
+                return fh.read_buffer()
         with open(path, "rb") as fh:
             return pa.py_buffer(fh.read())
     except (OSError, EOFError) as exc:

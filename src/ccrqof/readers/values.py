@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,11 +27,28 @@ def mask(array) -> np.ndarray:
     return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
 
 
+@dataclass
+class Text:
+    """A column as trimmed text, with what its checks found."""
+
+    text: pa.ChunkedArray  # trimmed, '' for null
+    non_integral: np.ndarray  # a float that is not a whole number (Parquet)
+    blank: np.ndarray  # '' once trimmed
+    clean: pa.ChunkedArray  # the `clean` test of each value of `text`
+
+
 def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
     """Trimmed text ('' for null) and a mask of numbers that are not whole.
 
     Parquet integers become their digits; a float column is accepted only where integral.
     """
+    found = text_column(column)
+    return found.text, found.non_integral
+
+
+def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
+    """`as_text` with the blanks. Values that pass `clean` (letters and digits only, say) have
+    no surrounding spaces, and a column of them is kept as it is: no copy."""
     bad = np.zeros(len(column), bool)
     if pa.types.is_floating(column.type):
         # NaN is a missing value; beyond 2**53 a float cannot hold an 18-digit id exactly
@@ -44,15 +63,18 @@ def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
         column = pc.cast(column, pa.large_string())
     if column.null_count:
         column = pc.fill_null(column, "")
-    return _trimmed(column), bad
+    blank, passed = pc.equal(column, ""), clean(column)
+    if pc.all(pc.or_(passed, blank)).as_py() is False:
+        column = pc.utf8_trim_whitespace(column)
+        blank, passed = pc.equal(column, ""), clean(column)
+    return Text(column, bad, mask(blank), passed)
 
 
-def _trimmed(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Without surrounding spaces. Ids, codes and practice codes are usually letters and digits
-    only, which a cheap test proves, so the common case allocates no copy."""
-    if pc.all(pc.or_(pc.ascii_is_alnum(column), pc.equal(column, ""))).as_py() is not False:
-        return column
-    return pc.utf8_trim_whitespace(column)
+def code_column(column: pa.ChunkedArray) -> tuple[Text, np.ndarray]:
+    """Codes as text, and which are valid SNOMED CT ids: digits alone need no trimming, so one
+    test serves both."""
+    found = text_column(column, clean=pc.ascii_is_decimal)
+    return found, valid_snomed(found.text, found.clean)
 
 
 def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
@@ -122,12 +144,9 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     )
 
 
-def valid_snomed(codes: pa.ChunkedArray) -> np.ndarray:
-    """SNOMED CT ids are 6 to 18 digits (ASCII digits: one byte each)."""
+def valid_snomed(codes: pa.ChunkedArray, decimal: pa.ChunkedArray | None = None) -> np.ndarray:
+    """SNOMED CT ids are 6 to 18 digits (ASCII digits: one byte each). `decimal`, when
+    given, is `pc.ascii_is_decimal(codes)` already worked out."""
     length = pc.binary_length(codes)
-    return mask(
-        pc.and_(
-            pc.ascii_is_decimal(codes),
-            pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18)),
-        )
-    )
+    digits = pc.ascii_is_decimal(codes) if decimal is None else decimal
+    return mask(pc.and_(digits, pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18))))

@@ -235,6 +235,21 @@ class IndicatorPack(Frozen):
         found |= {r.when.events for r in self.rules if isinstance(r.when, EventCountTest)}
         return found - {None}
 
+    def selects_only_patients_with_entries(self) -> bool:
+        """True when every select rule needs an entry in one of the pack's clusters: a test of
+        a date the pack takes from events (missing: never true) or an event count. A register
+        that can select anyone else (`always`, a test of REG_DAT) needs every patient keyed."""
+        for rule in self.rules:
+            if not rule.kind.value.startswith("select"):
+                continue
+            when = rule.when
+            if isinstance(when, EventCountTest):
+                continue
+            if isinstance(when, DateTest) and when.date in self.dates:
+                continue
+            return False
+        return True
+
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorPack:
         numbers = [r.number for r in self.rules]
