@@ -63,11 +63,20 @@ def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
         column = pc.cast(column, pa.large_string())
     if column.null_count:
         column = pc.fill_null(column, "")
-    blank, passed = pc.equal(column, ""), clean(column)
-    if pc.all(pc.or_(passed, blank)).as_py() is False:
+    blank, passed = _blank(column), clean(column)
+    # `clean` is false for '', so every value is clean or blank when the counts add up
+    if _count(passed) + _count(blank) < len(column):
         column = pc.utf8_trim_whitespace(column)
-        blank, passed = pc.equal(column, ""), clean(column)
+        blank, passed = _blank(column), clean(column)
     return Text(column, bad, mask(blank), passed)
+
+
+def _blank(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.equal(pc.binary_length(text), 0)  # from the offsets alone: no string compares
+
+
+def _count(flags: pa.ChunkedArray) -> int:
+    return pc.sum(flags).as_py() or 0
 
 
 def code_column(column: pa.ChunkedArray) -> tuple[Text, np.ndarray]:
