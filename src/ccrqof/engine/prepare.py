@@ -180,6 +180,29 @@ def _practices(events: pd.DataFrame, registrations: pd.DataFrame | None) -> list
     return sorted(named - {None, ""}) or [None]
 
 
+def _entries(
+    events: pd.DataFrame, codelist: Codelist | None, members: pd.DataFrame, wanted: list[str]
+) -> tuple[np.ndarray, ...]:
+    """Masks over the rows: a coded entry at all; one the code list maps (`listed`); one whose
+    own `cluster` column decides (`by_row`); and one in a cluster the rules use.
+
+    With a given code list, a row with a code is the list's to map; with the illustrative
+    list, the row's cluster comes first and the list serves rows with a code only.
+    """
+    has_code = mask(pc.not_equal(_arrow(events["code"]), ""))
+    has_cluster = mask(pc.not_equal(_arrow(events["cluster"]), ""))
+    if codelist is None:
+        by_list = np.zeros(len(events), bool)
+    else:
+        by_list = has_code if not codelist.illustrative else has_code & ~has_cluster
+    by_row = has_cluster & ~by_list
+    listed = by_list & _is_in(events["code"], members["code"].unique())
+    of_interest = listed.copy()
+    if by_row.any():  # most extracts have no cluster column
+        of_interest |= by_row & _is_in(events["cluster"], wanted)
+    return has_code | has_cluster, listed, by_row, of_interest
+
+
 def prepare(
     extract: Extract,
     codelist: Codelist | None,
@@ -203,24 +226,10 @@ def prepare(
     wanted = sorted(clusters)
     practices = _practices(events, registrations)
 
-    # Which rows hold an entry of a cluster the rules use (from the code list or the row)?
-    code, cluster_col = _arrow(events["code"]), _arrow(events["cluster"])
-    has_code = mask(pc.not_equal(code, ""))
-    has_cluster = mask(pc.not_equal(cluster_col, ""))
-    is_entry = has_code | has_cluster
-    given = codelist is not None and not codelist.illustrative
-    if codelist is None:
-        by_list = np.zeros(len(events), bool)
-    else:
-        by_list = has_code if given else has_code & ~has_cluster
-    by_row = has_cluster & ~by_list
     members = pd.DataFrame({"code": [], "cluster": []})
     if codelist is not None:
         members = codelist.members[codelist.members["cluster"].isin(wanted)]
-    listed = by_list & _is_in(events["code"], members["code"].unique())
-    of_interest = listed.copy()
-    if by_row.any():  # most extracts have no cluster column
-        of_interest |= by_row & _is_in(events["cluster"], wanted)
+    is_entry, listed, by_row, of_interest = _entries(events, codelist, members, wanted)
     counts["entries with codes in no cluster of interest"] = int((is_entry & ~of_interest).sum())
     day_all = events["date"].to_numpy("datetime64[D]")
     entry_days = day_all[is_entry]
