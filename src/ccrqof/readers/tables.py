@@ -58,8 +58,8 @@ class SourceTable:
         return self.line_numbers[rows]
 
 
-def _first_line(data: pa.Buffer, encoding: str, path: Path) -> str:
-    raw = data[: 1 << 16].to_pybytes()
+def _first_line(data: bytes, encoding: str, path: Path) -> str:
+    raw = data[: 1 << 16]
     text = codecs.decode(raw, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     text = text.lstrip("\ufeff")
     if not text.strip():
@@ -67,7 +67,7 @@ def _first_line(data: pa.Buffer, encoding: str, path: Path) -> str:
     return text.splitlines()[0]
 
 
-def _header(data: pa.Buffer, encoding: str, path: Path) -> tuple[list[str], str]:
+def _header(data: bytes, encoding: str, path: Path) -> tuple[list[str], str]:
     line = _first_line(data, encoding, path)
     delimiter = max(DELIMITERS, key=line.count)
     names = next(csv.reader([line], delimiter=delimiter))
@@ -75,7 +75,7 @@ def _header(data: pa.Buffer, encoding: str, path: Path) -> tuple[list[str], str]
 
 
 def _iso_date_columns(
-    data: pa.Buffer, names: list[str], delimiter: str, encoding: str
+    data: bytes, names: list[str], delimiter: str, encoding: str
 ) -> tuple[str, ...]:
     """Date columns whose first rows hold only ISO dates (or blanks). pyarrow parses these
     while it reads, on every core; a later value it cannot parse sends the file back to the
@@ -83,7 +83,7 @@ def _iso_date_columns(
     candidates = [i for i, name in enumerate(names) if normalise(name) in _DATE_SPELLINGS]
     if not candidates:
         return ()
-    head = data[: 1 << 16].to_pybytes()
+    head = data[: 1 << 16]
     text = codecs.decode(head, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     lines = text.splitlines()[1:101]
     rows = [r for r in csv.reader(lines[:-1] or lines, delimiter=delimiter) if len(r) == len(names)]
@@ -96,7 +96,7 @@ def _iso_date_columns(
 
 
 def _read_csv(
-    data: pa.Buffer,
+    data: bytes,
     names: list[str],
     delimiter: str,
     encoding: str,
@@ -111,7 +111,7 @@ def _read_csv(
         return "skip"
 
     table = pacsv.read_csv(
-        pa.BufferReader(data),
+        pa.BufferReader(pa.py_buffer(data)),
         read_options=pacsv.ReadOptions(
             encoding=encoding, use_threads=threads, column_names=names, skip_rows=1
         ),
@@ -133,13 +133,13 @@ def _read_csv(
     return table, invalid
 
 
-def _encoding(data: pa.Buffer, encoding: str | None, notices: list[str], path: Path) -> str:
+def _encoding(data: bytes, encoding: str | None, notices: list[str], path: Path) -> str:
     if encoding is not None:
         try:
             return codecs.lookup(encoding).name
         except LookupError:
             raise InputError(f"unknown --encoding {encoding!r}; try utf-8 or cp1252") from None
-    if data[:2].to_pybytes() in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         notices.append(f"{path.name} is UTF-16 (Excel 'Unicode Text'); read it as such")
         return "utf-16"
     return "utf-8"
@@ -156,7 +156,7 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
         raise InputError(
             f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
         )
-    quoted = _count(data, b'"', stop_at_first=True) > 0  # only quoted values hold line breaks
+    quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
     buffer = data
     dates = _iso_date_columns(data, names, delimiter, chosen)
 
@@ -201,20 +201,9 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
     if not quoted:  # no line breaks inside values: every line is a record
         return _with_lines(path, table, invalid, notices, None)
     if chosen not in ("utf-8", FALLBACK_ENCODING, "cp1252"):
-        text = data.to_pybytes().decode(chosen, errors="replace").encode("utf-8")
-        data = pa.py_buffer(text)  # to count its lines
-    lines_in_file = _count(data, b"\n") + (data[-1:].to_pybytes() != b"\n")
+        data = data.decode(chosen, errors="replace").encode("utf-8")  # to count its lines
+    lines_in_file = data.count(b"\n") + (not data.endswith(b"\n"))
     return _with_lines(path, table, invalid, notices, lines_in_file)
-
-
-def _count(data: pa.Buffer, byte: bytes, stop_at_first: bool = False) -> int:
-    """Occurrences of one byte, a few megabytes at a time (no copy of a whole file)."""
-    values, code, total, step = np.frombuffer(data, np.uint8), ord(byte), 0, 1 << 22
-    for start in range(0, len(values), step):
-        total += int(np.count_nonzero(values[start : start + step] == code))
-        if stop_at_first and total:
-            break
-    return total
 
 
 def _embedded_newlines(table: pa.Table) -> np.ndarray:
@@ -234,18 +223,13 @@ def _empty(column: pa.ChunkedArray) -> np.ndarray:
     return blank.to_numpy(zero_copy_only=False)
 
 
-def _read_bytes(path: Path) -> pa.Buffer:
-    """The file's bytes, read into Arrow memory (not memory-mapped: a file that another program
-    shortens while we read it must give an error, not crash), or unzipped."""
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes (unzipped). Held whole: Python's byte search finds a quote, or counts
+    line ends, at memory speed."""
     try:
-        if path.suffix.lower() == ".gz":
-            with gzip.open(path, "rb") as fh:
-                return pa.py_buffer(fh.read())
-        if path.is_file():  # not a pipe, such as bash's <(...)
-            with pa.OSFile(str(path)) as fh:
-                return fh.read_buffer()
-        with open(path, "rb") as fh:
-            return pa.py_buffer(fh.read())
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rb") as fh:
+            return fh.read()
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
 
