@@ -28,7 +28,6 @@ from ccrqof.readers.values import (
     Text,
     as_text,
     code_column,
-    mask,
     parse_dates,
     text_column,
 )
@@ -392,16 +391,16 @@ def read_patients(
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
     keep = np.ones(n, bool)
-    patient_id, id_bad = as_text(table.column(mapping["patient_id"]))
-    practice = (
-        as_text(table.column(mapping["practice_code"]))[0]
-        if "practice_code" in mapping
-        else pa.nulls(n, pa.large_string())
-    )
+    patient_id = text_column(table.column(mapping["patient_id"]))
+    if "practice_code" in mapping:
+        practice = text_column(table.column(mapping["practice_code"]))
+        practice_text, practice_blank = practice.text, practice.blank
+    else:
+        practice_text, practice_blank = pa.nulls(n, pa.large_string()), np.zeros(n, bool)
     for bad, column, reason in (
-        (id_bad, "patient_id", NON_INTEGRAL),
-        (mask(pc.equal(patient_id, "")), "patient_id", EMPTY_ID),
-        (mask(pc.equal(practice, "")), "practice_code", EMPTY_PRACTICE),
+        (patient_id.non_integral, "patient_id", NON_INTEGRAL),
+        (patient_id.blank, "patient_id", EMPTY_ID),
+        (practice_blank, "practice_code", EMPTY_PRACTICE),
     ):
         report.reject(source, bad & keep, mapping.get(column, column), reason)
         keep &= ~bad
@@ -424,8 +423,8 @@ def read_patients(
         dereg = np.full(n, "NaT", "datetime64[s]")
     return _frame(
         {
-            "patient_id": patient_id,
-            "practice_code": practice,
+            "patient_id": patient_id.text,
+            "practice_code": practice_text,
             "registration_date": reg,
             "deregistration_date": dereg,
         },

@@ -117,11 +117,11 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     text = column
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         # the untrimmed text first: a clean ISO column then needs no copy
-        blank = mask(pc.equal(text, "")) if not column.null_count else None
+        blank = mask(_blank(text)) if not column.null_count else None
         days = _iso_fast(text, blank) if blank is not None else None
     if days is None:
         text, _ = as_text(column)
-        blank = mask(pc.equal(text, ""))
+        blank = mask(_blank(text))
         days = _iso_fast(text, blank)
     if days is not None:
         return days, {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}, "YYYY-MM-DD"
