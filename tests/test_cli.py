@@ -63,7 +63,7 @@ PATIENT_COLUMNS = [
 CANCER = "254837009"  # CAN_COD
 REVIEW = "720006006"  # MDRV_COD
 SUPPORT = "1239881000000109"  # CANPCSUPP_COD
-UNSUITABLE = "999000000000003"  # CANPCAPU_COD placeholder
+UNSUITABLE = "999000000003005"  # CANPCAPU_COD placeholder
 
 # Two practices at R = 2024-03-31.
 #   A81001 PIDSECRET01 CAN 2023-06-01, review 2023-09-01, support 2023-07-15:
@@ -574,16 +574,16 @@ A81001,PIDSECRET02,CANPCSUPP_COD,2023-06-01
 
 # --- code lists ------------------------------------------------------------------------------
 
-# Local codes: 1000001 is a diagnosis; 1000002 is both a review and a support discussion.
+# Local codes: 10001005 is a diagnosis; 10002003 is both a review and a support discussion.
 LOCAL_EXTRACT = f"""
 practice_code,patient_id,code,date
-A81001,PIDSECRET01,1000001,2023-06-01
-A81001,PIDSECRET01,1000002,2023-07-01
-A81001,PIDSECRET02,1000001,2023-01-15
+A81001,PIDSECRET01,10001005,2023-06-01
+A81001,PIDSECRET01,10002003,2023-07-01
+A81001,PIDSECRET02,10001005,2023-01-15
 A81001,PIDSECRET03,{CANCER},2023-06-01
 """
 # With the code list below: PIDSECRET01 and 02 are on the register; 03's code is in the
-# illustrative list but not in the given one, so 03 is not. 01's 1000002 counts both as the
+# illustrative list but not in the given one, so 03 is not. 01's 10002003 counts both as the
 # review (CAN004 R3) and as the support discussion (CAN005 R3: 2023-07-01 <= CAN+3m).
 # 02 has neither: CAN004 R11 and CAN005 R10 denominator (2023-01-15 not <= R-15m, not > R-12m).
 LOCAL_EXPECTED = {
@@ -599,9 +599,12 @@ def test_codelists_pcd_refset_file(tmp_path):
         tmp_path / "PCD_Refset_Content.txt",
         "Cluster_ID\tCluster_Description\tSNOMED_code\tSNOMED_code_description\t"
         "PCD_Refset_ID\tService_and_Ruleset\n"
-        "CAN_COD\tCancer codes\t1000001\tLocal cancer, with a comma\t999001\tQOF\n"
-        "MDRV_COD\tCancer care review codes\t1000002\tCombined review\t999002\tQOF\n"
-        "CANPCSUPP_COD\tCancer support codes\t1000002\tCombined review\t999003\tQOF\n"
+        "CAN_COD\tCancer codes\t10001005\tLocal cancer, with a comma\t999001\tQOF\n"
+        "MDRV_COD\tCancer care review codes\t10002003\tCombined review\t999002\tQOF\n"
+        "CANPCSUPP_COD\tCancer support codes\t10002003\tCombined review\t999003\tQOF\n"
+        "CANINVITE_COD\tCancer invitation codes\t10003008\tLocal invitation\t999005\tQOF\n"
+        "CANPCADEC_COD\tCancer PCA declined codes\t10004002\tLocal declined\t999006\tQOF\n"
+        "CANPCAPU_COD\tCancer PCA unsuitable codes\t10005001\tLocal unsuitable\t999007\tQOF\n"
         "AST_COD\tAsthma codes\t195967001\tAsthma\t999004\tQOF\n",
     )
     run = invoke(events, "--year", "2023-24", "--format", "json", "--codelists", refset)
@@ -614,9 +617,15 @@ def test_codelists_pcd_refset_file(tmp_path):
 def test_codelists_folder_of_cluster_csvs(tmp_path):
     events = write_csv(tmp_path / "events.csv", LOCAL_EXTRACT)
     folder = tmp_path / "codelists"
-    write_csv(folder / "CAN_COD.csv", "code,term\n1000001,Local cancer\n")
-    write_csv(folder / "mdrv_cod.csv", "code,term\n1000002,Combined review\n")
-    write_csv(folder / "CANPCSUPP_COD.csv", "code,term\n1000002,Combined review\n")
+    write_csv(folder / "CAN_COD.csv", "code,term\n10001005,Local cancer\n")
+    write_csv(folder / "mdrv_cod.csv", "code,term\n10002003,Combined review\n")
+    write_csv(folder / "CANPCSUPP_COD.csv", "code,term\n10002003,Combined review\n")
+    for cluster, code in (
+        ("CANINVITE", "10003008"),
+        ("CANPCADEC", "10004002"),
+        ("CANPCAPU", "10005001"),
+    ):
+        write_csv(folder / f"{cluster}_COD.csv", f"code,term\n{code},Local code\n")
     run = invoke(events, "--year", "2023-24", "--format", "json", "--codelists", folder)
     assert run.exit_code == 0, run.stderr
     assert "illustrative" not in run.warnings

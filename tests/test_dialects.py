@@ -35,9 +35,9 @@ CODES = {
     "CAN_COD": ["254837009", "399068003", "363406005"],
     "MDRV_COD": ["720006006"],
     "CANPCSUPP_COD": ["1239881000000109"],
-    "CANINVITE_COD": ["999000000000001"],
-    "CANPCADEC_COD": ["999000000000002"],
-    "CANPCAPU_COD": ["999000000000003"],
+    "CANINVITE_COD": ["999000000001007"],
+    "CANPCADEC_COD": ["999000000002000"],
+    "CANPCAPU_COD": ["999000000003005"],
     "none": ["195967001"],  # asthma: in no cluster of interest
 }
 ALL_CODES = [c for codes in CODES.values() for c in codes]
@@ -410,7 +410,7 @@ RICH = (
         None,
         (
             Entry("363406005", dt.date(2022, 12, 31), "", "", dt.time()),
-            Entry("999000000000003", dt.date(2023, 11, 1), "", "", dt.time()),
+            Entry("999000000003005", dt.date(2023, 11, 1), "", "", dt.time()),
             Entry("195967001", dt.date(2023, 11, 1), "", "Asthma", dt.time()),
             Entry("720006006", dt.date(2024, 5, 1), "", "after R", dt.time()),
         ),

@@ -51,8 +51,19 @@ import pyarrow.parquet as pq
 import pytest
 from test_cli import Run, run_entry, run_process
 
-from ccrqof.readers.extract import BROKEN_ROW, CONFLICT, EMPTY_ID, INVALID_CODE, NO_CODE
+from ccrqof.readers.extract import (
+    BROKEN_ROW,
+    CONFLICT,
+    DEREG_BEFORE_REG,
+    DUPLICATE_REGISTRATIONS,
+    EMPTY_ID,
+    HIDDEN_CHARACTERS,
+    INVALID_CODE,
+    NO_CODE,
+    TWO_OPEN_REGISTRATIONS,
+)
 from ccrqof.readers.values import MISSING_DATE, MIXED_DATE, NON_INTEGRAL, UNREADABLE_DATE
+from ccrqof.snomed import BAD_CHECK_DIGIT, BAD_PARTITION, EXCEL_ROUNDED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ugly"
 INDICATORS = ("CAN001", "CAN004", "CAN005")
@@ -317,6 +328,101 @@ CSV_CASES = [
 ]
 
 
+# Values that look right and are not (issue 11: no number changes silently).
+VALUE_CHECK_CASES = [
+    Case(
+        "snomed_check_digit_and_partition.csv",
+        "254837008 fails the Verhoeff check digit; 2548370114 is a description id (partition 11)",
+        rows_read=8,
+        rejects=(reject(8, "code", BAD_CHECK_DIGIT), reject(9, "code", BAD_PARTITION)),
+    ),
+    Case(
+        "excel_rounded_16_digit_code.csv",
+        "1239881000000100 is the support code Excel rounded: rejected as such, so PIDSECRET02 "
+        "stays in the CAN005 denominator instead of gaining a discussion",
+        rows_read=7,
+        rejects=(reject(8, "code", EXCEL_ROUNDED),),
+    ),
+    Case(
+        "hidden_characters_in_ids.csv",
+        "a NUL and a zero-width space in patient ids, a soft hyphen in a practice code",
+        rows_read=9,
+        rejects=(
+            reject(8, "patient_id", HIDDEN_CHARACTERS),
+            reject(9, "patient_id", HIDDEN_CHARACTERS),
+            reject(10, "practice_code", HIDDEN_CHARACTERS),
+        ),
+    ),
+    Case(
+        "lowercase_practice_code.csv",
+        "a81001 and A81001 are one practice, and the input report says practice codes were "
+        "upper-cased",
+        rows_read=6,
+        notice="upper case",
+    ),
+    Case(
+        "patients_two_open_registrations.csv",
+        "PIDSECRET01 has two open registrations at one practice: both rejected, so 01 is "
+        "missing from the patients file; PIDSECRET02's exact copy is one registration",
+        events="semicolon_delimited.csv",
+        args=("--patients", "FIXTURE/patients_two_open_registrations.csv"),
+        rows_read=6,
+        rejects=(
+            reject(2, "deregistration_date", TWO_OPEN_REGISTRATIONS),
+            reject(3, "deregistration_date", TWO_OPEN_REGISTRATIONS),
+        ),
+        ignored={MISSING_PATIENTS: 1, DUPLICATE_REGISTRATIONS: 1},
+        # 02: CAN004 R5 exclusion, CAN005 R10 denominator; 03: CAN004 R5, CAN005 R3 numerator
+        counts={"CAN001": (2, 2, 2, 0, 0), "CAN004": (2, 0, 0, 0, 2), "CAN005": (2, 1, 2, 0, 0)},
+    ),
+    Case(
+        "patients_deregistered_before_registered.csv",
+        "PIDSECRET02 leaves before joining: that registration is rejected, not reordered",
+        events="semicolon_delimited.csv",
+        args=("--patients", "FIXTURE/patients_deregistered_before_registered.csv"),
+        rows_read=6,
+        rejects=(reject(3, "deregistration_date", DEREG_BEFORE_REG),),
+        ignored={MISSING_PATIENTS: 1},
+        counts={"CAN001": (2, 2, 2, 0, 0), "CAN004": (2, 1, 1, 0, 1), "CAN005": (2, 2, 2, 0, 0)},
+    ),
+    Case(
+        "codelist_header_only.txt",
+        "a code list with a header and no codes: every cluster is named, never a quiet zero",
+        events="semicolon_delimited.csv",
+        args=("--codelists", "FIXTURE/codelist_header_only.txt"),
+        error=("CAN_COD", "MDRV_COD", "CANPCSUPP_COD", "--allow-missing-clusters"),
+    ),
+    Case(
+        "codelist_without_mdrv_cod.txt",
+        "a code list missing MDRV_COD: CAN004 would have no numerator",
+        events="semicolon_delimited.csv",
+        args=("--codelists", "FIXTURE/codelist_without_mdrv_cod.txt"),
+        error=("1 cluster(s)", "MDRV_COD", "--allow-missing-clusters"),
+    ),
+    Case(
+        "codelist_excel_mangled_codes.txt",
+        "254837009.0 and 1.23988E+15 are not concept ids: CAN_COD and CANPCSUPP_COD are empty",
+        events="semicolon_delimited.csv",
+        args=("--codelists", "FIXTURE/codelist_excel_mangled_codes.txt"),
+        error=("CAN_COD", "CANPCSUPP_COD", "2 entries", "Excel"),
+    ),
+    Case(
+        "codelist_no_header_row.txt",
+        "a headerless code list: says so without echoing its first row",
+        events="semicolon_delimited.csv",
+        args=("--codelists", "FIXTURE/codelist_no_header_row.txt"),
+        error=("Cluster_ID", "header row missing"),
+    ),
+    Case(
+        "org_map_no_header_row.csv",
+        "a headerless org map: says so without echoing its first row",
+        events="semicolon_delimited.csv",
+        args=("--org-map", "FIXTURE/org_map_no_header_row.csv"),
+        error=("practice_code", "header row missing"),
+    ),
+]
+
+
 # --- Parquet variants, written per session (small and typed, so kept out of the folder) ------
 
 GOOD = [
@@ -448,6 +554,9 @@ PARQUET_CASES = [
 ]
 
 
+ALL_CASES = CSV_CASES + VALUE_CHECK_CASES + PARQUET_CASES
+
+
 @pytest.fixture(scope="session")
 def parquet_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ugly_parquet")
@@ -574,7 +683,8 @@ def check_readable(case: Case, run: Run, out: Path, main_file: Path) -> None:
     assert indicator_counts(document) == case.counts
     table = rejects_rows(out / "rejects.csv")
     assert list(table.columns[:4]) == ["file", "line", "column", "reason"]
-    assert set(table["file"]) <= {str(main_file)}
+    inputs = {str(main_file), *(a.replace("FIXTURE/", f"{FIXTURES}/") for a in case.args)}
+    assert set(table["file"]) <= inputs
     found = [(int(r.line), r.column, r.reason) for r in table.itertuples()]
     assert found == list(case.rejects)
     if case.notice:
@@ -583,7 +693,7 @@ def check_readable(case: Case, run: Run, out: Path, main_file: Path) -> None:
         assert "Note:" not in run.stderr
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in CSV_CASES + PARQUET_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in ALL_CASES])
 def test_ugly_file(case: Case, parquet_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -595,7 +705,7 @@ def test_ugly_file(case: Case, parquet_dir: Path, tmp_path: Path) -> None:
         check_readable(case, run, out, main_file)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in CSV_CASES + PARQUET_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in ALL_CASES])
 def test_ugly_file_strict(case: Case, parquet_dir: Path, tmp_path: Path) -> None:
     """--strict: exit 1 after writing the rejects file when anything was rejected; a file with
     only ignored rows still passes; hard errors stay 2."""
@@ -622,7 +732,8 @@ EITHER_WAY = {"utf16_excel_unicode_text.txt", "cp1252_undefined_byte.csv"}  # te
 
 
 def test_every_fixture_file_has_a_case() -> None:
-    named = {c.file for c in CSV_CASES} | {c.events for c in CSV_CASES if c.events} | EITHER_WAY
+    text_cases = CSV_CASES + VALUE_CHECK_CASES
+    named = {c.file for c in text_cases} | {c.events for c in text_cases if c.events} | EITHER_WAY
     on_disk = {p.name for p in FIXTURES.iterdir() if p.suffix != ".py" and p.is_file()}
     assert on_disk - named == set()
     assert named - on_disk == set()

@@ -17,8 +17,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 import ccrqof
+from ccrqof.codelists import missing_clusters
 from ccrqof.columns import parse_column_options
-from ccrqof.errors import CcrqofError, RejectedRowsError
+from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, published, read_org_map, summarise
 from ccrqof.output import check_writable, write_text
@@ -37,6 +38,7 @@ from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist
 
 STALE_AFTER_DAYS = 31
+MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
 INPUT_NAMES = (
     "events",
     "patients",
@@ -48,6 +50,7 @@ INPUT_NAMES = (
     "year",
     "as_of",
     "rules_dir",
+    "allow_missing_clusters",
 )
 FORMATS = ("table", "json", "csv", "parquet")
 CALC_FORMATS = (*FORMATS, "published")
@@ -119,6 +122,7 @@ class Inputs:
     year: str | None
     as_of: str | None
     rules_dir: Path | None = None
+    allow_missing_clusters: bool = False
 
     @property
     def files(self) -> tuple:
@@ -191,6 +195,13 @@ def input_options(command):
                 "on top of the bundled packs: its years replace the bundled ones. Check them "
                 "first with 'ccrqof rules check DIR'.",
             ),
+            click.option(
+                "--allow-missing-clusters",
+                is_flag=True,
+                help="Go on (with a warning) when the code list has no codes for a cluster "
+                "the rules read; by default that is an error, since every count using the "
+                "cluster would be a quiet zero.",
+            ),
         )
     ):
         with_inputs = option(with_inputs)
@@ -214,6 +225,24 @@ def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
 
+def _check_clusters(codelist, needed: set[str], extract, inputs: Inputs) -> None:
+    """A cluster the rules read with no code in the list would count as zero, silently."""
+    empty = missing_clusters(codelist, needed, extract)
+    if not empty:
+        return
+    message = (
+        f"the code list {codelist.source} has no codes for {len(empty)} cluster(s) the rules "
+        f"read: {', '.join(empty)}"
+    )
+    if not inputs.allow_missing_clusters:
+        why = "".join(f" ({w})" for w in codelist.warnings())
+        raise UsageError(
+            f"{message}{why}. Check that it is the full PCD refset (or the folder has a file "
+            "per cluster); --allow-missing-clusters goes on, counting nothing for them"
+        )
+    _warn(f"{message}; every count that uses them is zero (--allow-missing-clusters)")
+
+
 def load_inputs(inputs: Inputs, on_file=None):
     """Rule set, extract and code list for the shared options, with their notices and checks.
 
@@ -231,12 +260,23 @@ def load_inputs(inputs: Inputs, on_file=None):
         reference_date=None if year else (as_of_date or dt.date.today()),
         rules_dir=inputs.rules_dir,
     )
+    given = ccrqof.read_codelists(codelists) if codelists is not None else None
+    known = (given or ccrqof.illustrative_codelist()).codes()
     extract = ccrqof.read_extract(
-        list(events), patients, columns=columns, encoding=inputs.encoding, on_file=on_file
+        list(events),
+        patients,
+        columns=columns,
+        encoding=inputs.encoding,
+        on_file=on_file,
+        known_codes=known,
     )
-    codelist, warning = ccrqof.resolve_codelist(codelists, extract)  # may fail: before writing
+    codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
+    if given is not None:
+        _check_clusters(given, ccrqof.clusters_used(ruleset), extract, inputs)
     for notice in extract.report.notices:
         _notice(notice)
+    for problem in extract.report.warnings + (given.warnings() if given else []):
+        _warn(problem)
     if rejects is not None:
         write_frame(extract.report.rejects_table(), rejects)
     if inputs.strict and extract.report.total_rejected:
@@ -416,9 +456,10 @@ def _print_or_write(output: Path | None, render) -> None:
 @click.option(
     "--within",
     "within_days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_WITHIN_DAYS),
     metavar="DAYS",
-    help="Only patients whose deadline is in the next DAYS days.",
+    help="Only patients whose deadline is in the next DAYS days (0 to 3660: no deadline is "
+    "further away than the 12-month review window).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
@@ -463,7 +504,10 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     metavar="ID",
     help="The patient to explain (as in the extract).",
 )
-@click.option("--practice", help="The practice, when the id appears under several.")
+@click.option(
+    "--practice",
+    help="The practice, when the id appears under several (compared in upper case).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
 )
@@ -474,6 +518,8 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
 )
 def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
+    patient_id = patient_id.strip()  # ids are trimmed when read: a pasted space must not miss
+    practice = practice.strip().upper() if practice else None
     _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     prepared = ccrqof.prepare(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ccrqof.columns import normalise
+from ccrqof.columns import describe_columns, normalise
 from ccrqof.errors import InputError
+from ccrqof.snomed import valid_concept_ids
 
 ILLUSTRATIVE_WARNING = (
     "No --codelists given: using ccrqof's small illustrative code list, which is NOT the full "
@@ -27,55 +28,85 @@ class Codelist:
     members: pd.DataFrame  # columns: code (str), cluster (str)
     source: str
     illustrative: bool = False
+    invalid: int = 0  # entries whose code is not a SNOMED CT concept id: left out
 
     def clusters(self) -> set[str]:
         return set(self.members["cluster"].unique())
+
+    def codes(self) -> frozenset[str]:
+        return frozenset(self.members["code"])
+
+    def warnings(self) -> list[str]:
+        if not self.invalid:
+            return []
+        return [
+            f"{self.invalid:,} entr{'y' if self.invalid == 1 else 'ies'} of the code list "
+            f"{self.source} are not SNOMED CT concept ids (for example codes that Excel "
+            "reformatted as numbers, with a decimal point or an exponent) and were left out"
+        ]
 
 
 def _pairs(frame: pd.DataFrame, code_col: str, cluster: pd.Series | str, source: str) -> Codelist:
     members = pd.DataFrame(
         {"code": frame[code_col].astype(str).str.strip(), "cluster": cluster}
     ).drop_duplicates()
-    return Codelist(members[members["code"] != ""].reset_index(drop=True), source)
+    members = members[members["code"] != ""]
+    valid = valid_concept_ids(members["code"].tolist())
+    return Codelist(members[valid].reset_index(drop=True), source, invalid=int((~valid).sum()))
 
 
 def _find(frame: pd.DataFrame, wanted: str) -> str | None:
     return next((c for c in frame.columns if normalise(c) == normalise(wanted)), None)
 
 
+def read_text_table(path: Path, sep: str, what: str) -> pd.DataFrame:
+    """A small text file as strings, or one sentence naming the file and why not."""
+    if not path.exists():
+        raise InputError("does not exist", file=str(path))
+    try:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"is empty: expected {what} with a header row", file=str(path)) from None
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
+        raise InputError(
+            f"cannot be read as {what} ({exc.__class__.__name__}); it should be a UTF-8 text file",
+            file=str(path),
+        ) from None
+
+
 def read_codelists(path: str | Path) -> Codelist:
     """Read the PCD refset content file (tab-separated) or a folder of `<cluster>.csv` files."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(path.glob("*.csv"))
+        files = sorted(f for f in path.glob("*.csv") if not f.name.startswith("."))
         if not files:
             raise InputError("has no <cluster>.csv files", file=str(path))
-        parts = []
+        parts, invalid = [], 0
         for f in files:
-            frame = pd.read_csv(f, dtype=str, keep_default_na=False)
+            frame = read_text_table(f, ",", "a code list")
             code = _find(frame, "code")
             if code is None:
                 raise InputError(
-                    f"has no 'code' column (found: {', '.join(frame.columns)})", file=str(f)
+                    f"has no 'code' column ({describe_columns(list(frame.columns))})",
+                    file=str(f),
                 )
-            parts.append(_pairs(frame, code, f.stem.upper(), str(path)).members)
-        return Codelist(pd.concat(parts, ignore_index=True).drop_duplicates(), str(path))
-    if not path.exists():
-        raise InputError("does not exist", file=str(path))
-    sep = "\t" if path.suffix.lower() in (".txt", ".tsv") or _looks_tabbed(path) else ","
-    try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InputError(
-            f"cannot be read as a code list ({exc.__class__.__name__})", file=str(path)
-        ) from None
+            found = _pairs(frame, code, f.stem.upper(), str(path))
+            parts.append(found.members)
+            invalid += found.invalid
+        members = pd.concat(parts, ignore_index=True).drop_duplicates()
+        return Codelist(members, str(path), invalid=invalid)
+    if path.exists() and path.is_file() and path.stat().st_size and _looks_tabbed(path):
+        sep = "\t"
+    else:
+        sep = "\t" if path.suffix.lower() in (".txt", ".tsv") else ","
+    frame = read_text_table(path, sep, "a code list")
     cluster, code = _find(frame, "Cluster_ID"), _find(frame, "SNOMED_code")
     cluster = cluster or _find(frame, "cluster")
     code = code or _find(frame, "code")
     if cluster is None or code is None:
         raise InputError(
             "needs the columns 'Cluster_ID' and 'SNOMED_code' (the PCD refset content file) or "
-            f"'cluster' and 'code' (found: {', '.join(frame.columns)})",
+            f"'cluster' and 'code' ({describe_columns(list(frame.columns))})",
             file=str(path),
         )
     return _pairs(frame, code, frame[cluster].str.strip().str.upper(), str(path))
@@ -83,8 +114,16 @@ def read_codelists(path: str | Path) -> Codelist:
 
 def _looks_tabbed(path: Path) -> bool:
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        first = fh.readline()
+        first = fh.readline(1 << 16)
     return first.count("\t") > first.count(",")
+
+
+def missing_clusters(codelist: Codelist, needed: set[str], extract) -> list[str]:
+    """Clusters the rules read that the code list gives no code for, and no row of the
+    extract names in its own `cluster` column: every count that uses them would be a quiet
+    zero."""
+    given = set(pd.unique(extract.events["cluster"].dropna())) - {""}
+    return sorted(needed - codelist.clusters() - given)
 
 
 def illustrative_codelist() -> Codelist:

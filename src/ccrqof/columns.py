@@ -50,6 +50,24 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+_LOOKS_LIKE_DATA = re.compile(r"^[\d\s/.:+Ee-]+$")
+
+
+def _data_like(name: str) -> bool:
+    """A number, a date, or a code such as A81001 (at least half digits) is a value, not a
+    column name."""
+    digits = sum(ch.isdigit() for ch in name)
+    return bool(_LOOKS_LIKE_DATA.match(name)) or digits * 2 >= len(name.strip()) > 0
+
+
+def describe_columns(names: list[str]) -> str:
+    """The columns found, unless the 'header' is really a data row: then no name is echoed,
+    since a data row may hold patient values."""
+    if any(_data_like(n) for n in names if n):
+        return "the first line looks like data, not column names: is the header row missing?"
+    return "found: " + (", ".join(names) or "none")
+
+
 def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 

@@ -154,9 +154,10 @@ def explain_patient(
 ) -> list[PatientExplanation]:
     """One explanation per practice the patient id appears under (usually one)."""
     people = prepared.patients
+    patient_id = patient_id.strip()  # as the readers trim ids
     match = people["patient_id"] == patient_id
     if practice_code is not None:
-        match &= people["practice_code"] == practice_code
+        match &= people["practice_code"] == practice_code.strip().upper()
     keys = np.flatnonzero(match.to_numpy())
     if not len(keys):
         raise UsageError(

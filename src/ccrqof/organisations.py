@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ccrqof.columns import normalise
+from ccrqof.codelists import read_text_table
+from ccrqof.columns import describe_columns, normalise
 from ccrqof.engine import Evaluation
 from ccrqof.errors import InputError, UsageError
 from ccrqof.scoring import _NO_PRACTICE, count_outcomes, finish, score
@@ -24,24 +25,18 @@ NOT_MAPPED = "(not in org map)"
 def read_org_map(path: str | Path) -> pd.DataFrame:
     """CSV with practice_code and optional names, PCN and ICB codes (spelling-tolerant)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("does not exist", file=str(path))
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(
-            f"cannot be read as an org map ({exc.__class__.__name__})", file=str(path)
-        ) from None
+    frame = read_text_table(path, ",", "an org map")
     found = {normalise(c): c for c in frame.columns}
     columns = {name: found[normalise(name)] for name in ORG_COLUMNS if normalise(name) in found}
     if "practice_code" not in columns:
         raise InputError(
             "needs a practice_code column (and optionally practice_name, pcn_code, "
-            f"pcn_name, icb_code, icb_name); found: {', '.join(frame.columns)}",
+            f"pcn_name, icb_code, icb_name); {describe_columns(list(frame.columns))}",
             file=str(path),
         )
     org = frame[list(columns.values())].rename(columns={v: k for k, v in columns.items()})
     org = org.apply(lambda s: s.str.strip())
+    org["practice_code"] = org["practice_code"].str.upper()  # as the readers compare them
     duplicated = org["practice_code"].duplicated()
     if duplicated.any():
         raise InputError(

@@ -6,7 +6,6 @@ counts reach the summary. No value ever reaches a message.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ccrqof.columns import EVENT_COLUMNS, PATIENT_COLUMNS, check_sources_exist, map_columns
+from ccrqof.columns import (
+    EVENT_COLUMNS,
+    PATIENT_COLUMNS,
+    check_sources_exist,
+    describe_columns,
+    map_columns,
+)
 from ccrqof.errors import InputError
 from ccrqof.readers.inputs import InputFile, expand, read_dataset, with_partition
 from ccrqof.readers.tables import SourceTable, read_table
@@ -28,14 +33,20 @@ from ccrqof.readers.values import (
     Text,
     as_text,
     code_column,
+    mask,
     parse_dates,
     text_column,
 )
+from ccrqof.snomed import EXCEL_ROUNDED, NOT_DIGITS
 
 BROKEN_ROW = "broken row (wrong number of fields)"
 EMPTY_ID = "empty patient id"
 EMPTY_PRACTICE = "empty practice code"
-INVALID_CODE = "invalid SNOMED CT id (not 6 to 18 digits)"
+INVALID_CODE = NOT_DIGITS
+HIDDEN_CHARACTERS = "control or invisible characters in an identifier"
+DEREG_BEFORE_REG = "deregistration date before registration date"
+TWO_OPEN_REGISTRATIONS = "more than one open registration for the patient at the practice"
+DUPLICATE_REGISTRATIONS = "duplicate registration rows"
 NO_CODE = "no code or cluster"
 CONFLICT = "conflicting patient attributes"
 SINGLE_FILE_PATIENT_COLUMNS = ("registration_date", "deregistration_date", "date_of_birth", "sex")
@@ -72,6 +83,9 @@ class InputReport:
     rejected: Counter = field(default_factory=Counter)
     ignored: Counter = field(default_factory=Counter)
     notices: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # a number may be wrong: said loudly
+    lowercase_practice_codes: Counter = field(default_factory=Counter)  # by file
+    near_duplicate_columns: set = field(default_factory=set)
     sources: dict[str, SourceTable] = field(default_factory=dict, repr=False)
     column_names: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _rejects: list[_Rejected] = field(default_factory=list, repr=False)
@@ -141,16 +155,6 @@ class Extract:
         return None if dates.empty else dates.max().date()
 
 
-_LOOKS_LIKE_DATA = re.compile(r"^[\d\s/.:-]+$")
-
-
-def describe_columns(names: list[str]) -> str:
-    """The columns found, unless the 'header' is really a data row (never echo values)."""
-    if any(_LOOKS_LIKE_DATA.match(n) for n in names if n):
-        return "the first line looks like data, not column names: is the header row missing?"
-    return "found: " + (", ".join(names) or "none")
-
-
 def _required(
     mapping: dict,
     names: tuple[str, ...],
@@ -192,6 +196,26 @@ def _reject_dates(
         keep &= ~hit
 
 
+_HIDDEN = r"[\p{Cc}\p{Cf}]"  # control characters, NUL, zero-width and other format characters
+
+
+def hidden_characters(found: Text) -> np.ndarray:
+    """Ids holding characters a person cannot see (NUL, tabs, zero-width spaces...): two ids
+    that look the same would be two patients. Letters-and-digits values are skipped."""
+    if not (~found.blank & ~mask(found.clean)).any():
+        return np.zeros(len(found.blank), bool)
+    return mask(pc.match_substring_regex(found.text, _HIDDEN))
+
+
+def practice_codes(found: Text, report: InputReport, file: str) -> pa.ChunkedArray:
+    """Practice codes in upper case (ODS codes are), counting the values that were not."""
+    upper = pc.utf8_upper(found.text)
+    changed = int(pc.sum(pc.not_equal(upper, found.text)).as_py() or 0)
+    if changed:
+        report.lowercase_practice_codes[file] += changed
+    return upper if changed else found.text
+
+
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 # pandas keeps Arrow text as large_string: read it so, and the frame costs no copy
 _PANDAS_TYPES = {pa.string(): _TEXT, pa.large_string(): _TEXT}.get
@@ -223,13 +247,14 @@ def read_events(
     encoding: str | None = None,
     key: str = "events",
     with_lines: bool | None = None,
+    known: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, bool]:
     """Canonical events: patient_id, code, cluster, date, episode (lower case), practice_code.
 
     Patient columns repeated on event rows (single-file extracts) are kept for the patients
     table, with each row's `line` and `source` (to reject a patient's rows that disagree);
     `with_lines` forces those two columns on or off. Rows with no code, cluster or date are
-    patients without coded entries.
+    patients without coded entries. `known` codes (the code list's) name ids Excel rounded.
     """
     report = report if report is not None else InputReport()
     source = path if isinstance(path, SourceTable) else read_table(path, encoding)
@@ -259,10 +284,10 @@ def read_events(
         if name == "date":
             return parse_dates(table.column(mapping["date"]))
         if name not in mapping:
-            return (absent, absent.blank) if name == "code" else absent
+            return (absent, {}) if name == "code" else absent
         column = table.column(mapping[name])
         if name == "code":
-            return code_column(column)
+            return code_column(column, known)
         found = text_column(column)
         if name in _CASES and not found.blank.all():
             found.text = _CASES[name](found.text)
@@ -272,19 +297,22 @@ def read_events(
     names = ("code", "patient_id", "date", "practice_code", "episode", "cluster")
     with ThreadPoolExecutor() as pool:
         done = dict(zip(names, pool.map(prepared, names), strict=True))
-    code, valid_code = done["code"]
+    code, code_problems = done["code"]
     patient_id, practice = done["patient_id"], done["practice_code"]
     dates, problems, _ = done["date"]
+    has_practice = "practice_code" in mapping
     keep = np.ones(n, bool)
     for bad, column, reason in (
         (patient_id.non_integral, "patient_id", NON_INTEGRAL),
         (patient_id.blank, "patient_id", EMPTY_ID),
+        (hidden_characters(patient_id), "patient_id", HIDDEN_CHARACTERS),
         (code.non_integral, "code", NON_INTEGRAL),
-        (~code.blank & ~valid_code, "code", INVALID_CODE),
+        *((bad, "code", reason) for reason, bad in code_problems.items()),
+        (practice.blank if has_practice else np.zeros(n, bool), "practice_code", EMPTY_PRACTICE),
         (
-            practice.blank if "practice_code" in mapping else np.zeros(n, bool),
+            hidden_characters(practice) if has_practice else np.zeros(n, bool),
             "practice_code",
-            EMPTY_PRACTICE,
+            HIDDEN_CHARACTERS,
         ),
     ):
         hit = bad & keep
@@ -307,8 +335,8 @@ def read_events(
         "cluster": done["cluster"].text,
         "date": dates,
         "episode": done["episode"].text,
-        "practice_code": practice.text
-        if "practice_code" in mapping
+        "practice_code": practice_codes(practice, report, file)
+        if has_practice
         else pa.nulls(n, pa.large_string()),
     }
     if with_lines or (with_lines is None and "registration_date" in mapping):
@@ -331,7 +359,7 @@ def read_events(
     for extra in ("date_of_birth", "sex"):
         if extra in mapping:
             columns_out[extra] = as_text(table.column(mapping[extra]))[0]
-    return _frame(columns_out, keep), "practice_code" in mapping
+    return _frame(columns_out, keep), has_practice
 
 
 def patients_from_events(
@@ -352,23 +380,40 @@ def patients_from_events(
     if conflicting.any():
         varying = distinct[conflicting].groupby(key, dropna=False)[attributes].nunique(dropna=False)
         disagree = [a for a in attributes if (varying[a] > 1).any()]
-        bad_patients = distinct.loc[conflicting, key].drop_duplicates()
-        flag = events[key].merge(bad_patients.assign(_bad=True), on=key, how="left")["_bad"]
-        bad = flag.fillna(False).to_numpy(bool)
-        for index, rows in events[bad].groupby("source"):
-            name = list(report.sources)[index]
-            source, names = report.sources[name], report.column_names.get(name, {})
-            mask = np.zeros(source.table.num_rows, bool)
-            mask[np.searchsorted(source.lines, rows["line"].to_numpy())] = True
-            report.reject(source, mask, ", ".join(names.get(a, a) for a in disagree), CONFLICT)
-        events = events[~bad].reset_index(drop=True)
+        events = _reject_patients(events, distinct[conflicting], disagree, CONFLICT, report)
         distinct = distinct[~conflicting]
+    backwards = np.zeros(len(distinct), bool)
+    if "deregistration_date" in distinct and "registration_date" in distinct:
+        ends, starts = distinct["deregistration_date"], distinct["registration_date"]
+        backwards = (ends < starts).to_numpy()
+    if backwards.any():
+        events = _reject_patients(
+            events, distinct[backwards], ["deregistration_date"], DEREG_BEFORE_REG, report
+        )
+        distinct = distinct[~backwards]
     if "deregistration_date" not in distinct:
         distinct = distinct.assign(
             deregistration_date=events["deregistration_date"].iloc[:0].reindex(distinct.index)
         )
     patients = distinct[distinct["registration_date"].notna()].reset_index(drop=True)
     return events, patients
+
+
+def _reject_patients(
+    events: pd.DataFrame, patients: pd.DataFrame, columns: list[str], reason: str, report
+) -> pd.DataFrame:
+    """Reject every event row of these patients (single-file extracts), naming `columns`."""
+    key = ["practice_code", "patient_id"]
+    bad_patients = patients[key].drop_duplicates()
+    flag = events[key].merge(bad_patients.assign(_bad=True), on=key, how="left")["_bad"]
+    bad = flag.fillna(False).to_numpy(bool)
+    for index, rows in events[bad].groupby("source"):
+        name = list(report.sources)[index]
+        source, names = report.sources[name], report.column_names.get(name, {})
+        hit = np.zeros(source.table.num_rows, bool)
+        hit[np.searchsorted(source.lines, rows["line"].to_numpy())] = True
+        report.reject(source, hit, ", ".join(names.get(c, c) for c in columns), reason)
+    return events[~bad].reset_index(drop=True)
 
 
 def read_patients(
@@ -392,15 +437,20 @@ def read_patients(
     report.reject_broken(source)
     keep = np.ones(n, bool)
     patient_id = text_column(table.column(mapping["patient_id"]))
+    no_practice = np.zeros(n, bool)
     if "practice_code" in mapping:
         practice = text_column(table.column(mapping["practice_code"]))
-        practice_text, practice_blank = practice.text, practice.blank
+        practice_text, practice_blank = practice_codes(practice, report, file), practice.blank
+        practice_hidden = hidden_characters(practice)
     else:
-        practice_text, practice_blank = pa.nulls(n, pa.large_string()), np.zeros(n, bool)
+        practice_text, practice_blank = pa.nulls(n, pa.large_string()), no_practice
+        practice_hidden = no_practice
     for bad, column, reason in (
         (patient_id.non_integral, "patient_id", NON_INTEGRAL),
         (patient_id.blank, "patient_id", EMPTY_ID),
+        (hidden_characters(patient_id), "patient_id", HIDDEN_CHARACTERS),
         (practice_blank, "practice_code", EMPTY_PRACTICE),
+        (practice_hidden, "practice_code", HIDDEN_CHARACTERS),
     ):
         report.reject(source, bad & keep, mapping.get(column, column), reason)
         keep &= ~bad
@@ -421,15 +471,48 @@ def read_patients(
         )
     else:
         dereg = np.full(n, "NaT", "datetime64[s]")
-    return _frame(
+    columns_out = {
+        "patient_id": patient_id.text,
+        "practice_code": practice_text,
+        "registration_date": reg,
+        "deregistration_date": dereg,
+    }
+    _reject_registrations(report, source, mapping, columns_out, keep)
+    return _frame(columns_out, keep)
+
+
+def _reject_registrations(
+    report: InputReport, source: SourceTable, mapping: dict, columns: dict, keep: np.ndarray
+) -> None:
+    """Registrations that cannot both be true are rejected, never resolved by a guess: one
+    that ends before it starts, and a patient's open registrations at one practice when there
+    are two or more (exact copies of one row are one registration, counted as duplicates)."""
+    reg, dereg = columns["registration_date"], columns["deregistration_date"]
+    backwards = keep & ~np.isnat(dereg) & (dereg < reg)
+    report.reject(source, backwards, mapping.get("deregistration_date", ""), DEREG_BEFORE_REG)
+    keep &= ~backwards
+    open_rows = np.flatnonzero(keep & np.isnat(dereg))
+    if not len(open_rows):
+        return
+    frame = pd.DataFrame(
         {
-            "patient_id": patient_id.text,
-            "practice_code": practice_text,
-            "registration_date": reg,
-            "deregistration_date": dereg,
-        },
-        keep,
+            "practice": pa.array(columns["practice_code"]).take(open_rows).to_pandas(),
+            "patient": pa.array(columns["patient_id"]).take(open_rows).to_pandas(),
+            "reg": reg[open_rows],
+        }
     )
+    copies = frame.duplicated(keep="first").to_numpy()
+    if copies.any():
+        report.ignored[DUPLICATE_REGISTRATIONS] += int(copies.sum())
+        keep[open_rows[copies]] = False
+        frame, open_rows = frame[~copies], open_rows[~copies]
+    several = frame.duplicated(["practice", "patient"], keep=False).to_numpy()
+    if several.any():
+        hit = np.zeros(len(keep), bool)
+        hit[open_rows[several]] = True
+        column = mapping.get("deregistration_date", mapping["registration_date"])
+        report.reject(source, hit, column, TWO_OPEN_REGISTRATIONS)
+        keep &= ~hit
 
 
 def read_extract(
@@ -439,12 +522,14 @@ def read_extract(
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
     on_file: Callable[[Path], None] | None = None,
+    known_codes: frozenset[str] = frozenset(),
 ) -> Extract:
     """Read an events extract (one or more files, globs or folders) and, optionally, a
     patients (registrations) file.
 
     `columns` maps canonical names to source columns (``{"code": "SnomedCTConceptId"}``);
-    `on_file` is called after each file is read (for a progress bar).
+    `on_file` is called after each file is read (for a progress bar); `known_codes` (the code
+    list's) let a SNOMED CT id that Excel rounded be named as such.
     """
     report = InputReport()
     found = expand(events if isinstance(events, list | tuple) else [events])
@@ -452,7 +537,7 @@ def read_extract(
     with ThreadPoolExecutor() as pool:
         patients_source = pool.submit(read_table, patients, encoding) if patients else None
         if isinstance(found, Path):  # one Parquet dataset
-            frames = [read_events(read_dataset(found), report, columns=columns)]
+            frames = [read_events(read_dataset(found), report, columns=columns, known=known_codes)]
             if on_file:
                 on_file(found)
         else:
@@ -478,7 +563,12 @@ def read_extract(
             )
             frames = [
                 read_events(
-                    sources[i], report, columns=columns, key=f"events:{i}", with_lines=with_lines
+                    sources[i],
+                    report,
+                    columns=columns,
+                    key=f"events:{i}",
+                    with_lines=with_lines,
+                    known=known_codes,
                 )
                 for i in range(len(found))
             ]
@@ -489,9 +579,7 @@ def read_extract(
             "some events files have a practice code column and others do not; "
             "give every file one (or a practice_code=... folder)"
         )
-    frame = (
-        pd.concat([f for f, _ in frames], ignore_index=True) if len(frames) > 1 else frames[0][0]
-    )
+    frame = _combine_exports([f for f, _ in frames], report) if len(frames) > 1 else frames[0][0]
     registrations = (
         read_patients(patients_source, report, columns=columns) if patients_source else None
     )
@@ -500,4 +588,74 @@ def read_extract(
     )
     if registrations is None and "registration_date" in frame:
         frame, registrations = patients_from_events(frame, report)
+    _say_what_changed(report)
     return Extract(frame, registrations, report, has_practice.pop())
+
+
+def _say_what_changed(report: InputReport) -> None:
+    """Notices and warnings for what the reader did to values (never the values)."""
+    for file, n in report.lowercase_practice_codes.items():
+        report.notices.append(
+            f"{Path(file).name}: {n:,} practice code value(s) are not in upper case; practice "
+            "codes are compared in upper case, as ODS codes are written, so a lower-case and "
+            "an upper-case spelling are one practice"
+        )
+    rounded = report.rejected.get(EXCEL_ROUNDED, 0)
+    if rounded:
+        report.warnings.append(
+            f"{rounded:,} row(s) have a 16-18 digit code that Excel rounded to 15 significant "
+            "digits (its last digits are zeros and a code-list id shares the first 15); they "
+            "are rejected. Export the extract again with the code column as text."
+        )
+    near = report.ignored.get(NEAR_DUPLICATES, 0)
+    if near:
+        report.notices.append(
+            f"{near:,} row(s) repeat an entry of another events file that has more columns "
+            f"({', '.join(sorted(report.near_duplicate_columns))}); each was counted once, "
+            "with the other file's values (see docs/reference-bad-input.md)"
+        )
+
+
+# Entry columns that some exports leave out: a row from a file without one may be the same
+# entry as a row from a file with it.
+OPTIONAL_ENTRY_COLUMNS = ("episode", "cluster")
+NEAR_DUPLICATES = "near-duplicate rows (the same entry in an export with fewer columns)"
+
+
+def _combine_exports(frames: list[pd.DataFrame], report: InputReport) -> pd.DataFrame:
+    """Several events files as one frame. When one file lacks an optional entry column that
+    another has (two overlapping exports, one without `episode`), a row of the narrower file
+    that matches a row of the wider one on every column both have is the same entry: it is
+    dropped and counted, so the result does not depend on which export carried the column."""
+    combined = pd.concat(frames, ignore_index=True)
+    mappings = [report.column_names[k] for k in report.column_names if k.startswith("events")]
+    if len(mappings) != len(frames):
+        return combined
+    has = [{c for c in OPTIONAL_ENTRY_COLUMNS if c in m} for m in mappings]
+    everywhere = set.intersection(*has)
+    if all(h == everywhere for h in has):
+        return combined
+    sizes = [len(f) for f in frames]
+    origin = np.repeat(np.arange(len(frames)), sizes)
+    drop = np.zeros(len(combined), bool)
+    base = ["practice_code", "patient_id", "code", "date"]
+    for i, narrow in enumerate(has):
+        for j, wide in enumerate(has):
+            if i == j or not narrow < wide:
+                continue
+            key, extra = base + sorted(narrow), sorted(wide - narrow)
+            rows_i = np.flatnonzero((origin == i) & ~drop)
+            rows_j = np.flatnonzero(origin == j)
+            left = combined.iloc[rows_i][key].astype(object).fillna("")
+            wider = combined.iloc[rows_j][key + extra].astype(object).fillna("")
+            # a copy whose wider row is blank in the extra columns too is an ordinary
+            # duplicate row (counted later as such); only rows that lack a value are "near"
+            informative = wider[(wider[extra] != "").any(axis=1)][key].drop_duplicates()
+            found = left.merge(informative.assign(_hit=True), on=key, how="left")["_hit"]
+            hit = found.fillna(False).to_numpy(bool)
+            near = rows_i[hit]
+            if len(near):
+                drop[near] = True
+                report.ignored[NEAR_DUPLICATES] += len(near)
+                report.near_duplicate_columns.update(extra)
+    return combined[~drop].reset_index(drop=True) if drop.any() else combined

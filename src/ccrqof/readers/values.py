@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ccrqof.snomed import concept_id_problems
+
 # (name, regex with the date part as group `d` and its day of month as group `day`, format).
 # Day first, always: 05/03/2024 is 5 March. A time part after the date is ignored.
 DATE_FORMATS = (
@@ -79,11 +81,14 @@ def _count(flags: pa.ChunkedArray) -> int:
     return pc.sum(flags).as_py() or 0
 
 
-def code_column(column: pa.ChunkedArray) -> tuple[Text, np.ndarray]:
-    """Codes as text, and which are valid SNOMED CT ids: digits alone need no trimming, so one
-    test serves both."""
+def code_column(
+    column: pa.ChunkedArray, known: frozenset[str] = frozenset()
+) -> tuple[Text, dict[str, np.ndarray]]:
+    """Codes as text, and a mask per reason a code is not a SNOMED CT concept id (see
+    `ccrqof.snomed`); `known` codes (the code list's) let an id Excel rounded be named as such.
+    Digits alone need no trimming, so one test serves both."""
     found = text_column(column, clean=pc.ascii_is_decimal)
-    return found, valid_snomed(found.text, found.clean)
+    return found, concept_id_problems(found.text, found.clean, known)
 
 
 def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
@@ -151,11 +156,3 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         {MISSING_DATE: blank, MIXED_DATE: other_format, UNREADABLE_DATE: failed & ~other_format},
         name,
     )
-
-
-def valid_snomed(codes: pa.ChunkedArray, decimal: pa.ChunkedArray | None = None) -> np.ndarray:
-    """SNOMED CT ids are 6 to 18 digits (ASCII digits: one byte each). `decimal`, when
-    given, is `pc.ascii_is_decimal(codes)` already worked out."""
-    length = pc.binary_length(codes)
-    digits = pc.ascii_is_decimal(codes) if decimal is None else decimal
-    return mask(pc.and_(digits, pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18))))

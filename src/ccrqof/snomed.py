@@ -1,0 +1,154 @@
+"""What makes a SNOMED CT concept id: 6 to 18 digits, a partition identifier that says
+"concept", and a Verhoeff check digit (docs/reference-bad-input.md).
+
+The checks run on the distinct codes of a column, not on every row: an extract has a few
+thousand distinct codes and millions of rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# The Verhoeff scheme: multiplication in the dihedral group D5, and a permutation per position.
+_D = np.array(
+    [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ],
+    np.int8,
+)
+_SIGMA = (1, 5, 7, 6, 2, 8, 3, 0, 9, 4)  # the permutation applied at each position
+
+
+def _powers(sigma: tuple[int, ...]) -> np.ndarray:
+    rows = [list(range(10))]
+    for _ in range(7):
+        rows.append([sigma[x] for x in rows[-1]])
+    return np.array(rows, np.int8)
+
+
+_P = _powers(_SIGMA)  # _P[k] = sigma applied k times
+
+# Partition identifiers (the two digits before the check digit) of concept ids: 00 in the
+# international release's short form, 10 for an extension concept (with a namespace).
+CONCEPT_PARTITIONS = ("00", "10")
+MIN_DIGITS, MAX_DIGITS = 6, 18
+EXCEL_DIGITS = 15  # Excel keeps 15 significant digits of a number; longer ids lose the rest
+
+
+def _digits(codes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-aligned digit matrix (n x 18, zero-padded on the left) and each code's length."""
+    width = MAX_DIGITS
+    lengths = np.array([len(c) for c in codes], np.int64)
+    padded = "".join(c.rjust(width, "0") for c in codes).encode("ascii")
+    matrix = np.frombuffer(padded, np.uint8).reshape(len(codes), width) - ord("0")
+    return matrix.astype(np.int8), lengths
+
+
+def verhoeff_ok(codes: list[str]) -> np.ndarray:
+    """Whether each all-digit code's last digit is its Verhoeff check digit."""
+    if not codes:
+        return np.zeros(0, bool)
+    matrix, lengths = _digits(codes)
+    check = np.zeros(len(codes), np.int8)
+    for position in range(MAX_DIGITS):  # from the rightmost digit leftwards
+        digit = matrix[:, MAX_DIGITS - 1 - position]
+        step = _D[check, _P[position % 8, digit]]
+        check = np.where(position < lengths, step, check)  # the padding is not part of it
+    return check == 0
+
+
+def check_digit(body: str) -> str:
+    """The Verhoeff check digit to append to `body` (all digits)."""
+    for digit in "0123456789":
+        if verhoeff_ok([body + digit])[0]:
+            return digit
+    raise AssertionError("unreachable: exactly one digit completes a Verhoeff checksum")
+
+
+# Reasons a code is not a concept id, most basic first (a row is rejected for the first).
+NOT_DIGITS = "invalid SNOMED CT id (not 6 to 18 digits)"
+EXCEL_ROUNDED = "SNOMED CT id rounded by Excel (15 significant digits)"
+BAD_PARTITION = "not a SNOMED CT concept id (partition identifier is not 00 or 10)"
+BAD_CHECK_DIGIT = "invalid SNOMED CT id (Verhoeff check digit does not match)"
+
+
+def concept_id_problems(
+    codes: pa.ChunkedArray | pa.Array, decimal=None, known: frozenset[str] = frozenset()
+) -> dict[str, np.ndarray]:
+    """A mask per reason for every value of `codes` (blank values have no problem).
+
+    `decimal`, when given, is `pc.ascii_is_decimal(codes)` already worked out; `known` holds
+    the code list's ids, to recognise one that Excel rounded (see `excel_rounded`).
+    """
+    n = len(codes)
+    length = pc.binary_length(codes)
+    digits = pc.ascii_is_decimal(codes) if decimal is None else decimal
+    shaped = _mask(pc.and_(digits, pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18))))
+    blank = _mask(pc.equal(length, 0))
+    problems = {
+        NOT_DIGITS: ~shaped & ~blank,
+        EXCEL_ROUNDED: np.zeros(n, bool),
+        BAD_PARTITION: np.zeros(n, bool),
+        BAD_CHECK_DIGIT: np.zeros(n, bool),
+    }
+    if shaped.any():
+        well_formed = pc.filter(codes, pa.array(shaped))
+        if isinstance(well_formed, pa.ChunkedArray):
+            well_formed = well_formed.combine_chunks()
+        encoded = pc.dictionary_encode(well_formed)
+        distinct = encoded.dictionary.to_pylist()
+        rounded = excel_rounded(distinct, known)
+        bad_partition = ~rounded & ~np.array(
+            [c[-3:-1] in CONCEPT_PARTITIONS for c in distinct], bool
+        )
+        bad_check = ~rounded & ~bad_partition & ~verhoeff_ok(distinct)
+        index = encoded.indices.to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(shaped)
+        for reason, bad in (
+            (EXCEL_ROUNDED, rounded),
+            (BAD_PARTITION, bad_partition),
+            (BAD_CHECK_DIGIT, bad_check),
+        ):
+            if bad.any():
+                problems[reason][rows] = bad[index]
+    return problems
+
+
+def valid_concept_ids(codes: list[str]) -> np.ndarray:
+    """Whether each code (a Python list of strings) is a well-formed concept id."""
+    if not codes:
+        return np.zeros(0, bool)
+    problems = concept_id_problems(pa.array(codes, pa.large_string()))
+    blank = np.array([c == "" for c in codes], bool)
+    return ~blank & ~np.logical_or.reduce(list(problems.values()))
+
+
+def excel_rounded(codes: list[str], known: set[str]) -> np.ndarray:
+    """Which codes look like a 16-18 digit id of `known` that Excel rounded to 15 significant
+    digits: the digits after the 15th are all zero, and a known id shares the first 15."""
+    prefixes = {k[:EXCEL_DIGITS]: len(k) for k in known if len(k) > EXCEL_DIGITS}
+    return np.array(
+        [
+            len(c) > EXCEL_DIGITS
+            and set(c[EXCEL_DIGITS:]) == {"0"}
+            and c not in known
+            and prefixes.get(c[:EXCEL_DIGITS]) == len(c)
+            for c in codes
+        ],
+        bool,
+    )
+
+
+def _mask(array) -> np.ndarray:
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
