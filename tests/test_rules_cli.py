@@ -394,3 +394,35 @@ def test_rules_option_on_every_evaluating_command(variant, tmp_path):
     assert json.loads(other.stdout)["rule_pack"]["name"] == "bundled"
     own = CliRunner().invoke(cli, ["calc", *common, "--year", "2023-24", "--format", "json"])
     assert json.loads(own.stdout)["rule_pack"]["name"] == variant.name
+
+
+def test_a_packs_dates_are_its_own(packs, tmp_path):
+    """Issue 12 (1): CAN004 defining CAN_DAT without the episode exclusions changes CAN004
+    only; before, the first pack's CAN_DAT (CAN001's) was silently used by every pack."""
+
+    def count_every_episode(data):
+        data["dates"]["CAN_DAT"] = {"latest": "CAN_COD"}
+
+    edit(packs / "2023-24" / "CAN004.yaml", count_every_episode)
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "practice_code,patient_id,cluster,date,episode\n"
+        "P1,a,CAN_COD,2023-01-10,first\n"
+        "P1,a,MDRV_COD,2023-06-01,\n"
+        "P1,a,CANPCSUPP_COD,2023-04-05,\n"
+        "P1,a,CAN_COD,2023-09-01,review\n"
+    )
+    bundled, _ = _calc(tmp_path, events)
+    local, _ = _calc(tmp_path, events, "--rules", packs)
+    rule = {
+        name: dict(zip(frame["indicator"], frame["rule"] + " " + frame["CAN_DAT"], strict=True))
+        for name, frame in (("bundled", bundled), ("local", local))
+    }
+    # bundled: diagnosed 10 Jan, reviewed within 12 months (R3); supported within 3 (R3)
+    assert rule["bundled"] == {
+        "CAN001": "R1 2023-01-10",
+        "CAN004": "R3 2023-01-10",
+        "CAN005": "R3 2023-01-10",
+    }
+    # local CAN004: the September review entry is its diagnosis, after the review (R5)
+    assert rule["local"] == {**rule["bundled"], "CAN004": "R5 2023-09-01"}

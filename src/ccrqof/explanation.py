@@ -120,8 +120,8 @@ def _why(rule: Rule, pack, timeline, i: int, held: bool) -> str:
     return str(when)  # pragma: no cover
 
 
-def _explain_indicator(tr: Trace, timeline, i: int, entered_register: bool) -> IndicatorExplanation:
-    pack = tr.pack
+def _explain_indicator(tr: Trace, i: int) -> IndicatorExplanation:
+    pack, timeline = tr.pack, tr.timeline
     result = IndicatorExplanation(pack.indicator, pack.title, "", None, None, None)
     if not tr.entered[i]:
         result.outcome = "not registered" if pack.is_register else "not on the register"
@@ -165,7 +165,7 @@ def explain_patient(
             "patients file are not counted); check the id and --practice"
         )
     sub = prepared.subset(keys)
-    timeline, _, traces = trace(sub, ruleset)
+    _, _, traces = trace(sub, ruleset)
     explanations = []
     for i in range(len(keys)):
         explanations.append(
@@ -175,7 +175,7 @@ def explain_patient(
                 reference_date=ruleset.reference_date.isoformat(),
                 ruleset=ruleset.year.year,
                 timeline=_timeline(sub, i, to_day(ruleset.reference_date)),
-                indicators=[_explain_indicator(tr, timeline, i, True) for tr in traces.values()],
+                indicators=[_explain_indicator(tr, i) for tr in traces.values()],
             )
         )
     return explanations

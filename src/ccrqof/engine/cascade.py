@@ -75,6 +75,7 @@ class Trace:
     entered: np.ndarray
     conditions: list[np.ndarray]
     decided: np.ndarray
+    timeline: Timeline  # with this pack's own dates
 
     @property
     def selected(self) -> np.ndarray:
@@ -93,7 +94,7 @@ def run_cascade(pack: IndicatorPack, timeline: Timeline, entered: np.ndarray) ->
         hit = still_in & holds
         decided[hit] = i
         still_in &= ~hit
-    return Trace(pack, entered, conditions, decided)
+    return Trace(pack, entered, conditions, decided, timeline)
 
 
 def trace(prepared: Prepared, ruleset: RuleSet) -> tuple[Timeline, np.ndarray, dict[str, Trace]]:
@@ -102,12 +103,18 @@ def trace(prepared: Prepared, ruleset: RuleSet) -> tuple[Timeline, np.ndarray, d
     population, reg_dat = registered_at(prepared, timeline)
     timeline.dates["REG_DAT"] = reg_dat
     traces: dict[str, Trace] = {}
+    computed: dict[tuple, np.ndarray] = {}  # packs that define a date alike share the work
     for pack in ruleset.ordered():
+        view = timeline.scoped({"REG_DAT": reg_dat})
+        keys: dict[str, tuple] = {"REG_DAT": ("REG_DAT",)}
         for name, definition in pack.dates.items():
-            if name not in timeline.dates:
-                timeline.dates[name] = patient_date(timeline, definition)
+            anchor = getattr(definition, "on_or_after", None)
+            keys[name] = (definition, keys[anchor] if anchor else ())
+            if keys[name] not in computed:
+                computed[keys[name]] = patient_date(view, definition)
+            view.dates[name] = computed[keys[name]]
         entrants = population if pack.is_register else traces[pack.population].selected
-        traces[pack.indicator] = run_cascade(pack, timeline, entrants)
+        traces[pack.indicator] = run_cascade(pack, view, entrants)
     return timeline, population, traces
 
 
@@ -121,7 +128,7 @@ def evaluate(prepared: Prepared, ruleset: RuleSet) -> Evaluation:
     if prepared.registrations is not None:
         ignored[NOT_REGISTERED] = int((~population).sum())
     frames = [
-        _outcome_rows(t.pack, timeline, prepared, t.decided, t.decided >= 0)
+        _outcome_rows(t.pack, t.timeline, prepared, t.decided, t.decided >= 0)
         for t in traces.values()
     ]
     outcomes = pd.concat(frames, ignore_index=True)

@@ -6,6 +6,7 @@ every comparison False, so a rule about a missing date never fires.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import numpy as np
@@ -39,6 +40,13 @@ class Timeline:
         self.episode = prepared.episode[visible]
         self.prepared = prepared
         self.dates: dict[str, np.ndarray] = {}
+
+    def scoped(self, dates: dict[str, np.ndarray]) -> Timeline:
+        """The same events seen with one pack's own dates: a pack's names are its own, so two
+        packs may define CAN_DAT differently without one silently using the other's."""
+        view = copy.copy(self)
+        view.dates = dates
+        return view
 
     def in_cluster(self, cluster: str) -> np.ndarray:
         ids = self.prepared.cluster_ids([cluster])
