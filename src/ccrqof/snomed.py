@@ -81,48 +81,44 @@ NOT_DIGITS = "invalid SNOMED CT id (not 6 to 18 digits)"
 EXCEL_ROUNDED = "SNOMED CT id rounded by Excel (15 significant digits)"
 BAD_PARTITION = "not a SNOMED CT concept id (partition identifier is not 00 or 10)"
 BAD_CHECK_DIGIT = "invalid SNOMED CT id (Verhoeff check digit does not match)"
+REASONS = (NOT_DIGITS, EXCEL_ROUNDED, BAD_PARTITION, BAD_CHECK_DIGIT)
 
 
 def concept_id_problems(
-    codes: pa.ChunkedArray | pa.Array, decimal=None, known: frozenset[str] = frozenset()
+    codes: pa.ChunkedArray | pa.Array, known: frozenset[str] = frozenset()
 ) -> dict[str, np.ndarray]:
     """A mask per reason for every value of `codes` (blank values have no problem).
 
-    `decimal`, when given, is `pc.ascii_is_decimal(codes)` already worked out; `known` holds
-    the code list's ids, to recognise one that Excel rounded (see `excel_rounded`).
+    Every check runs once per distinct code, then reaches the rows through the dictionary
+    indices. `known` holds the code list's ids, to recognise one that Excel rounded.
     """
-    n = len(codes)
-    length = pc.binary_length(codes)
-    digits = pc.ascii_is_decimal(codes) if decimal is None else decimal
-    shaped = _mask(pc.and_(digits, pc.and_(pc.greater_equal(length, 6), pc.less_equal(length, 18))))
-    blank = _mask(pc.equal(length, 0))
-    problems = {
-        NOT_DIGITS: ~shaped & ~blank,
-        EXCEL_ROUNDED: np.zeros(n, bool),
-        BAD_PARTITION: np.zeros(n, bool),
-        BAD_CHECK_DIGIT: np.zeros(n, bool),
-    }
-    if shaped.any():
-        well_formed = pc.filter(codes, pa.array(shaped))
-        if isinstance(well_formed, pa.ChunkedArray):
-            well_formed = well_formed.combine_chunks()
-        encoded = pc.dictionary_encode(well_formed)
-        distinct = encoded.dictionary.to_pylist()
-        rounded = excel_rounded(distinct, known)
-        bad_partition = ~rounded & ~np.array(
-            [c[-3:-1] in CONCEPT_PARTITIONS for c in distinct], bool
-        )
-        bad_check = ~rounded & ~bad_partition & ~verhoeff_ok(distinct)
-        index = encoded.indices.to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(shaped)
-        for reason, bad in (
-            (EXCEL_ROUNDED, rounded),
-            (BAD_PARTITION, bad_partition),
-            (BAD_CHECK_DIGIT, bad_check),
-        ):
-            if bad.any():
-                problems[reason][rows] = bad[index]
-    return problems
+    if isinstance(codes, pa.ChunkedArray):
+        codes = codes.combine_chunks()
+    encoded = pc.dictionary_encode(codes)
+    distinct = encoded.dictionary.to_pylist()
+    reason = np.zeros(len(distinct), np.int8)  # 0: no problem; else 1 + index into REASONS
+    shaped = np.array(
+        [MIN_DIGITS <= len(c) <= MAX_DIGITS and c.isascii() and c.isdigit() for c in distinct],
+        bool,
+    )
+    blank = np.array([c == "" for c in distinct], bool)
+    reason[~shaped & ~blank] = 1 + REASONS.index(NOT_DIGITS)
+    well_formed = np.flatnonzero(shaped)
+    candidates = [distinct[i] for i in well_formed]
+    rounded = excel_rounded(candidates, known)
+    partition = np.array([c[-3:-1] in CONCEPT_PARTITIONS for c in candidates], bool)
+    check = verhoeff_ok(candidates)
+    later = np.select(
+        [rounded, ~partition, ~check],
+        [1 + REASONS.index(r) for r in (EXCEL_ROUNDED, BAD_PARTITION, BAD_CHECK_DIGIT)],
+        0,
+    )
+    reason[well_formed] = later
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    if not reason.any():
+        return {r: np.zeros(len(indices), bool) for r in REASONS}
+    per_row = reason[indices]
+    return {r: per_row == 1 + i for i, r in enumerate(REASONS)}
 
 
 def valid_concept_ids(codes: list[str]) -> np.ndarray:
@@ -148,7 +144,3 @@ def excel_rounded(codes: list[str], known: set[str]) -> np.ndarray:
         ],
         bool,
     )
-
-
-def _mask(array) -> np.ndarray:
-    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)

@@ -88,7 +88,7 @@ def code_column(
     `ccrqof.snomed`); `known` codes (the code list's) let an id Excel rounded be named as such.
     Digits alone need no trimming, so one test serves both."""
     found = text_column(column, clean=pc.ascii_is_decimal)
-    return found, concept_id_problems(found.text, found.clean, known)
+    return found, concept_id_problems(found.text, known)
 
 
 def _iso_fast(text: pa.ChunkedArray, blank: np.ndarray) -> np.ndarray | None:
