@@ -23,6 +23,7 @@ from ccrqof.snomed import (
     BAD_CHECK_DIGIT,
     BAD_PARTITION,
     EXCEL_ROUNDED,
+    LEADING_ZERO,
     NOT_DIGITS,
     check_digit,
     concept_id_problems,
@@ -88,13 +89,15 @@ def test_any_swap_of_neighbouring_digits_fails_the_check_digit(body: str, data) 
 def test_each_code_gets_its_first_problem_only() -> None:
     codes = pa.chunked_array(
         [["", "25483", "254837008", "2548370114", SUPPORT[:-1] + "0", "1239881000000100"]]
+        + [["0254837009", CANCER, ""]]
     )
     problems = concept_id_problems(codes, known=frozenset({SUPPORT}))
     assert {k: v.tolist() for k, v in problems.items()} == {
-        NOT_DIGITS: [False, True, False, False, False, False],
-        EXCEL_ROUNDED: [False, False, False, False, True, True],
-        BAD_PARTITION: [False, False, False, True, False, False],
-        BAD_CHECK_DIGIT: [False, False, True, False, False, False],
+        NOT_DIGITS: [False, True, False, False, False, False, False, False, False],
+        LEADING_ZERO: [False, False, False, False, False, False, True, False, False],
+        EXCEL_ROUNDED: [False, False, False, False, True, True, False, False, False],
+        BAD_PARTITION: [False, False, False, True, False, False, False, False, False],
+        BAD_CHECK_DIGIT: [False, False, True, False, False, False, False, False, False],
     }
 
 

@@ -78,10 +78,11 @@ def check_digit(body: str) -> str:
 
 # Reasons a code is not a concept id, most basic first (a row is rejected for the first).
 NOT_DIGITS = "invalid SNOMED CT id (not 6 to 18 digits)"
+LEADING_ZERO = "invalid SNOMED CT id (starts with 0)"
 EXCEL_ROUNDED = "SNOMED CT id rounded by Excel (15 significant digits)"
 BAD_PARTITION = "not a SNOMED CT concept id (partition identifier is not 00 or 10)"
 BAD_CHECK_DIGIT = "invalid SNOMED CT id (Verhoeff check digit does not match)"
-REASONS = (NOT_DIGITS, EXCEL_ROUNDED, BAD_PARTITION, BAD_CHECK_DIGIT)
+REASONS = (NOT_DIGITS, LEADING_ZERO, EXCEL_ROUNDED, BAD_PARTITION, BAD_CHECK_DIGIT)
 
 
 def concept_id_problems(
@@ -108,9 +109,14 @@ def concept_id_problems(
     rounded = excel_rounded(candidates, known)
     partition = np.array([c[-3:-1] in CONCEPT_PARTITIONS for c in candidates], bool)
     check = verhoeff_ok(candidates)
+    # an id is a number: a leading zero was added (and would fail the check digit too)
+    zero = np.array([c[0] == "0" for c in candidates], bool)
     later = np.select(
-        [rounded, ~partition, ~check],
-        [1 + REASONS.index(r) for r in (EXCEL_ROUNDED, BAD_PARTITION, BAD_CHECK_DIGIT)],
+        [zero, rounded, ~partition, ~check],
+        [
+            1 + REASONS.index(r)
+            for r in (LEADING_ZERO, EXCEL_ROUNDED, BAD_PARTITION, BAD_CHECK_DIGIT)
+        ],
         0,
     )
     reason[well_formed] = later
