@@ -122,8 +122,11 @@ def missing_clusters(codelist: Codelist, needed: set[str], extract) -> list[str]
     """Clusters the rules read that the code list gives no code for, and no row of the
     extract names in its own `cluster` column: every count that uses them would be a quiet
     zero."""
+    empty = needed - codelist.clusters()
+    if not empty:  # the usual case: no need to look through the extract
+        return []
     given = set(pd.unique(extract.events["cluster"].dropna())) - {""}
-    return sorted(needed - codelist.clusters() - given)
+    return sorted(empty - given)
 
 
 def illustrative_codelist() -> Codelist:
