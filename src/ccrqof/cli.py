@@ -209,7 +209,7 @@ def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
                 f"--{option.replace('_', '-')} {path.name} is one of the input files; inputs "
                 "are never overwritten: choose another file name"
             )
-        check_writable(path)
+        check_writable(path, "--" + option.replace("_", "-"))
         if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 

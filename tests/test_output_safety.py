@@ -1,0 +1,286 @@
+"""Nothing lost, nothing crashes: the outputs' side.
+
+- Links, FIFOs, devices, sockets and folders are refused as outputs, never replaced.
+- A missing, read-only or full folder ends in one `Error:` line naming the path and the cause, with
+  no temporary file left and old outputs whole.
+
+Failures are real ones where the system allows: tmpfs mounts (full, read-only), RLIMIT_FSIZE. We run
+as root, so permission bits stop nothing; a test that cannot set up its failure fails, it never
+skips.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import resource
+import signal
+import socket
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from entry import run_main
+from test_cli import TWO_PRACTICES, write_csv
+
+NO_WIDTH = ("COLUMNS", "LINES")
+YEAR = ("--year", "2023-24")
+NOISE = ("Traceback", "Exception ignored")
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def messages(self) -> str:
+        """stderr with rich's line wrapping undone."""
+        return " ".join(self.stderr.split())
+
+
+def run(*argv) -> Run:
+    """`ccrqof *argv` in-process through the console script's error handling."""
+    code, stdout, stderr = run_main(*argv)
+    for noise in NOISE:
+        assert noise not in stderr
+    return Run(code, stdout, stderr)
+
+
+def process(*argv, cwd: Path | None = None, **popen) -> subprocess.CompletedProcess:
+    """`python -m ccrqof *argv` in its own process: real exit status, real streams."""
+    env = {k: v for k, v in os.environ.items() if k not in NO_WIDTH}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    popen.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run(
+        [sys.executable, "-m", "ccrqof", *map(str, argv)],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        **popen,
+    )
+
+
+def snapshot(root: Path) -> dict:
+    """Every entry under root: kind, inode and content, so any write, replacement or stray
+    temporary file shows as a difference."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode):
+            content = hashlib.sha256(path.read_bytes()).hexdigest()
+        elif stat.S_ISLNK(st.st_mode):
+            content = os.readlink(path)
+        else:
+            content = None
+        found[str(path.relative_to(root))] = (stat.S_IFMT(st.st_mode), st.st_ino, content)
+    return found
+
+
+def refused(argv: list, root: Path, *fragments: str) -> Run:
+    """The run is a usage error naming the problem, and nothing under root changed."""
+    before = snapshot(root)
+    result = run(*argv)
+    assert result.exit_code == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in result.messages
+    assert snapshot(root) == before
+    return result
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch) -> Path:
+    """A folder of inputs, the current directory for the run (so that relative spellings work)."""
+    write_csv(tmp_path / "data" / "events.csv", TWO_PRACTICES)
+    write_csv(tmp_path / "data" / "more" / "events2.csv", TWO_PRACTICES)
+    write_csv(tmp_path / "patients.csv", "patient_id,registration_date\nPIDSECRET01,2000-01-01\n")
+    write_csv(tmp_path / "refset.txt", "Cluster_ID\tSNOMED_code\nCAN_COD\t254837009\n")
+    write_csv(tmp_path / "clusters" / "CAN_COD.csv", "code\n254837009\n")
+    write_csv(tmp_path / "org.csv", "practice_code,pcn_code\nA81001,P1\n")
+    write_csv(tmp_path / "rules" / "2023-24" / "CAN004.yaml", "indicator: CAN004\n")
+    dataset = tmp_path / "dataset"
+    for practice in ("A81001", "B82002"):
+        table = pa.table({"patient_id": ["1"], "code": ["254837009"], "date": ["2023-06-01"]})
+        (dataset / f"practice_code={practice}").mkdir(parents=True)
+        pq.write_table(table, dataset / f"practice_code={practice}" / "part-0.parquet")
+    (tmp_path / "out").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# --- 3. links, FIFOs, devices, sockets and folders ------------------------------------------------
+
+
+def _special(kind: str, path: Path) -> None:
+    if kind == "symbolic link":
+        path.parent.joinpath("target.csv").write_text("the link's target\n")
+        path.symlink_to("target.csv")
+    elif kind == "dangling link":
+        path.symlink_to("nowhere.csv")
+    elif kind == "FIFO":
+        os.mkfifo(path)
+    elif kind == "device":
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a null device of our own
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(os.path.relpath(path))  # a short name: socket paths are limited to 107 bytes
+        sock.close()
+    else:
+        path.mkdir()
+
+
+SPECIAL = {
+    "symbolic link": "symbolic link",
+    "dangling link": "symbolic link",
+    "FIFO": "a FIFO",
+    "device": "a device",
+    "socket": "a socket",
+    "folder": "is a folder",
+}
+
+
+@pytest.mark.parametrize("kind", SPECIAL)
+@pytest.mark.parametrize("option", ["--output", "--patients-out", "--rejects", "--chart"])
+def test_special_files_are_refused_and_left_alone(work, kind, option):
+    name = "x.svg" if option == "--chart" else "x.csv"
+    path = work / "out" / name
+    _special(kind, path)
+    if option == "--chart":
+        argv = ["trend", "data/events.csv", "--from", "2024-01", "--to", "2024-03"]
+    else:
+        argv = ["calc", "data/events.csv", *YEAR, "--format", "csv"]
+    refused([*argv, option, f"out/{name}"], work, option, SPECIAL[kind])
+    assert not (work / "out" / "nowhere.csv").exists()
+
+
+# --- 4. folders that cannot be written, disks that fill up ----------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--output", "--patients-out", "--rejects", "--chart"])
+def test_missing_folder_is_named_before_any_work(work, option):
+    name = "missing/x.svg" if option == "--chart" else "missing/x.csv"
+    if option == "--chart":
+        argv = ["trend", "data/events.csv", "--from", "2024-01", "--to", "2024-03"]
+    else:
+        argv = ["calc", "data/events.csv", *YEAR, "--format", "csv"]
+    refused([*argv, option, name], work, option, "the folder missing does not exist")
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(name, options): a fresh tmpfs under tmp_path, unmounted afterwards. Needs root with
+    CAP_SYS_ADMIN, as our CI has: without it the test fails rather than skips."""
+    mounted = []
+
+    def make(name: str, options: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            pytest.fail(f"cannot mount a tmpfs for this test: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in reversed(mounted):
+        if subprocess.run(["umount", str(folder)]).returncode:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def _fill(folder: Path) -> None:
+    """Write until the file system says it is full."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_read_only_folder_is_named_before_any_work(work, mount):
+    folder = mount("ro", "ro,size=1m")
+    broken = write_csv(work / "broken.csv", "practice_code,patient_id\nA81001,1\n")
+    result = refused(
+        ["calc", broken, *YEAR, "--format", "json", "--output", folder / "summary.json"],
+        work,
+        "--output",
+        f"cannot write to the folder {folder}: Read-only file system",
+    )
+    assert "column" not in result.messages  # the extract was never read
+
+
+FULL_DISK = {
+    "json summary": ["calc", "--format", "json", "--output", "@/summary.json"],
+    "csv summary": ["calc", "--format", "csv", "--output", "@/summary.csv"],
+    "parquet patients": ["calc", "--patients-out", "@/patients.parquet"],
+    "rejects": ["calc", "--rejects", "@/rejects.csv"],
+    "chart": ["trend", "--from", "2024-01", "--to", "2024-03", "--chart", "@/chart.png"],
+}
+
+
+@pytest.mark.parametrize("case", FULL_DISK, ids=list(FULL_DISK))
+def test_full_disk_is_one_error_line_and_the_old_output_survives(work, mount, case):
+    folder = mount("full", "size=256k")
+    command, *options = [o.replace("@", str(folder)) for o in FULL_DISK[case]]
+    target = Path(options[-1])
+    target.write_text("the previous run's output\n")
+    _fill(folder)
+    dates = () if command == "trend" else YEAR
+    result = run(command, "data/events.csv", *dates, "-q", *options)
+    assert result.exit_code == 2
+    assert f"Error: cannot write {target}: No space left on device" in result.messages
+    assert target.read_text() == "the previous run's output\n"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["filler", target.name])
+
+
+def test_file_size_limit_is_one_error_line_with_nothing_left(work):
+    """RLIMIT_FSIZE makes a write past 2 kB fail with EFBIG (SIGXFSZ ignored, as Python does)."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    done = process(
+        "calc",
+        "data/events.csv",
+        *YEAR,
+        "--format",
+        "json",
+        "--output",
+        "out/summary.json",
+        cwd=work,
+        preexec_fn=limit,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Error: cannot write out/summary.json: File too large" in done.stderr
+    assert not any(noise in done.stderr for noise in NOISE)
+    assert list((work / "out").iterdir()) == []
+
+
+def test_permission_denied_is_named(work, monkeypatch):
+    """Root ignores permission bits, so os.access is made to say no (the only patched failure
+    here; read-only and full file systems above are real)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: False if Path(p).name == "out" else real(p, m))
+    refused(
+        ["calc", "data/events.csv", *YEAR, "--format", "csv", "--output", "out/s.csv"],
+        work,
+        "cannot write to the folder out: Permission denied",
+    )
