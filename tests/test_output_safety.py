@@ -1,5 +1,6 @@
 """Nothing lost, nothing crashes: the outputs' side.
 
+- No output is written onto an input, however either is spelled, and two outputs never share a file.
 - Links, FIFOs, devices, sockets and folders are refused as outputs, never replaced.
 - A missing, read-only or full folder ends in one `Error:` line naming the path and the cause, with
   no temporary file left and old outputs whole.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import resource
 import signal
@@ -117,6 +119,164 @@ def work(tmp_path, monkeypatch) -> Path:
     (tmp_path / "out").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# --- 1. no output onto an input -------------------------------------------------------------------
+
+
+SAME_FILE = "is the input file"
+WOULD_READ = "would read it as input"
+PATTERN = "matches the input pattern"
+
+# (events and other inputs, output option and path, what the message says)
+ONTO_INPUTS = {
+    "same spelling": (["data/events.csv"], ["--output", "data/events.csv"], SAME_FILE),
+    "dot and dot-dot": (["data/events.csv"], ["--output", "./data/more/../events.csv"], SAME_FILE),
+    "absolute against relative": (
+        ["data/events.csv"],
+        ["--output", "@/data/events.csv"],
+        SAME_FILE,
+    ),
+    "patients-out onto events": (
+        ["data/events.csv"],
+        ["--patients-out", "data/events.csv"],
+        SAME_FILE,
+    ),
+    "rejects onto events": (["data/events.csv"], ["--rejects", "data/events.csv"], SAME_FILE),
+    "hard link": (["data/events.csv"], ["--output", "out/hard.csv"], SAME_FILE),
+    "symbolic link": (["data/events.csv"], ["--output", "out/link.csv"], SAME_FILE),
+    "file in an input folder": (["data"], ["--output", "data/more/events2.csv"], WOULD_READ),
+    "new data file in an input folder": (["data"], ["--output", "data/summary.csv"], WOULD_READ),
+    "input folder through a link": (["data"], ["--output", "out/data-link/new.csv.gz"], WOULD_READ),
+    "quoted glob, existing match": (["data/*.csv"], ["--output", "data/events.csv"], PATTERN),
+    "quoted glob, new match": (["data/*.csv"], ["--output", "data/summary.csv"], PATTERN),
+    "recursive glob": (["data/**/*.csv"], ["--output", "data/more/new.csv"], PATTERN),
+    "shell-expanded glob": (
+        ["data/events.csv", "data/more/events2.csv"],
+        ["--rejects", "data/more/events2.csv"],
+        SAME_FILE,
+    ),
+    "partitioned dataset": (
+        ["dataset"],
+        ["--patients-out", "dataset/practice_code=A81001/patients.parquet"],
+        WOULD_READ,
+    ),
+    "--patients": (
+        ["data/events.csv", "--patients", "patients.csv"],
+        ["--output", "patients.csv"],
+        SAME_FILE,
+    ),
+    "--codelists file": (
+        ["data/events.csv", "--codelists", "refset.txt"],
+        ["--output", "refset.txt"],
+        SAME_FILE,
+    ),
+    "--codelists folder": (
+        ["data/events.csv", "--codelists", "clusters"],
+        ["--output", "clusters/CAN_COD.csv"],
+        WOULD_READ,
+    ),
+    "--codelists folder, new file": (
+        ["data/events.csv", "--codelists", "clusters"],
+        ["--rejects", "clusters/rejects.csv"],
+        WOULD_READ,
+    ),
+    "--org-map": (
+        ["data/events.csv", "--org-map", "org.csv"],
+        ["--patients-out", "org.csv"],
+        SAME_FILE,
+    ),
+    "--rules": (
+        ["data/events.csv", "--rules", "rules"],
+        ["--output", "rules/2023-24/CAN004.yaml"],
+        WOULD_READ,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ONTO_INPUTS, ids=list(ONTO_INPUTS))
+def test_no_output_is_written_onto_an_input(work, case):
+    inputs, (option, output), message = ONTO_INPUTS[case]
+    os.link(work / "data" / "events.csv", work / "out" / "hard.csv")
+    (work / "out" / "link.csv").symlink_to(work / "data" / "events.csv")
+    (work / "out" / "data-link").symlink_to(work / "data")
+    output = output.replace("@", str(work))
+    argv = ["calc", *inputs, *YEAR, "--format", "csv", option, output]
+    if "--org-map" in inputs:
+        argv += ["--by", "pcn"]
+    refused(argv, work, option, message)
+
+
+@pytest.mark.parametrize("command", ["worklist", "explain", "trend"])
+def test_every_command_refuses_to_write_onto_its_input(work, command):
+    extra = {
+        "worklist": [*YEAR],
+        "explain": [*YEAR, "--patient", "PIDSECRET01"],
+        "trend": ["--from", "2024-01", "--to", "2024-03"],
+    }[command]
+    refused([command, "data/events.csv", *extra, "--output", "data/events.csv"], work, SAME_FILE)
+
+
+def test_trend_chart_is_never_drawn_onto_an_input(work):
+    # an org map may have any name: an .svg one is still an input
+    (work / "org.svg").write_bytes((work / "org.csv").read_bytes())
+    argv = ["trend", "data/events.csv", "--from", "2024-01", "--to", "2024-03"]
+    refused([*argv, "--org-map", "org.svg", "--chart", "org.svg"], work, "--chart", SAME_FILE)
+
+
+def test_outputs_are_checked_before_anything_is_read(work):
+    # a broken extract would be an input error if it were read first
+    write_csv(work / "broken" / "events.csv", "practice_code,patient_id\nA81001,1\n")
+    result = refused(
+        ["calc", "broken", *YEAR, "--format", "csv", "--output", "broken/summary.csv"],
+        work,
+        WOULD_READ,
+    )
+    assert "column" not in result.messages
+
+
+@pytest.mark.parametrize(
+    ("inputs", "output"),
+    [
+        (["data/events.csv"], "data/summary.csv"),  # beside a named file: not read next time
+        (["data"], "data/summary.json"),  # in an input folder, but not a data file
+        (["data/*.csv"], "data/more/summary.csv"),  # the pattern does not reach it
+        (["data/*.csv"], "out/events.csv"),  # same name, another folder
+    ],
+)
+def test_outputs_that_are_not_inputs_are_written(work, inputs, output):
+    result = run("calc", *inputs, *YEAR, "--format", "json", "--output", output)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(Path(output).read_text())["ruleset"] == "2023-24"
+
+
+# --- 2. two outputs, one file ---------------------------------------------------------------------
+
+SHARED = {
+    "output and patients-out": ["--output", "out/a.csv", "--patients-out", "out/a.csv"],
+    "output and rejects, two spellings": ["--output", "out/a.csv", "--rejects", "./out/a.csv"],
+    "patients-out and rejects": ["--patients-out", "out/p.parquet", "--rejects", "@/out/p.parquet"],
+    "hard-linked old outputs": ["--output", "out/old.csv", "--rejects", "out/old-link.csv"],
+}
+
+
+@pytest.mark.parametrize("case", SHARED, ids=list(SHARED))
+def test_two_outputs_of_one_run_may_not_share_a_file(work, case):
+    (work / "out" / "old.csv").write_text("old\n")
+    os.link(work / "out" / "old.csv", work / "out" / "old-link.csv")
+    options = [o.replace("@", str(work)) for o in SHARED[case]]
+    refused(
+        ["calc", "data/events.csv", *YEAR, "--format", "csv", *options],
+        work,
+        options[0],
+        options[2],
+        "name the same file",
+    )
+
+
+def test_trend_output_and_chart_may_not_share_a_file(work):
+    argv = ["trend", "data/events.csv", "--from", "2024-01", "--to", "2024-03"]
+    refused([*argv, "--output", "out/t.svg", "--chart", "out/t.svg"], work, "--output", "--chart")
 
 
 # --- 3. links, FIFOs, devices, sockets and folders ------------------------------------------------

@@ -21,7 +21,7 @@ from ccrqof.columns import parse_column_options
 from ccrqof.errors import CcrqofError, RejectedRowsError
 from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, published, read_org_map, summarise
-from ccrqof.output import check_writable, write_text
+from ccrqof.output import check_outputs, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
@@ -197,19 +197,21 @@ def input_options(command):
     return with_inputs
 
 
-def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
-    """Before any work: output folders exist, suffixes are known, no output is an input."""
-    flat = [i for group in inputs for i in (group if isinstance(group, tuple) else [group])]
-    sources = {Path(i).resolve() for i in flat if i is not None}
+def _check_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | None) -> None:
+    """Before any work: no output is or could become an input, no two outputs share a file,
+    output folders are writable, suffixes are known."""
+    sources = [
+        *(("EVENTS", events) for events in inputs.events),
+        ("--patients", inputs.patients),
+        ("--codelists", inputs.codelists),
+        ("--org-map", org_map),
+        ("--rules", inputs.rules_dir),
+    ]
+    named = {"--" + option.replace("_", "-"): path for option, path in paths.items()}
+    check_outputs(named, sources)
     for option, path in paths.items():
         if path is None:
             continue
-        if path.resolve() in sources:
-            raise click.UsageError(
-                f"--{option.replace('_', '-')} {path.name} is one of the input files; inputs "
-                "are never overwritten: choose another file name"
-            )
-        check_writable(path, "--" + option.replace("_", "-"))
         if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
@@ -310,10 +312,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     _check_outputs(
-        (*inputs.files, org_map),
-        output=output,
-        patients_out=patients_out,
-        rejects=inputs.rejects,
+        inputs, org_map, output=output, patients_out=patients_out, rejects=inputs.rejects
     )
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
@@ -433,7 +432,7 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
+    _check_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
@@ -474,7 +473,7 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
 )
 def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
-    _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
+    _check_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     prepared = ccrqof.prepare(
         extract,
@@ -547,7 +546,7 @@ def trend(
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    _check_outputs((*inputs.files, org_map), output=output, rejects=inputs.rejects, chart=chart)
+    _check_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
         stages.start("Reading")

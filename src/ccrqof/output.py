@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ccrqof.errors import OutputError, UsageError
 
+_GLOB_CHARS = "*?["
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
 
 
@@ -89,3 +91,120 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
 
 def write_text(path: str | Path, text: str) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+# --- outputs against inputs ---------------------------------------------------------------------
+
+
+def _identity(path: Path) -> tuple:
+    """What a path names, whatever its spelling: an existing file's (device, inode), or a new
+    name in an existing folder (folder's device and inode, name)."""
+    try:
+        st = path.stat()
+        return ("file", st.st_dev, st.st_ino)
+    except OSError:
+        pass
+    try:
+        st = path.parent.stat()
+        return ("name", st.st_dev, st.st_ino, path.name)
+    except OSError:
+        return ("path", os.path.abspath(path))
+
+
+def _within(path: Path, folder: Path) -> list[str] | None:
+    """The parts of `path` below `folder` if it lies inside it (compared by device and inode, so
+    links and other spellings of the folder count), else None."""
+    try:
+        target = folder.stat()
+    except OSError:
+        return None
+    parts: list[str] = []
+    current = Path(os.path.abspath(path))
+    while current.parent != current:
+        parts.insert(0, current.name)
+        current = current.parent
+        try:
+            st = current.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            return parts
+    return None
+
+
+def _glob_matches(pattern: str, path: Path) -> bool:
+    """Would `glob.glob(pattern, recursive=True)` list `path`, if it existed?"""
+    parts = Path(pattern).parts
+    fixed = next((i for i, p in enumerate(parts) if any(c in p for c in _GLOB_CHARS)), len(parts))
+    below = _within(path, Path(*parts[:fixed]) if fixed else Path("."))
+    return below is not None and _match_parts(list(parts[fixed:]), below)
+
+
+def _match_parts(pattern: list[str], parts: list[str]) -> bool:
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_match_parts(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+    return (
+        bool(parts)
+        and fnmatch.fnmatch(parts[0], pattern[0])
+        and _match_parts(pattern[1:], parts[1:])
+    )
+
+
+def _read_suffixes() -> tuple[str, ...]:
+    from ccrqof.readers.inputs import DATA_SUFFIXES
+
+    return (*DATA_SUFFIXES, ".yaml", ".yml")  # rule-pack folders are read as .yaml files
+
+
+def _clash(output: Path, option: str, source: str | Path, label: str) -> str | None:
+    """Why `output` may not be written given one input, or None."""
+    what = _what(output, option)
+    text = str(source)
+    suffix = next((s for s in _read_suffixes() if output.name.lower().endswith(s)), None)
+    if any(c in text for c in _GLOB_CHARS):
+        if suffix and _glob_matches(text, output):
+            return (
+                f"{what} matches the input pattern {text} ({label}): it would be read as input "
+                "by this run or the next; choose a name or folder the pattern does not match"
+            )
+        return None
+    source = Path(source)
+    if source.is_file() and _identity(output) == _identity(source):
+        return (
+            f"{what} is the input file {source} ({label}); inputs are never overwritten: "
+            "choose another file name"
+        )
+    if suffix and source.is_dir() and _within(output, source) is not None:
+        return (
+            f"{what} is inside the input folder {source} ({label}) and ends in {suffix}, so "
+            "this run or the next would read it as input: choose another folder or file name"
+        )
+    return None
+
+
+def check_outputs(
+    outputs: dict[str, str | Path | None], inputs: Iterable[tuple[str, str | Path | None]]
+) -> None:
+    """Before anything is read: no output is, or could next time be read as, an input; no two
+    outputs share a file; every output can be written. `outputs` maps option names to paths;
+    `inputs` holds (label, file, folder or glob pattern) pairs."""
+    given = {option: Path(path) for option, path in outputs.items() if path is not None}
+    sources = [(label, source) for label, source in inputs if source is not None]
+    for option, path in given.items():
+        for label, source in sources:
+            reason = _clash(path, option, source, label)
+            if reason:
+                raise UsageError(reason)
+    seen: dict[tuple, str] = {}
+    for option, path in given.items():
+        key = _identity(path)
+        if key in seen:
+            raise UsageError(
+                f"{seen[key]} and {option} name the same file ({path}); give each output its "
+                "own file"
+            )
+        seen[key] = option
+    for option, path in given.items():
+        check_writable(path, option)
