@@ -4,10 +4,11 @@
 - Links, FIFOs, devices, sockets and folders are refused as outputs, never replaced.
 - A missing, read-only or full folder ends in one `Error:` line naming the path and the cause, with
   no temporary file left and old outputs whole.
+- Standard output that cannot be written ends in one `Error:` line, a closed pipe quietly.
 
-Failures are real ones where the system allows: tmpfs mounts (full, read-only), RLIMIT_FSIZE. We run
-as root, so permission bits stop nothing; a test that cannot set up its failure fails, it never
-skips.
+Failures are real ones where the system allows: tmpfs mounts (full, read-only), RLIMIT_FSIZE,
+/dev/full, a pipe without a reader. We run as root, so permission bits stop nothing; a test that
+cannot set up its failure fails, it never skips.
 """
 
 from __future__ import annotations
@@ -444,3 +445,29 @@ def test_permission_denied_is_named(work, monkeypatch):
         work,
         "cannot write to the folder out: Permission denied",
     )
+
+
+# --- 4b. standard output that cannot be written ---------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])  # click's echo, rich's console
+def test_standard_output_on_a_full_device_is_one_error_line(work, fmt):
+    with open("/dev/full", "w") as full:
+        done = process("calc", "data/events.csv", *YEAR, "--format", fmt, cwd=work, stdout=full)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        "Error: cannot write to standard output: No space left on device"
+    )
+    assert not any(noise in done.stderr for noise in NOISE)
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_closed_pipe_on_standard_output_ends_quietly(work, fmt):
+    """`ccrqof calc ... | head -1` with head gone: exit 1 (as click and rich do), no noise."""
+    read, write = os.pipe()
+    os.close(read)
+    done = process("calc", "data/events.csv", *YEAR, "--format", fmt, cwd=work, stdout=write)
+    os.close(write)
+    assert done.returncode == 1
+    assert not any(noise in done.stderr for noise in NOISE)
+    assert "Error" not in done.stderr

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import functools
 import io
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -747,6 +750,30 @@ def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
         click.echo(line)
 
 
+def _stream_failed(exc: OSError) -> bool:
+    """Did writing to standard output fail (a full disk under `> file`, /dev/full)? The command's
+    own files fail as OutputError and its inputs as InputError, so an OSError raised inside click
+    or rich, which write only to the terminal streams here, is one."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return exc.errno is not None and module.split(".")[0] in ("click", "rich")
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that Python's last flush on the way out
+    cannot fail again and print 'Exception ignored'."""
+    if sys.stdout is not sys.__stdout__:
+        return  # not the process's own stream (tests): nothing flushes it at exit
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -759,3 +786,13 @@ def main() -> None:
     except CcrqofError as exc:
         _stderr("Error:", "bold red", str(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if not _stream_failed(exc):
+            raise
+        _discard_stdout()
+        if exc.errno == errno.EPIPE:
+            sys.exit(1)  # the reader went away (`| head`): nothing to say, as click and rich do
+        with contextlib.suppress(OSError):
+            cause = os.strerror(exc.errno)
+            _stderr("Error:", "bold red", f"cannot write to standard output: {cause}")
+        sys.exit(2)
