@@ -5,10 +5,11 @@
 - A missing, read-only or full folder ends in one `Error:` line naming the path and the cause, with
   no temporary file left and old outputs whole.
 - Standard output that cannot be written ends in one `Error:` line, a closed pipe quietly.
+- An interrupt at any moment leaves only complete outputs and says `Interrupted`, nothing else.
 
 Failures are real ones where the system allows: tmpfs mounts (full, read-only), RLIMIT_FSIZE,
-/dev/full, a pipe without a reader. We run as root, so permission bits stop nothing; a test that
-cannot set up its failure fails, it never skips.
+/dev/full, a pipe without a reader, real signals. We run as root, so permission bits stop nothing; a
+test that cannot set up its failure fails, it never skips.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from entry import run_main
 from test_cli import TWO_PRACTICES, write_csv
+
+import ccrqof
+from ccrqof.synthetic import make_extract, write_extract
 
 NO_WIDTH = ("COLUMNS", "LINES")
 YEAR = ("--year", "2023-24")
@@ -471,3 +477,157 @@ def test_closed_pipe_on_standard_output_ends_quietly(work, fmt):
     assert done.returncode == 1
     assert not any(noise in done.stderr for noise in NOISE)
     assert "Error" not in done.stderr
+
+
+# --- 5. interrupts --------------------------------------------------------------------------------
+
+
+def test_entry_point_imports_nothing_heavy():
+    """The signal handlers go in before pandas and pyarrow load (most of a short run)."""
+    code = "import json, sys, ccrqof.entry; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert not loaded & {"pandas", "pyarrow", "numpy", "click", "rich", "pydantic", "yaml"}
+
+
+def test_public_names_still_work_when_loaded_lazily():
+    for name in ccrqof.__all__:
+        assert getattr(ccrqof, name) is not None, name
+    assert set(ccrqof.__all__) <= set(dir(ccrqof))
+    from ccrqof import CcrqofError, evaluate_prepared, score  # noqa: F401
+
+    with pytest.raises(AttributeError):
+        ccrqof.no_such_name  # noqa: B018
+
+
+def test_console_script_is_the_entry_point():
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="ccrqof")
+    assert script.value == "ccrqof.entry:main"
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory) -> Path:
+    """A synthetic extract that takes a few tenths of a second to score after the imports, with
+    a rejected row."""
+    folder = tmp_path_factory.mktemp("extract")
+    events, patients = make_extract(n_practices=6, patients_per_practice=2000, seed=3)
+    write_extract(events, patients, folder)
+    with open(folder / "events.csv", "a", encoding="utf-8") as f:
+        f.write("A00001,1,12,2023-01-01,\n")  # one rejected row, so --rejects has content
+    return folder
+
+
+OUTPUTS = ("summary.csv", "patients.parquet", "rejects.csv")  # rejects first, after reading
+TERM, INT = signal.SIGTERM, signal.SIGINT
+
+# When each child is interrupted: (after its handlers are in, or after a file of its own appears,
+# plus seconds), the signal, and a second signal 2 ms later if any. Reading takes a few tenths of
+# a second after the imports; rejects.csv is written after reading, then the summary, then the
+# patients file: file triggers reach those phases however loaded the machine is.
+INTERRUPTS = [
+    (("start", 0.0), TERM, None),  # importing pandas and the CLI
+    (("start", 0.1), INT, INT),  # Ctrl-C twice
+    (("start", 0.4), TERM, None),  # reading, on a machine of our CI's speed
+    (("rejects.csv", 0.0), INT, None),  # evaluating, one output complete
+    (("rejects.csv", 0.05), TERM, INT),
+    ((".summary.csv", 0.0), INT, None),  # writing the summary (its temporary file), if caught
+    ((".patients.parquet", 0.0), TERM, None),  # writing the last output, if caught
+    (("patients.parquet", 0.0), INT, None),  # all written: may finish first
+]
+
+
+def _handlers_installed(pid: int) -> bool:
+    """Has the process set its SIGTERM handler (Linux: /proc/PID/status SigCgt)?"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True  # already gone
+    line = next(line for line in status.splitlines() if line.startswith("SigCgt"))
+    return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def _due(child: dict, now: float) -> bool:
+    """Is it time to signal this child? Records when its trigger happened."""
+    trigger, delay = child["when"]
+    if child["since"] is None:
+        if trigger == "start":
+            happened = _handlers_installed(child["process"].pid)
+        else:
+            happened = any(n.startswith(trigger) for n in os.listdir(child["out"]))
+        child["since"] = now if happened else None
+    return child["since"] is not None and now >= child["since"] + delay
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas() if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _calc_argv(extract: Path, out: Path) -> list:
+    return [
+        "calc", extract / "events.csv", "--patients", extract / "patients.csv", *YEAR, "-q",
+        "--format", "csv", "--output", out / OUTPUTS[0], "--patients-out", out / OUTPUTS[1],
+        "--rejects", out / OUTPUTS[2],
+    ]  # fmt: skip
+
+
+def test_interrupt_at_any_moment_leaves_complete_outputs_or_none(extract, tmp_path):
+    """Runs start together and each gets SIGINT or SIGTERM (some a second one) at its moment,
+    from mid-import to the end. Whatever a run leaves must be byte for byte what an uninterrupted
+    run writes; nothing else may be left, and nothing said but `Interrupted`."""
+    assert Path("/proc/self/status").exists(), "this test needs Linux's /proc"
+    children = []
+    for i, (when, signum, second) in enumerate(INTERRUPTS):
+        out = tmp_path / f"run{i}"
+        out.mkdir()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ccrqof", *map(str, _calc_argv(extract, out))],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        children.append(
+            {"process": process, "out": out, "when": when, "signum": signum, "second": second}
+        )
+        children[-1]["since"] = None
+    waiting = list(children)
+    deadline = time.monotonic() + 60
+    while waiting and time.monotonic() < deadline:
+        for child in list(waiting):
+            if child["process"].poll() is not None:
+                waiting.remove(child)
+            elif _due(child, time.monotonic()):
+                child["process"].send_signal(child["signum"])
+                if child["second"]:
+                    time.sleep(0.002)
+                    child["process"].send_signal(child["second"])
+                waiting.remove(child)
+        time.sleep(0.001)
+    reference = tmp_path / "reference"  # in this process, while the others run: imports are done
+    reference.mkdir()
+    assert run(*_calc_argv(extract, reference)).exit_code == 0
+    expected = {name: (reference / name).read_bytes() for name in OUTPUTS}
+    for name in OUTPUTS:
+        assert len(_read(reference / name)) > 0
+    left_behind = []  # (trigger, exit status, outputs left)
+    for child in children:
+        code = child["process"].wait(60)
+        stderr = child["process"].stderr.read()
+        assert not any(noise in stderr for noise in NOISE), stderr
+        left = sorted(p.name for p in child["out"].iterdir())
+        assert set(left) <= set(OUTPUTS), f"temporary files left: {left}"
+        for name in left:
+            assert (child["out"] / name).read_bytes() == expected[name], f"{name} is incomplete"
+        if code == 0:
+            assert left == sorted(OUTPUTS) and "Interrupted" not in stderr
+        else:
+            # of two signals in quick succession, Python may run the lower-numbered first
+            codes = {128 + child["signum"], 128 + (child["second"] or child["signum"])}
+            assert code in codes, (child["when"], code, stderr)
+            assert stderr.endswith("Interrupted\n") and stderr.count("Interrupted") == 1, stderr
+        left_behind.append((child["when"], code, len(left)))
+    # the moments were reached: runs stopped before any output, and between outputs
+    interrupted = {n for _, code, n in left_behind if code != 0}
+    assert {0, 1} <= interrupted, left_behind

@@ -777,7 +777,9 @@ def _discard_stdout() -> None:
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise exc.__cause__ from None  # Ctrl-C: reported by ccrqof.entry
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:

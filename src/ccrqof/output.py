@@ -4,6 +4,8 @@ then a rename), so an output is either the complete new file or whatever was the
 An output must be a regular file or a new name. A symbolic link, FIFO, device or socket is refused
 rather than followed or replaced: the rename would put a regular file in its place (`--output
 /dev/null` would replace the system's /dev/null), and writing through it would not be atomic.
+
+Kept light (no pandas, no pyarrow): the command's entry point imports it before anything heavy.
 """
 
 from __future__ import annotations
@@ -13,13 +15,27 @@ import errno
 import fnmatch
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ccrqof.errors import OutputError, UsageError
 
+# Temporary files being written, so that an interrupted run can remove them from any thread.
+_temporaries: set[str] = set()
+_lock = threading.RLock()
 _GLOB_CHARS = "*?["
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
+
+
+def discard_temporaries() -> None:
+    """Delete every temporary file still being written, and let no new one start: the last step
+    of an interrupted run before the process ends. The lock stays held until then."""
+    _lock.acquire()
+    for name in list(_temporaries):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    _temporaries.clear()
 
 
 def _cause(exc: OSError) -> str:
@@ -79,7 +95,9 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     path = check_writable(path)
     tmp = str(path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp")
     try:
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        with _lock:  # registered before it exists, so an interrupt can never miss it
+            _temporaries.add(tmp)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         write(Path(tmp))
         os.replace(tmp, path)
     except OSError as exc:
@@ -87,6 +105,8 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # gone already after a rename
+        with _lock:
+            _temporaries.discard(tmp)
 
 
 def write_text(path: str | Path, text: str) -> None:
