@@ -6,6 +6,7 @@
   no temporary file left and old outputs whole.
 - Standard output that cannot be written ends in one `Error:` line, a closed pipe quietly.
 - An interrupt at any moment leaves only complete outputs and says `Interrupted`, nothing else.
+- Every summary file says which reference date and rules made it.
 
 Failures are real ones where the system allows: tmpfs mounts (full, read-only), RLIMIT_FSIZE,
 /dev/full, a pipe without a reader, real signals. We run as root, so permission bits stop nothing; a
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import os
 import resource
@@ -631,3 +633,89 @@ def test_interrupt_at_any_moment_leaves_complete_outputs_or_none(extract, tmp_pa
     # the moments were reached: runs stopped before any output, and between outputs
     interrupted = {n for _, code, n in left_behind if code != 0}
     assert {0, 1} <= interrupted, left_behind
+
+
+# --- 6. summaries say what they are ---------------------------------------------------------------
+
+
+def _frame(text_or_path, parquet: bool = False) -> pd.DataFrame:
+    if parquet:
+        return pd.read_parquet(text_or_path)
+    if isinstance(text_or_path, Path):
+        return pd.read_csv(text_or_path, dtype=str)
+    return pd.read_csv(io.StringIO(text_or_path), dtype=str)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "to", "columns"),
+    [
+        ("csv", "stdout", ("reference_date", "ruleset")),
+        ("csv", "summary.csv", ("reference_date", "ruleset")),
+        ("parquet", "summary.parquet", ("reference_date", "ruleset")),
+        ("published", "stdout", ("REFERENCE_DATE", "RULESET")),
+        ("published", "published.csv", ("REFERENCE_DATE", "RULESET")),
+        ("published", "published.parquet", ("REFERENCE_DATE", "RULESET")),
+    ],
+)
+def test_every_summary_records_its_reference_date_and_rules(work, fmt, to, columns):
+    output = () if to == "stdout" else ("--output", f"out/{to}")
+    result = run("calc", "data/events.csv", "--as-of", "2024-01-31", "--format", fmt, *output)
+    assert result.exit_code == 0, result.stderr
+    frame = _frame(result.stdout if to == "stdout" else Path("out", to), to.endswith(".parquet"))
+    assert len(frame) > 0
+    assert set(frame[columns[0]]) == {"2024-01-31"}
+    assert set(frame[columns[1]]) == {"2023-24"}
+    if fmt != "published":
+        assert list(frame.columns[:4]) == [
+            "reference_date",
+            "ruleset",
+            "practice_code",
+            "indicator",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("dates", "reference_date", "ruleset"),
+    [
+        (YEAR, "2024-03-31", "2023-24"),
+        (("--as-of", "2025-06-30"), "2025-06-30", "2024-25"),  # local monitoring
+    ],
+)
+def test_summary_columns_match_the_json_document(work, dates, reference_date, ruleset):
+    document = json.loads(run("calc", "data/events.csv", *dates, "--format", "json").stdout)
+    assert (document["reference_date"], document["ruleset"]) == (reference_date, ruleset)
+    for fmt, columns in (
+        ("csv", ("reference_date", "ruleset")),
+        ("published", ("REFERENCE_DATE", "RULESET")),
+    ):
+        frame = _frame(run("calc", "data/events.csv", *dates, "--format", fmt).stdout)
+        assert set(zip(frame[columns[0]], frame[columns[1]], strict=True)) == {
+            (reference_date, ruleset)
+        }
+
+
+def test_rolled_up_summaries_record_them_too(work):
+    write_csv(work / "org.csv", "practice_code,pcn_code\nA81001,P1\nB82002,P1\n")
+    result = run(
+        "calc", "data/events.csv", *YEAR, "--org-map", "org.csv", "--by", "pcn", "--format", "csv"
+    )
+    assert result.exit_code == 0, result.stderr
+    frame = _frame(result.stdout)
+    assert list(frame.columns[:3]) == ["reference_date", "ruleset", "pcn_code"]
+    assert set(zip(frame["reference_date"], frame["ruleset"], strict=True)) == {
+        ("2024-03-31", "2023-24")
+    }
+
+
+def test_trend_rows_carry_their_own_date_and_rules(work):
+    result = run(
+        "trend", "data/events.csv", "--from", "2024-02", "--to", "2024-05", "--format", "csv"
+    )
+    assert result.exit_code == 0, result.stderr
+    frame = _frame(result.stdout)
+    assert dict(zip(frame["reference_date"], frame["ruleset"], strict=True)) == {
+        "2024-02-29": "2023-24",
+        "2024-03-31": "2023-24",
+        "2024-04-30": "2024-25",
+        "2024-05-31": "2024-25",
+    }

@@ -332,7 +332,8 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
             text = dump_json(document)
             write_text(output, text) if output else click.echo(text, nl=False)
         elif fmt in ("csv", "parquet", "published"):
-            flat = published(summary) if fmt == "published" else flat_summary(summary)
+            shape = published if fmt == "published" else flat_summary
+            flat = shape(summary, evaluation.ruleset)
             if output:
                 kind = (
                     fmt

@@ -14,6 +14,7 @@ import pandas as pd
 from ccrqof.columns import normalise
 from ccrqof.engine import Evaluation
 from ccrqof.errors import InputError, UsageError
+from ccrqof.rules import RuleSet
 from ccrqof.scoring import _NO_PRACTICE, count_outcomes, finish, score
 
 LEVELS = ("practice", "pcn", "icb")
@@ -108,8 +109,9 @@ def score_columns() -> tuple[str, ...]:
     return SUMMARY_COLUMNS
 
 
-def published(summary: pd.DataFrame) -> pd.DataFrame:
-    """NHS Digital's long achievement shape: PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE."""
+def published(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+    """NHS Digital's long achievement shape: PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE,
+    then REFERENCE_DATE and RULESET so that files of different runs cannot be confused."""
     rows = []
     for record in summary.to_dict("records"):
         practice = record["practice_code"]
@@ -135,4 +137,6 @@ def published(summary: pd.DataFrame) -> pd.DataFrame:
             )
     frame = pd.DataFrame(rows, columns=["PRACTICE_CODE", "INDICATOR_CODE", "MEASURE"])
     frame["VALUE"] = pd.Series([r["VALUE"] for r in rows], dtype=object)  # counts stay whole
+    frame["REFERENCE_DATE"] = ruleset.reference_date.isoformat()
+    frame["RULESET"] = ruleset.year.year
     return frame
