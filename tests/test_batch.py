@@ -422,7 +422,16 @@ def _published(synthetic, tmp_path, *extra) -> tuple[str, pd.DataFrame, dict]:
 
 def test_published_round_trips_to_the_json_summary(synthetic, tmp_path):
     text, frame, document = _published(synthetic, tmp_path, *YEAR)
-    assert list(frame.columns) == ["PRACTICE_CODE", "INDICATOR_CODE", "MEASURE", "VALUE"]
+    assert list(frame.columns) == [
+        "PRACTICE_CODE",
+        "INDICATOR_CODE",
+        "MEASURE",
+        "VALUE",
+        "REFERENCE_DATE",
+        "RULESET",
+    ]
+    assert set(frame["REFERENCE_DATE"]) == {document["reference_date"]} == {"2024-03-31"}
+    assert set(frame["RULESET"]) == {document["ruleset"]} == {"2023-24"}
     assert set(frame["MEASURE"]) == {
         "REGISTER",
         "NUMERATOR",
@@ -444,7 +453,7 @@ def test_published_round_trips_to_the_json_summary(synthetic, tmp_path):
         assert row["ACHIEVED_POINTS"] == pytest.approx(record["points"], abs=1e-12)
     # counts are whole numbers in the file: no "7.0"
     for line in text.splitlines()[1:]:
-        _, _, measure, value = line.split(",")
+        _, _, measure, value, _, _ = line.split(",")
         if measure != "ACHIEVED_POINTS":
             assert re.fullmatch(r"\d+", value), line
 
@@ -455,6 +464,8 @@ def test_published_in_local_monitoring_has_no_points(synthetic, tmp_path):
     assert all(r["points"] is None for r in document["results"])
     assert "ACHIEVED_POINTS" not in set(frame["MEASURE"])
     assert {"NUMERATOR", "DENOMINATOR", "PCAS"} <= set(frame["MEASURE"])
+    assert set(frame["REFERENCE_DATE"]) == {"2025-06-30"}
+    assert set(frame["RULESET"]) == {document["ruleset"]} == {"2024-25"}
 
 
 def test_published_with_by_pcn_is_exit_2(synthetic):

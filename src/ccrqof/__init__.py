@@ -10,20 +10,54 @@ The library does everything the CLI does::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
 
-from ccrqof.codelists import Codelist, illustrative_codelist, read_codelists, resolve_codelist
-from ccrqof.engine import Evaluation, Prepared, prepare
-from ccrqof.engine import evaluate as evaluate_prepared
-from ccrqof.errors import CcrqofError
-from ccrqof.readers import Extract, read_extract
-from ccrqof.rules import RuleSet, load_ruleset
-from ccrqof.scoring import score
+TYPE_CHECKING = False  # typing itself takes longer to import than the rest of this module
+if TYPE_CHECKING:
+    from ccrqof.codelists import Codelist
+    from ccrqof.engine import Evaluation
+    from ccrqof.readers import Extract
+    from ccrqof.rules import RuleSet
 
-try:
-    __version__ = version("ccrqof")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
+# Public names and the modules that define them, imported on first use (PEP 562) so that the
+# command's entry point can set up its signal handling before pandas and pyarrow load.
+_LAZY = {
+    "CcrqofError": "ccrqof.errors",
+    "Codelist": "ccrqof.codelists",
+    "Evaluation": "ccrqof.engine",
+    "Extract": "ccrqof.readers",
+    "Prepared": "ccrqof.engine",
+    "RuleSet": "ccrqof.rules",
+    "illustrative_codelist": "ccrqof.codelists",
+    "load_ruleset": "ccrqof.rules",
+    "prepare": "ccrqof.engine",
+    "read_codelists": "ccrqof.codelists",
+    "read_extract": "ccrqof.readers",
+    "resolve_codelist": "ccrqof.codelists",
+    "score": "ccrqof.scoring",
+}
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("ccrqof")
+        except PackageNotFoundError:  # running from a source tree
+            value = "0+unknown"
+    elif name == "evaluate_prepared":
+        from ccrqof.engine import evaluate as value
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'ccrqof' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def clusters_used(ruleset: RuleSet) -> set[str]:
@@ -46,6 +80,9 @@ def evaluate(extract: Extract, ruleset: RuleSet, codelist: Codelist | None = Non
 
     With no code list, only a `cluster` column in the extract maps entries to clusters.
     """
+    from ccrqof.engine import evaluate as evaluate_prepared
+    from ccrqof.engine import prepare
+
     prepared = prepare(
         extract,
         codelist,

@@ -1,3 +1,3 @@
-from ccrqof.cli import main
+from ccrqof.entry import main
 
 main()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import functools
 import io
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from ccrqof.columns import parse_column_options
 from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, published, read_org_map, summarise
-from ccrqof.output import check_writable, write_text
+from ccrqof.output import check_outputs, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
@@ -208,19 +211,21 @@ def input_options(command):
     return with_inputs
 
 
-def _check_outputs(inputs: tuple, **paths: Path | None) -> None:
-    """Before any work: output folders exist, suffixes are known, no output is an input."""
-    flat = [i for group in inputs for i in (group if isinstance(group, tuple) else [group])]
-    sources = {Path(i).resolve() for i in flat if i is not None}
+def _check_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | None) -> None:
+    """Before any work: no output is or could become an input, no two outputs share a file,
+    output folders are writable, suffixes are known."""
+    sources = [
+        *(("EVENTS", events) for events in inputs.events),
+        ("--patients", inputs.patients),
+        ("--codelists", inputs.codelists),
+        ("--org-map", org_map),
+        ("--rules", inputs.rules_dir),
+    ]
+    named = {"--" + option.replace("_", "-"): path for option, path in paths.items()}
+    check_outputs(named, sources)
     for option, path in paths.items():
         if path is None:
             continue
-        if path.resolve() in sources:
-            raise click.UsageError(
-                f"--{option.replace('_', '-')} {path.name} is one of the input files; inputs "
-                "are never overwritten: choose another file name"
-            )
-        check_writable(path)
         if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
@@ -350,10 +355,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     _check_outputs(
-        (*inputs.files, org_map),
-        output=output,
-        patients_out=patients_out,
-        rejects=inputs.rejects,
+        inputs, org_map, output=output, patients_out=patients_out, rejects=inputs.rejects
     )
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
@@ -370,7 +372,8 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
             text = dump_json(document)
             write_text(output, text) if output else click.echo(text, nl=False)
         elif fmt in ("csv", "parquet", "published"):
-            flat = published(summary) if fmt == "published" else flat_summary(summary)
+            shape = published if fmt == "published" else flat_summary
+            flat = shape(summary, evaluation.ruleset)
             if output:
                 kind = (
                     fmt
@@ -474,7 +477,7 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
+    _check_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
@@ -520,7 +523,7 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
     patient_id = patient_id.strip()  # ids are trimmed when read: a pasted space must not miss
     practice = practice.strip().upper() if practice else None
-    _check_outputs(inputs.files, output=output, rejects=inputs.rejects)
+    _check_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     prepared = ccrqof.prepare(
         extract,
@@ -593,7 +596,7 @@ def trend(
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    _check_outputs((*inputs.files, org_map), output=output, rejects=inputs.rejects, chart=chart)
+    _check_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
         stages.start("Reading")
@@ -794,10 +797,36 @@ def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
         click.echo(line)
 
 
+def _stream_failed(exc: OSError) -> bool:
+    """Did writing to standard output fail (a full disk under `> file`, /dev/full)? The command's
+    own files fail as OutputError and its inputs as InputError, so an OSError raised inside click
+    or rich, which write only to the terminal streams here, is one."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return exc.errno is not None and module.split(".")[0] in ("click", "rich")
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that Python's last flush on the way out
+    cannot fail again and print 'Exception ignored'."""
+    if sys.stdout is not sys.__stdout__:
+        return  # not the process's own stream (tests): nothing flushes it at exit
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise exc.__cause__ from None  # Ctrl-C: reported by ccrqof.entry
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
@@ -806,3 +835,13 @@ def main() -> None:
     except CcrqofError as exc:
         _stderr("Error:", "bold red", str(exc))
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        if not _stream_failed(exc):
+            raise
+        _discard_stdout()
+        if exc.errno == errno.EPIPE:
+            sys.exit(1)  # the reader went away (`| head`): nothing to say, as click and rich do
+        with contextlib.suppress(OSError):
+            cause = os.strerror(exc.errno)
+            _stderr("Error:", "bold red", f"cannot write to standard output: {cause}")
+        sys.exit(2)

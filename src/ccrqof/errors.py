@@ -45,6 +45,10 @@ class UsageError(CcrqofError):
     """Options that do not make sense together (no rule pack for the date, bad year name...)."""
 
 
+class OutputError(CcrqofError):
+    """An output that could not be written (disk full, read-only folder...): exit 2."""
+
+
 class RejectedRowsError(CcrqofError):
     """--strict: some rows were rejected. A check failed rather than a usage error: exit 1."""
 

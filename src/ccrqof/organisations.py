@@ -15,6 +15,7 @@ from ccrqof.codelists import read_text_table
 from ccrqof.columns import describe_columns, normalise
 from ccrqof.engine import Evaluation
 from ccrqof.errors import InputError, UsageError
+from ccrqof.rules import RuleSet
 from ccrqof.scoring import _NO_PRACTICE, count_outcomes, finish, score
 
 LEVELS = ("practice", "pcn", "icb")
@@ -103,8 +104,9 @@ def score_columns() -> tuple[str, ...]:
     return SUMMARY_COLUMNS
 
 
-def published(summary: pd.DataFrame) -> pd.DataFrame:
-    """NHS Digital's long achievement shape: PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE."""
+def published(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+    """NHS Digital's long achievement shape: PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE,
+    then REFERENCE_DATE and RULESET so that files of different runs cannot be confused."""
     rows = []
     for record in summary.to_dict("records"):
         practice = record["practice_code"]
@@ -130,4 +132,6 @@ def published(summary: pd.DataFrame) -> pd.DataFrame:
             )
     frame = pd.DataFrame(rows, columns=["PRACTICE_CODE", "INDICATOR_CODE", "MEASURE"])
     frame["VALUE"] = pd.Series([r["VALUE"] for r in rows], dtype=object)  # counts stay whole
+    frame["REFERENCE_DATE"] = ruleset.reference_date.isoformat()
+    frame["RULESET"] = ruleset.year.year
     return frame

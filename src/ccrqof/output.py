@@ -1,45 +1,230 @@
-"""Write outputs atomically: a temporary file in the same folder, then a rename."""
+"""Outputs: checked before any work, then written atomically (a temporary file in the same folder,
+then a rename), so an output is either the complete new file or whatever was there before.
+
+An output must be a regular file or a new name. A symbolic link, FIFO, device or socket is refused
+rather than followed or replaced: the rename would put a regular file in its place (`--output
+/dev/null` would replace the system's /dev/null), and writing through it would not be atomic.
+
+Kept light (no pandas, no pyarrow): the command's entry point imports it before anything heavy.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fnmatch
 import os
-import tempfile
-from collections.abc import Callable
+import stat
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ccrqof.errors import UsageError
+from ccrqof.errors import OutputError, UsageError
+
+# Temporary files being written, so that an interrupted run can remove them from any thread.
+_temporaries: set[str] = set()
+_lock = threading.RLock()
+_GLOB_CHARS = "*?["
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"))
 
 
-def check_writable(path: str | Path) -> Path:
-    """Fail before any work if the output's folder does not exist."""
+def discard_temporaries() -> None:
+    """Delete every temporary file still being written, and let no new one start: the last step
+    of an interrupted run before the process ends. The lock stays held until then."""
+    _lock.acquire()
+    for name in list(_temporaries):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+    _temporaries.clear()
+
+
+def _cause(exc: OSError) -> str:
+    """The operating system's words for a failure ("No space left on device")."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def _what(path: Path, option: str | None) -> str:
+    return f"{option} {path}" if option else f"output {path}"
+
+
+def check_writable(path: str | Path, option: str | None = None) -> Path:
+    """Fail before any work if the output could not be written: its folder is missing or not
+    writable, or the path is a folder, a link or another file that is not a regular one."""
     path = Path(path)
-    if not path.parent.resolve().is_dir():
-        raise UsageError(f"the folder of output file {path} does not exist")
-    if path.is_dir():
-        raise UsageError(f"output {path} is a folder; give a file name")
+    what = _what(path, option)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"{what}: {_cause(exc)}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{what} is a folder; give a file name")
+        if stat.S_ISLNK(mode):
+            raise UsageError(
+                f"{what} is a symbolic link; outputs are written to a new file that replaces "
+                "the old one, which would replace the link: give the path of a regular file"
+            )
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "a device")
+            raise UsageError(
+                f"{what} is {kind}, not a regular file; outputs are written to a new file that "
+                "replaces the old one, which would replace it: give the path of a regular file"
+            )
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{what}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        code = errno.EROFS if _read_only(folder) else errno.EACCES
+        raise UsageError(f"{what}: cannot write to the folder {folder}: {os.strerror(code)}")
     return path
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp)` then rename over `path`: an existing file is only ever replaced by a
-    complete new one, never left half-written."""
+    complete new one, never left half-written. A failure (disk full...) is an OutputError naming
+    the path and the cause, with the temporary file removed."""
     path = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = str(path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp")
     try:
+        with _lock:  # registered before it exists, so an interrupt can never miss it
+            _temporaries.add(tmp)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_cause(exc)}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # gone already after a rename
+        with _lock:
+            _temporaries.discard(tmp)
 
 
 def write_text(path: str | Path, text: str) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+# --- outputs against inputs ---------------------------------------------------------------------
+
+
+def _identity(path: Path) -> tuple:
+    """What a path names, whatever its spelling: an existing file's (device, inode), or a new
+    name in an existing folder (folder's device and inode, name)."""
+    try:
+        st = path.stat()
+        return ("file", st.st_dev, st.st_ino)
+    except OSError:
+        pass
+    try:
+        st = path.parent.stat()
+        return ("name", st.st_dev, st.st_ino, path.name)
+    except OSError:
+        return ("path", os.path.abspath(path))
+
+
+def _within(path: Path, folder: Path) -> list[str] | None:
+    """The parts of `path` below `folder` if it lies inside it (compared by device and inode, so
+    links and other spellings of the folder count), else None."""
+    try:
+        target = folder.stat()
+    except OSError:
+        return None
+    parts: list[str] = []
+    current = Path(os.path.abspath(path))
+    while current.parent != current:
+        parts.insert(0, current.name)
+        current = current.parent
+        try:
+            st = current.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino):
+            return parts
+    return None
+
+
+def _glob_matches(pattern: str, path: Path) -> bool:
+    """Would `glob.glob(pattern, recursive=True)` list `path`, if it existed?"""
+    parts = Path(pattern).parts
+    fixed = next((i for i, p in enumerate(parts) if any(c in p for c in _GLOB_CHARS)), len(parts))
+    below = _within(path, Path(*parts[:fixed]) if fixed else Path("."))
+    return below is not None and _match_parts(list(parts[fixed:]), below)
+
+
+def _match_parts(pattern: list[str], parts: list[str]) -> bool:
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_match_parts(pattern[1:], parts[i:]) for i in range(len(parts) + 1))
+    return (
+        bool(parts)
+        and fnmatch.fnmatch(parts[0], pattern[0])
+        and _match_parts(pattern[1:], parts[1:])
+    )
+
+
+def _read_suffixes() -> tuple[str, ...]:
+    from ccrqof.readers.inputs import DATA_SUFFIXES
+
+    return (*DATA_SUFFIXES, ".yaml", ".yml")  # rule-pack folders are read as .yaml files
+
+
+def _clash(output: Path, option: str, source: str | Path, label: str) -> str | None:
+    """Why `output` may not be written given one input, or None."""
+    what = _what(output, option)
+    text = str(source)
+    suffix = next((s for s in _read_suffixes() if output.name.lower().endswith(s)), None)
+    if any(c in text for c in _GLOB_CHARS):
+        if suffix and _glob_matches(text, output):
+            return (
+                f"{what} matches the input pattern {text} ({label}): it would be read as input "
+                "by this run or the next; choose a name or folder the pattern does not match"
+            )
+        return None
+    source = Path(source)
+    if source.is_file() and _identity(output) == _identity(source):
+        return (
+            f"{what} is the input file {source} ({label}); inputs are never overwritten: "
+            "choose another file name"
+        )
+    if suffix and source.is_dir() and _within(output, source) is not None:
+        return (
+            f"{what} is inside the input folder {source} ({label}) and ends in {suffix}, so "
+            "this run or the next would read it as input: choose another folder or file name"
+        )
+    return None
+
+
+def check_outputs(
+    outputs: dict[str, str | Path | None], inputs: Iterable[tuple[str, str | Path | None]]
+) -> None:
+    """Before anything is read: no output is, or could next time be read as, an input; no two
+    outputs share a file; every output can be written. `outputs` maps option names to paths;
+    `inputs` holds (label, file, folder or glob pattern) pairs."""
+    given = {option: Path(path) for option, path in outputs.items() if path is not None}
+    sources = [(label, source) for label, source in inputs if source is not None]
+    for option, path in given.items():
+        for label, source in sources:
+            reason = _clash(path, option, source, label)
+            if reason:
+                raise UsageError(reason)
+    seen: dict[tuple, str] = {}
+    for option, path in given.items():
+        key = _identity(path)
+        if key in seen:
+            raise UsageError(
+                f"{seen[key]} and {option} name the same file ({path}); give each output its "
+                "own file"
+            )
+        seen[key] = option
+    for option, path in given.items():
+        check_writable(path, option)

@@ -14,6 +14,7 @@ from ccrqof.engine import OUTCOME_COLUMNS, Evaluation
 from ccrqof.errors import UsageError
 from ccrqof.output import write_atomically
 from ccrqof.readers import InputReport
+from ccrqof.rules import RuleSet
 
 
 def _clean(value):
@@ -78,13 +79,16 @@ def dump_json(document: dict) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def flat_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """One column per field: the breakdown object becomes `breakdown_<FIELD>` columns."""
+def flat_summary(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+    """One column per field: the breakdown object becomes `breakdown_<FIELD>` columns. The
+    reference date and rule year lead every row, so files of different runs cannot be confused."""
     breakdown = pd.json_normalize(summary["breakdown"].tolist()).add_prefix("breakdown_")
     breakdown = breakdown.astype("Int64")
     flat = pd.concat([summary.drop(columns="breakdown").reset_index(drop=True), breakdown], axis=1)
     for col in ("needed_for_lower", "needed_for_upper", "register", "denominator", "numerator"):
         flat[col] = flat[col].astype("Int64")
+    flat.insert(0, "reference_date", ruleset.reference_date.isoformat())
+    flat.insert(1, "ruleset", ruleset.year.year)
     return flat
 
 
