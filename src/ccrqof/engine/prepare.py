@@ -356,8 +356,8 @@ def prepare(
     new_key[keep_units] = np.arange(len(keep_units))
     people = pd.DataFrame(
         {
-            "practice_code": _names(practice_names, unit_practice[keep_units], events),
-            "patient_id": _names(pid_names, unit_pid[keep_units], events),
+            "practice_code": _names(practice_names, unit_practice[keep_units]),
+            "patient_id": _names(pid_names, unit_pid[keep_units]),
         }
     )
     if regs is not None:
@@ -430,7 +430,7 @@ def prepare(
     )
 
 
-def _names(names, codes: np.ndarray, like: pd.DataFrame) -> pd.Series:
+def _names(names, codes: np.ndarray) -> pd.Series:
     """Take names by code (-1 is missing) keeping pandas' string type."""
     if not len(names):
         return pd.Series([None] * len(codes), dtype=object)
