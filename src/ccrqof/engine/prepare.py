@@ -249,7 +249,8 @@ def prepare(
     behind, so keys, duplicates and joins are worked out for the few. The patients keyed are
     those with such an entry, plus any named in `also_patients` (to explain someone who has
     none), or everyone with `every_patient` (for a register that can take patients without
-    entries: see `ccrqof.every_patient_needed`).
+    entries: see `ccrqof.every_patient_needed`). Every rule, with examples, and who "everyone"
+    is: docs/explanation-prepare.md.
     """
     events, registrations = extract.events, extract.patients
     counts: Counter = Counter()
@@ -319,7 +320,8 @@ def prepare(
     unit_practice, unit_pid = units.practice, units.pid
     n_units = len(unit_pid)
 
-    # Registrations of each unit (by practice and id when both files name practices).
+    # Registrations of each unit: by practice and id when both files name practices, else by
+    # id, also for units made from the registrations (docs/explanation-prepare.md, Surprises).
     regs = None
     if registrations is not None:
         if events_have_practice and regs_have_practice:
