@@ -52,7 +52,7 @@ class Step:
 class IndicatorExplanation:
     indicator: str
     title: str
-    outcome: str  # numerator, denominator, exclusion, pca, not on register, not in cascade
+    outcome: str  # an OUTCOME_WORDS value, 'not registered' or 'not on the register'
     rule: str | None
     field: str | None
     due_by: str | None
@@ -67,10 +67,6 @@ class PatientExplanation:
     ruleset: str
     timeline: list[dict]
     indicators: list[IndicatorExplanation]
-
-
-def _iso(day) -> str | None:
-    return None if day is None or np.isnat(day) else str(day)
 
 
 def _day(day) -> str:

@@ -1,15 +1,15 @@
-"""From outcome rows to per-practice counts, achievement, points and thresholds (rules.md §6)."""
+"""From outcome rows to per-practice counts, achievement, points and thresholds (the summary
+records of docs/reference-outputs.md)."""
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
 from ccrqof.engine import Evaluation
-from ccrqof.rules.model import IndicatorPack, RuleKind
+from ccrqof.rules.model import IndicatorPack
 
 BELOW, BETWEEN, ABOVE, NO_POINTS, REGISTER, NO_DENOMINATOR = (
     "below lower",
@@ -22,41 +22,6 @@ BELOW, BETWEEN, ABOVE, NO_POINTS, REGISTER, NO_DENOMINATOR = (
 
 
 _NO_PRACTICE = "<no practice code>"  # cannot be an ODS code
-
-
-def points_for(
-    achievement: float | None, pack: IndicatorPack, register: int, pays_points: bool
-) -> float | None:
-    """max × clamp((achievement − lower)/(upper − lower), 0, 1) on the unrounded achievement."""
-    if not pays_points:
-        return None
-    if pack.is_register:
-        return float(pack.max_points) if register > 0 else 0.0
-    if achievement is None:
-        return 0.0
-    lower, upper = pack.thresholds.lower, pack.thresholds.upper
-    share = min(max((achievement - lower) / (upper - lower), 0.0), 1.0)
-    return pack.max_points * share
-
-
-def needed_for(threshold: float, numerator: int, denominator: int) -> int | None:
-    """Smallest extra numerator patients (from the denominator) to reach a threshold."""
-    if denominator == 0:
-        return None
-    target = Fraction(str(threshold)) * denominator  # exact: 0.7 × 10 is 7, not 7.000...1
-    return max(0, math.ceil(target - numerator))
-
-
-def status_of(achievement: float | None, pack: IndicatorPack, pays_points: bool) -> str:
-    if pack.is_register:
-        return REGISTER
-    if not pays_points:
-        return NO_POINTS
-    if achievement is None:
-        return NO_DENOMINATOR
-    if achievement < pack.thresholds.lower:
-        return BELOW
-    return ABOVE if achievement >= pack.thresholds.upper else BETWEEN
 
 
 def breakdown_fields(pack: IndicatorPack) -> list[str]:
@@ -188,9 +153,9 @@ def _needed(threshold: float, num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def score(evaluation: Evaluation) -> pd.DataFrame:
-    """One row per practice and indicator, with every count data.md lists (`breakdown` as an
-    object per row). Computed for all practices at once, so scoring practices separately or
-    together gives the same rows."""
+    """One row per practice and indicator, with every column of a summary record in
+    docs/reference-outputs.md (`breakdown` as an object per row). Computed for all practices
+    at once, so scoring practices separately or together gives the same rows."""
     counts = count_outcomes(evaluation)
     summary = finish(counts, evaluation.ruleset)
     breakdown_cols = [c for c in summary.columns if c.startswith("breakdown_")]
@@ -228,4 +193,4 @@ SUMMARY_COLUMNS = (
 )
 
 
-__all__ = ["score", "points_for", "needed_for", "status_of", "RuleKind"]
+__all__ = ["score"]

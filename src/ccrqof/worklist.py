@@ -62,7 +62,8 @@ def needed_from_list(
 
 
 def _latest_per_patient(evaluation: Evaluation, clusters: set[str], start=None, on_or_after=None):
-    """Count and latest date of the clusters' events per patient key, up to R."""
+    """The clusters' events up to R (after `start`, on or after a per-patient bound) as
+    (pkey, day) rows, for the callers to count or take the latest of."""
     prepared = evaluation.prepared
     R = to_day(evaluation.ruleset.reference_date)
     mask = np.isin(prepared.cluster, prepared.cluster_ids(clusters)) & (prepared.day <= R)
@@ -213,13 +214,9 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
     )
 
 
-def _or_blank(practice) -> str:
-    return "" if practice is None or pd.isna(practice) else practice
-
-
 def _why_failing(pack: IndicatorPack, rows: pd.DataFrame) -> pd.Series:
-    """'no cancer care review by 15 Jan 2024' or 'cancer care review on 2 Mar 2024, after the
-    deadline 15 Jan 2024', from the pack's due_by (the date that was missing, and its deadline)."""
+    """'no cancer care review by the deadline 2024-01-15' or 'cancer care review on 2024-03-02,
+    after the deadline 2024-01-15', from the pack's due_by (the missing date and its deadline)."""
     from ccrqof.explanation import CLUSTER_WORDS
 
     missing, deadline = pack.due_by.missing, pack.due_by.deadline

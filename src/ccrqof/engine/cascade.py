@@ -48,7 +48,8 @@ class Evaluation:
 
 
 def registered_at(prepared: Prepared, timeline: Timeline) -> tuple[np.ndarray, np.ndarray]:
-    """Specified population at R and REG_DAT (rules.md §2): the current registration's start."""
+    """Specified population at R and REG_DAT, the current registration's start (REG_DAT in
+    docs/explanation-dates.md)."""
     n = prepared.n_patients
     if prepared.registrations is None:
         return np.ones(n, bool), np.full(n, NaT)

@@ -77,7 +77,7 @@ def patient_date(timeline: Timeline, definition: DateDefinition) -> np.ndarray:
     if isinstance(definition, LatestEvent):
         mask = timeline.in_cluster(definition.latest)
         if definition.exclude_episodes:
-            # rules.md §4: a blank or unknown episode counts as first/new
+            # a blank or unknown episode counts as first/new (docs/explanation-dates.md)
             excluded = timeline.prepared.episode_ids(definition.exclude_episodes)
             mask &= ~np.isin(timeline.episode, excluded)
         return _reduce(timeline.n, timeline.pkey[mask], timeline.day[mask], latest=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -203,6 +204,36 @@ def _entries(
     return has_code | has_cluster, listed, by_row, of_interest
 
 
+class Units(NamedTuple):
+    """Patient units (one patient id at one practice), and the (event row, unit) pairs that say
+    which units each event row belongs to."""
+
+    practice: np.ndarray  # unit -> practice id (-1: no practice)
+    pid: np.ndarray  # unit -> patient id
+    event_index: np.ndarray  # event rows ...
+    event_unit: np.ndarray  # ... and the unit of each
+
+
+def _units_from_events(ev_practice: np.ndarray, ev_pid: np.ndarray) -> Units:
+    """Each event row's own (practice, id) is its unit: used when the events carry practice
+    codes, or when the registrations do not either (then the id alone is the unit)."""
+    unit_of_event, _ = factorize(ev_practice, ev_pid)
+    first = np.unique(unit_of_event, return_index=True)[1]
+    return Units(ev_practice[first], ev_pid[first], np.arange(len(ev_pid)), unit_of_event)
+
+
+def _units_from_registrations(
+    reg_practice: np.ndarray, reg_pid: np.ndarray, ev_pid: np.ndarray
+) -> Units:
+    """Practice comes from the registrations: each registered (practice, id) is a unit, and an
+    event row joins every unit of its id (one per practice the id is registered at)."""
+    reg_unit, _ = factorize(reg_practice, reg_pid)
+    first = np.unique(reg_unit, return_index=True)[1]
+    unit_practice, unit_pid = reg_practice[first], reg_pid[first]
+    event_index, event_unit = join(ev_pid, unit_pid)
+    return Units(unit_practice, unit_pid, event_index, event_unit)
+
+
 def prepare(
     extract: Extract,
     codelist: Codelist | None,
@@ -218,7 +249,8 @@ def prepare(
     behind, so keys, duplicates and joins are worked out for the few. The patients keyed are
     those with such an entry, plus any named in `also_patients` (to explain someone who has
     none), or everyone with `every_patient` (for a register that can take patients without
-    entries: see `ccrqof.every_patient_needed`).
+    entries: see `ccrqof.every_patient_needed`). Every rule, with examples, and who "everyone"
+    is: docs/explanation-prepare.md.
     """
     events, registrations = extract.events, extract.patients
     counts: Counter = Counter()
@@ -277,21 +309,19 @@ def prepare(
     events_have_practice = extract.has_practice
     regs_have_practice = _practice_given(registrations)
 
-    # Patient units (a patient at a practice) and each event's unit.
-    if events_have_practice or not regs_have_practice:
-        unit_of_event, n_units = factorize(ev_practice, ev_pid)
-        first = np.unique(unit_of_event, return_index=True)[1]
-        unit_practice, unit_pid = ev_practice[first], ev_pid[first]
-        event_index, event_unit = np.arange(n_events), unit_of_event
+    # Patient units (a patient at a practice) and each event's unit(s).
+    by_events = events_have_practice or not regs_have_practice
+    if by_events:
+        units = _units_from_events(ev_practice, ev_pid)
         if events_have_practice:  # the same id under two practices is two patients: say so
-            counts[MORE_THAN_ONE_PRACTICE] = int((np.bincount(unit_pid) > 1).sum())
-    else:  # practice comes from the registrations: join events to them by patient id
-        reg_unit, n_units = factorize(reg_practice, reg_pid)
-        first = np.unique(reg_unit, return_index=True)[1]
-        unit_practice, unit_pid = reg_practice[first], reg_pid[first]
-        event_index, event_unit = join(ev_pid, unit_pid)
+            counts[MORE_THAN_ONE_PRACTICE] = int((np.bincount(units.pid) > 1).sum())
+    else:
+        units = _units_from_registrations(reg_practice, reg_pid, ev_pid)
+    unit_practice, unit_pid = units.practice, units.pid
+    n_units = len(unit_pid)
 
-    # Registrations of each unit (by practice and id when both files name practices).
+    # Registrations of each unit: by practice and id when both files name practices, else by
+    # id, also for units made from the registrations (docs/explanation-prepare.md, Surprises).
     regs = None
     if registrations is not None:
         if events_have_practice and regs_have_practice:
@@ -314,7 +344,7 @@ def prepare(
         )
         known = np.zeros(n_units, bool)
         known[unit_j] = True
-        if events_have_practice or not regs_have_practice:
+        if by_events:
             missing = int((~known).sum())
         else:  # units are the registrations; count the event patients none of them matched
             missing = len(np.setdiff1d(np.unique(ev_pid), unit_pid))
@@ -328,8 +358,8 @@ def prepare(
     new_key[keep_units] = np.arange(len(keep_units))
     people = pd.DataFrame(
         {
-            "practice_code": _names(practice_names, unit_practice[keep_units], events),
-            "patient_id": _names(pid_names, unit_pid[keep_units], events),
+            "practice_code": _names(practice_names, unit_practice[keep_units]),
+            "patient_id": _names(pid_names, unit_pid[keep_units]),
         }
     )
     if regs is not None:
@@ -374,12 +404,12 @@ def prepare(
     rows = np.concatenate([rows_a, rows_b])
     cluster_of_row = np.concatenate([clusters_a, clusters_b])
     # each relevant row, for every patient unit it belongs to
-    if events_have_practice or not regs_have_practice:
-        ev_rows, ev_units = rows, event_unit[rows]
+    if by_events:  # one unit per row
+        ev_rows, ev_units = rows, units.event_unit[rows]
         pairs = np.arange(len(rows))
     else:
-        i, j = join(rows, event_index)
-        ev_rows, ev_units, pairs = rows[i], event_unit[j], i
+        i, j = join(rows, units.event_index)
+        ev_rows, ev_units, pairs = rows[i], units.event_unit[j], i
     keys = new_key[ev_units]
     kept = keys >= 0
     ev_rows, keys, pairs = ev_rows[kept], keys[kept], pairs[kept]
@@ -402,7 +432,7 @@ def prepare(
     )
 
 
-def _names(names, codes: np.ndarray, like: pd.DataFrame) -> pd.Series:
+def _names(names, codes: np.ndarray) -> pd.Series:
     """Take names by code (-1 is missing) keeping pandas' string type."""
     if not len(names):
         return pd.Series([None] * len(codes), dtype=object)

@@ -109,7 +109,7 @@ def load_ruleset(
     """The rules for a QOF year (reference date = its PPED) or for any reference date.
 
     A date after the last paid year runs that year's rules as local monitoring (no points),
-    as rules.md §7 says for dates after 31 March 2025.
+    as for dates after 31 March 2025 (year.yaml in docs/reference-rule-packs.md).
     """
     if (year is None) == (reference_date is None):
         raise UsageError("give either a QOF year or a reference date")

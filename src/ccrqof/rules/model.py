@@ -108,7 +108,8 @@ class EventCountTest(Frozen):
     """``{events: CANINVITE_COD, in_last: 12 months, at_least: 2, min_span_days: 7}``.
 
     Counts a cluster's events in the window ``(R - in_last, R]``; with ``min_span_days`` the
-    earliest and latest of them must be at least that many days apart (rules.md decision 4).
+    earliest and latest of them must be at least that many days apart (decision 4 of
+    docs/explanation-dates.md).
     """
 
     events: str
