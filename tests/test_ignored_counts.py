@@ -198,3 +198,33 @@ def test_bundled_registers_need_an_entry_so_calc_keys_only_entries_of_interest()
 
     for year in ("2021-22", "2022-23", "2023-24", "2024-25"):
         assert not ccrqof.every_patient_needed(ccrqof.load_ruleset(year=year)), year
+
+
+def test_a_registration_counts_only_at_its_own_practice(tmp_path: Path):
+    """Events without practice codes, a patients file with them: the patient units come from
+    the registrations, and each unit has only its own practice's registrations. p1 left B82002
+    in 2020 and is registered at A81001: on A81001's register only (before, the open A81001
+    registration made p1 registered at B82002 too)."""
+    events = tmp_path / "events.csv"
+    events.write_text("patient_id,code,date\np1,254837009,2023-06-01\n")
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        "practice_code,patient_id,registration_date,deregistration_date\n"
+        "A81001,p1,2000-01-01,\n"
+        "B82002,p1,2010-01-01,2020-01-01\n"
+    )
+    code, out, err = run_main(
+        "calc", events, "--patients", patients, "--year", "2023-24", "--format", "json"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    registers = {
+        r["practice_code"]: r["register"] for r in document["results"] if r["indicator"] == "CAN001"
+    }
+    assert registers == {"A81001": 1, "B82002": 0}
+    assert (
+        document["input"]["ignored"][
+            "patients with entries of interest not registered at the reference date"
+        ]
+        == 1
+    )

@@ -426,3 +426,11 @@ def test_a_packs_dates_are_its_own(packs, tmp_path):
     }
     # local CAN004: the September review entry is its diagnosis, after the review (R5)
     assert rule["local"] == {**rule["bundled"], "CAN004": "R5 2023-09-01"}
+
+
+def test_episode_names_in_a_pack_are_compared_in_lower_case():
+    """The readers lower-case episodes, so a pack's `exclude_episodes: [Review]` must too."""
+    from ccrqof.rules.model import LatestEvent
+
+    definition = LatestEvent(latest="CAN_COD", exclude_episodes=(" Review", "ENDED"))
+    assert definition.exclude_episodes == ("review", "ended")

@@ -320,11 +320,11 @@ def prepare(
     unit_practice, unit_pid = units.practice, units.pid
     n_units = len(unit_pid)
 
-    # Registrations of each unit: by practice and id when both files name practices, else by
-    # id, also for units made from the registrations (docs/explanation-prepare.md, Surprises).
+    # Registrations of each unit: by practice and id whenever the registrations name practices
+    # (also for units made from them: a unit is one practice's registration), else by id.
     regs = None
     if registrations is not None:
-        if events_have_practice and regs_have_practice:
+        if regs_have_practice:
             reg_i, unit_j = join(
                 reg_practice * len(pid_names) + reg_pid,
                 unit_practice.astype(np.int64) * len(pid_names) + unit_pid,

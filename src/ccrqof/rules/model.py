@@ -168,6 +168,11 @@ class LatestEvent(Frozen):
     latest: str
     exclude_episodes: tuple[str, ...] = ()
 
+    @field_validator("exclude_episodes")
+    @classmethod
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(e.strip().lower() for e in v)  # the readers lower-case episodes
+
 
 class EarliestEventFrom(Frozen):
     """Earliest event of a cluster on or before R and on or after an anchor date."""
