@@ -621,7 +621,11 @@ def trend(
                 for p in rulesets[-1].packs.values()  # the bands of the latest point's rules
                 if p.thresholds
             }
-            write_chart(frame, thresholds, chart)
+            retirement = next(
+                (r.year.local_monitoring_from for r in rulesets if r.year.local_monitoring_from),
+                None,
+            )
+            write_chart(frame, thresholds, chart, retirement)
     for notice in prepared.notices:
         _warn(notice)
     if fmt == "json":

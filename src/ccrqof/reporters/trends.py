@@ -16,8 +16,6 @@ from ccrqof.errors import UsageError
 from ccrqof.output import write_atomically, write_text
 from ccrqof.trend import sparkline
 
-RETIREMENT = dt.date(2025, 4, 1)  # CAN004/CAN005 left QOF from 2025-26 (rules.md §7)
-
 
 def _pct(value) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{100 * value:.1f}%"
@@ -59,11 +57,15 @@ def render_trend(console: Console, frame: pd.DataFrame) -> None:
             else "",
         )
     console.print(table)
-    monitoring = frame.loc[frame["year_status"] == "local_monitoring", "period"]
+    monitoring = frame[frame["year_status"] == "local_monitoring"]
     if len(monitoring):
+        first = monitoring.iloc[0]
+        retired = "/".join(
+            sorted(set(monitoring.loc[monitoring["status"] != "register", "indicator"]))
+        )
         console.print(
-            f"From {monitoring.iloc[0]} the 2024-25 rules run as local monitoring "
-            "(CAN004/CAN005 retired from QOF): no points.",
+            f"From {first['period']} the {first['ruleset']} rules run as local monitoring "
+            f"({retired} retired from QOF): no points.",
             style="dim",
         )
 
@@ -83,9 +85,13 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_chart(
-    frame: pd.DataFrame, thresholds: dict[str, tuple[float, float]], path: Path
+    frame: pd.DataFrame,
+    thresholds: dict[str, tuple[float, float]],
+    path: Path,
+    retirement: dt.date | None = None,
 ) -> None:
-    """Achievement over time, one line per indicator, threshold bands, retirement marked."""
+    """Achievement over time, one line per indicator, threshold bands, and the date the
+    indicators left QOF (the year.yaml `local_monitoring_from`) marked when in range."""
     suffix = path.suffix.lower()
     if suffix not in (".svg", ".png", ".html"):
         raise UsageError("--chart must end in .svg, .png or .html")
@@ -121,11 +127,11 @@ def write_chart(
         pd.to_datetime(data["reference_date"]).min(),
         pd.to_datetime(data["reference_date"]).max(),
     )
-    if first <= pd.Timestamp(RETIREMENT) <= last + pd.Timedelta(days=31):
-        ax.axvline(pd.Timestamp(RETIREMENT), color="#425563", linestyle="--", linewidth=1)
+    if retirement and first <= pd.Timestamp(retirement) <= last + pd.Timedelta(days=31):
+        ax.axvline(pd.Timestamp(retirement), color="#425563", linestyle="--", linewidth=1)
         ax.annotate(
-            "retired from QOF\n(1 Apr 2025)",
-            xy=(pd.Timestamp(RETIREMENT), 4),
+            f"retired from QOF\n({retirement.day} {retirement:%b %Y})",
+            xy=(pd.Timestamp(retirement), 4),
             xytext=(6, 0),
             textcoords="offset points",
             fontsize=8,
@@ -133,7 +139,8 @@ def write_chart(
         )
     ax.set_ylim(0, 100)
     ax.set_ylabel("achievement (%)")
-    ax.set_title("CAN004 / CAN005 achievement by month end (bands: QOF thresholds)", fontsize=11)
+    shown = " / ".join(sorted(data["indicator"].unique()))
+    ax.set_title(f"{shown} achievement by month end (bands: QOF thresholds)", fontsize=11)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower left", frameon=False)
