@@ -287,3 +287,19 @@ def test_absurd_within_is_a_usage_error(days: str) -> None:
     code, out, err = run_main("worklist", EVENTS, "--year", "2023-24", "--within", days)
     assert code == 2 and out == ""
     assert "--within" in err and "Traceback" not in err
+
+
+def test_indicator_choices_come_from_the_packs() -> None:
+    """--indicator is checked against the year's packs (any case), not a list in the code."""
+    code, out, err = run_main(
+        "worklist", EVENTS, "--year", "2023-24", "--indicator", "can005", "--format", "json"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert {r["indicator"] for r in document["targets"] + document["will_fail"]} == {"CAN005"}
+    code, _, err = run_main("worklist", EVENTS, "--year", "2023-24", "--indicator", "CAN001")
+    assert code == 2 and "CAN004, CAN005" in err  # a register has no deadline to list
+    code, _, err = run_main(
+        "trend", EVENTS, "--from", "2024-01", "--to", "2024-02", "--indicator", "CAN009"
+    )
+    assert code == 2 and "CAN001, CAN004, CAN005" in err

@@ -230,6 +230,18 @@ def _check_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | 
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
 
+def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | None:
+    """--indicator values checked against the packs' indicators (None: all of them)."""
+    chosen = tuple(dict.fromkeys(i.strip().upper() for i in given))
+    unknown = [i for i in chosen if i not in available]
+    if unknown:
+        raise UsageError(
+            f"--indicator {', '.join(unknown)}: not an indicator these rule packs can list here; "
+            f"choose from {', '.join(sorted(available))}"
+        )
+    return chosen or None
+
+
 def _check_clusters(codelist, needed: set[str], extract, inputs: Inputs) -> None:
     """A cluster the rules read with no code in the list would count as zero, silently."""
     empty = missing_clusters(codelist, needed, extract)
@@ -452,9 +464,10 @@ def _print_or_write(output: Path | None, render) -> None:
 @input_options
 @click.option(
     "--indicator",
-    type=click.Choice(["CAN004", "CAN005"]),
     multiple=True,
-    help="Only this indicator (repeatable). Default: both.",
+    metavar="ID",
+    help="Only this indicator, such as CAN004 (repeatable). Default: every indicator of the "
+    "year's packs that has a deadline ('ccrqof rules list' shows them).",
 )
 @click.option(
     "--within",
@@ -482,7 +495,8 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
         _warn(notice)
-    result = build_worklist(evaluation, ccrqof.score(evaluation), indicator or None, within_days)
+    indicator = _chosen(indicator, {p.indicator for p in ruleset.packs.values() if p.due_by})
+    result = build_worklist(evaluation, ccrqof.score(evaluation), indicator, within_days)
     reference = ruleset.reference_date.isoformat()
     if fmt == "json":
         text = dump_json(worklist_document(result, reference, ruleset.year.year))
@@ -555,9 +569,10 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
 )
 @click.option(
     "--indicator",
-    type=click.Choice(["CAN001", "CAN004", "CAN005"]),
     multiple=True,
-    help="Only this indicator (repeatable). Default: all.",
+    metavar="ID",
+    help="Only this indicator, such as CAN004 (repeatable). Default: every indicator of the "
+    "packs in the range.",
 )
 @click.option("--org-map", type=click.Path(path_type=Path), help="As for calc.")
 @click.option(
@@ -597,6 +612,9 @@ def trend(
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
     _check_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
+    # every year's packs in the range: a local pack may read an extra cluster in one year
+    rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
+    chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
     organisations = read_org_map(org_map) if org_map else None
     with Stages(quiet) as stages:
         stages.start("Reading")
@@ -605,14 +623,17 @@ def trend(
             on_file=stages.file_read,
         )
         stages.start(f"Evaluating {len(days)} month ends")
-        # every year's packs in the range: a local pack may read an extra cluster in one year
-        rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
         clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
         prepared = ccrqof.prepare(
             extract, codelist, clusters, every_patient=ccrqof.every_patient_needed(*rulesets)
         )
         frame = series(
-            prepared, days, indicator or None, by, organisations, rules_dir=inputs.rules_dir
+            prepared,
+            days,
+            chosen,
+            by,
+            organisations,
+            rules_dir=inputs.rules_dir,
         )
         if chart is not None:
             stages.start("Drawing")
