@@ -88,6 +88,12 @@ BROKEN = [
         "CAN004.yaml",
         "cluster MDRV_CODE is not a PCD cluster id",
     ),
+    (
+        "words for nothing the pack reads",
+        lambda d: d["words"].update(SMEAR_COD="cervical screening test"),
+        "CAN004.yaml",
+        "words for SMEAR_COD, which the pack neither reads nor defines",
+    ),
 ]
 
 

@@ -23,14 +23,6 @@ from ccrqof.rules.model import (
     RuleKind,
 )
 
-CLUSTER_WORDS = {
-    "CAN_COD": "cancer diagnosis",
-    "MDRV_COD": "cancer care review",
-    "CANPCSUPP_COD": "support discussion",
-    "CANINVITE_COD": "review invitation",
-    "CANPCADEC_COD": "'declined' code",
-    "CANPCAPU_COD": "'unsuitable' code",
-}
 OUTCOME_WORDS = {
     RuleKind.select_register: "on the register",
     RuleKind.select_numerator: "numerator",
@@ -78,11 +70,10 @@ def _date_label(pack, name: str) -> str:
         return "registration (current)"
     definition = pack.dates.get(name)
     if isinstance(definition, LatestEvent):
-        return f"latest {CLUSTER_WORDS.get(definition.latest, definition.latest)}"
+        return f"latest {pack.word(definition.latest)}"
     if isinstance(definition, EarliestEventFrom):
-        what = CLUSTER_WORDS.get(definition.earliest, definition.earliest)
-        anchor = "diagnosis" if definition.on_or_after == "CAN_DAT" else definition.on_or_after
-        return f"first {what} on or after {anchor}"
+        what = pack.word(definition.earliest)
+        return f"first {what} on or after {pack.word(definition.on_or_after)}"
     return name
 
 
@@ -107,7 +98,7 @@ def _why(rule: Rule, pack, timeline, i: int, held: bool) -> str:
         days = timeline.day[
             (timeline.pkey == i) & timeline.in_cluster(when.events) & (timeline.day > start)
         ]
-        what = CLUSTER_WORDS.get(when.events, when.events)
+        what = pack.word(when.events)
         span = f", at least {when.min_span_days} days apart" if when.min_span_days else ""
         found = f"{len(days)} {what}(s) after {_day(start)}"
         if len(days) > 1:
@@ -170,14 +161,23 @@ def explain_patient(
                 patient_id=patient_id,
                 reference_date=ruleset.reference_date.isoformat(),
                 ruleset=ruleset.year.year,
-                timeline=_timeline(sub, i, to_day(ruleset.reference_date)),
+                timeline=_timeline(sub, i, to_day(ruleset.reference_date), words_of(ruleset)),
                 indicators=[_explain_indicator(tr, i) for tr in traces.values()],
             )
         )
     return explanations
 
 
-def _timeline(sub: Prepared, i: int, R) -> list[dict]:
+def words_of(ruleset: RuleSet) -> dict[str, str]:
+    """Every pack's words for its clusters and dates (the first pack to name one wins)."""
+    words: dict[str, str] = {}
+    for pack in ruleset.ordered():
+        for name, text in pack.words.items():
+            words.setdefault(name, text)
+    return words
+
+
+def _timeline(sub: Prepared, i: int, R, words: dict[str, str]) -> list[dict]:
     """Registrations and the patient's entries in the clusters the rules read, by date."""
     items = []
     if sub.registrations is not None:
@@ -212,7 +212,7 @@ def _timeline(sub: Prepared, i: int, R) -> list[dict]:
         items.append(
             {
                 "date": str(sub.day[k]),
-                "what": CLUSTER_WORDS.get(cluster, cluster),
+                "what": words.get(cluster, cluster),
                 "cluster": cluster,
                 "code": str(sub.code_names[sub.code[k]]) or None,
                 "episode": sub.episode_names[sub.episode[k]] or None,

@@ -217,11 +217,10 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
 def _why_failing(pack: IndicatorPack, rows: pd.DataFrame) -> pd.Series:
     """'no cancer care review by the deadline 2024-01-15' or 'cancer care review on 2024-03-02,
     after the deadline 2024-01-15', from the pack's due_by (the missing date and its deadline)."""
-    from ccrqof.explanation import CLUSTER_WORDS
-
     missing, deadline = pack.due_by.missing, pack.due_by.deadline
     definition = pack.dates.get(missing)
-    what = CLUSTER_WORDS.get(getattr(definition, "earliest", ""), missing)
+    earliest = getattr(definition, "earliest", None)
+    what = pack.word(earliest) if earliest in pack.words else missing
     anchor = rows[deadline.anchor].to_numpy("datetime64[D]")
     due = deadline.offset.apply(anchor) if deadline.offset else anchor
     done = (

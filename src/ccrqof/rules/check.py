@@ -152,6 +152,11 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
                 f"cluster {cluster} is not a PCD cluster id (a typo? the "
                 "known ids are in ccrqof/data/pcd_cluster_ids.txt)",
             )
+        if unused := sorted(set(pack.words) - pack.clusters() - set(pack.dates)):
+            problem(
+                files[indicator],
+                f"words for {', '.join(unused)}, which the pack neither reads nor defines",
+            )
         if not pack.is_register and pack.population not in packs:
             problem(
                 files[indicator], f"population {pack.population} is not an indicator of this year"
@@ -188,6 +193,11 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
                 f"the file says {cases.indicator} {cases.year}; expected {indicator} {info.year}",
             )
             continue
+        if unused := sorted(set(pack.words) - pack.clusters() - set(pack.dates)):
+            problem(
+                files[indicator],
+                f"words for {', '.join(unused)}, which the pack neither reads nor defines",
+            )
         if not pack.is_register and pack.population not in packs:
             continue  # already reported: the register is missing, nothing can run
         deciding: Counter[str] = Counter()

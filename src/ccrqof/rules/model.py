@@ -220,6 +220,15 @@ class IndicatorPack(Frozen):
     dates: dict[str, DateDefinition]
     rules: tuple[Rule, ...]
     due_by: DueBy | None = None
+    words: dict[str, str] = Field(
+        default_factory=dict,
+        description="plain words for the pack's clusters and dates, as explanations and "
+        "worklists say them (CAN_COD: cancer diagnosis; CAN_DAT: diagnosis)",
+    )
+
+    def word(self, name: str) -> str:
+        """The pack's words for a cluster or date, or its name when it gives none."""
+        return self.words.get(name, name)
 
     @field_validator("year", mode="before")
     @classmethod
