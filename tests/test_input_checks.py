@@ -303,3 +303,46 @@ def test_indicator_choices_come_from_the_packs() -> None:
         "trend", EVENTS, "--from", "2024-01", "--to", "2024-02", "--indicator", "CAN009"
     )
     assert code == 2 and "CAN001, CAN004, CAN005" in err
+
+
+@pytest.mark.parametrize(
+    "ids", [("007", "7", "123"), ("P007", "P7", "P123")], ids=["digits", "text"]
+)
+def test_two_open_registrations_found_whatever_the_ids_look_like(tmp_path, ids) -> None:
+    """Digit-only ids take a faster path (compared as numbers and lengths): 007 and 7 are still
+    two patients, and only the id open twice is rejected."""
+    a, b, twice = ids
+    patients = write_csv(
+        tmp_path / "patients.csv",
+        f"""
+patient_id,practice_code,registration_date
+{a},A81001,2010-01-01
+{b},A81001,2010-01-01
+{twice},A81001,2010-01-01
+{twice},A81001,2012-01-01
+{twice},B82002,2012-01-01
+""",
+    )
+    events = write_csv(
+        tmp_path / "events.csv",
+        f"""
+patient_id,practice_code,code,date
+{a},A81001,{CANCER},2023-06-01
+{b},A81001,{CANCER},2023-06-01
+""",
+    )
+    code, out, err = calc(events, "--patients", patients, "--rejects", tmp_path / "rejects.csv")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["input"]["rejected"] == {
+        "more than one open registration for the patient at the practice": 2
+    }
+    registers = {
+        r["practice_code"]: r["register"] for r in document["results"] if r["indicator"] == "CAN001"
+    }
+    assert registers["A81001"] == 2
+    rejects = (tmp_path / "rejects.csv").read_text().splitlines()
+    assert [line.split(",")[1] for line in rejects[1:]] == [
+        "4",
+        "5",
+    ]  # the two at A81001; B82002 is another practice

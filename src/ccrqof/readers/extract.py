@@ -494,25 +494,62 @@ def _reject_registrations(
     open_rows = np.flatnonzero(keep & np.isnat(dereg))
     if not len(open_rows):
         return
-    frame = pd.DataFrame(
-        {
-            "practice": pa.array(columns["practice_code"]).take(open_rows).to_pandas(),
-            "patient": pa.array(columns["patient_id"]).take(open_rows).to_pandas(),
-            "reg": reg[open_rows],
-        }
-    )
-    copies = frame.duplicated(keep="first").to_numpy()
+    # only an id open more than once can be either problem: most are open once
+    numbers = _as_numbers(columns["patient_id"])
+    if numbers is not None:  # digits only (most pseudonyms): no string hashing
+        repeated = _repeated(numbers[open_rows])
+    else:
+        ids = _dense(columns["patient_id"])[open_rows]
+        repeated = np.bincount(ids)[ids] > 1
+    if not repeated.any():
+        return
+    open_rows = open_rows[repeated]
+    ids = _dense(columns["patient_id"].take(pa.array(open_rows)))
+    practice = _dense(columns["practice_code"].take(pa.array(open_rows)))
+    key = ids * (int(practice.max()) + 1) + practice
+    starts = reg[open_rows].astype(np.int64)
+    starts -= starts.min()
+    copies = pd.Series(key * (int(starts.max()) + 1) + starts).duplicated().to_numpy()
     if copies.any():
         report.ignored[DUPLICATE_REGISTRATIONS] += int(copies.sum())
         keep[open_rows[copies]] = False
-        frame, open_rows = frame[~copies], open_rows[~copies]
-    several = frame.duplicated(["practice", "patient"], keep=False).to_numpy()
+        key, open_rows = key[~copies], open_rows[~copies]
+    several = pd.Series(key).duplicated(keep=False).to_numpy()
     if several.any():
         hit = np.zeros(len(keep), bool)
         hit[open_rows[several]] = True
         column = mapping.get("deregistration_date", mapping["registration_date"])
         report.reject(source, hit, column, TWO_OPEN_REGISTRATIONS)
         keep &= ~hit
+
+
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """Which values occur more than once (a sort: faster than hashing numbers)."""
+    ordered = np.sort(values)
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return np.zeros(len(values), bool)
+    return np.isin(values, ordered[1:][same])
+
+
+def _as_numbers(column: pa.ChunkedArray) -> np.ndarray | None:
+    """A number per id when every id is digits (most pseudonyms): equal ids give equal numbers
+    (unequal ones rarely may: callers confirm), else None."""
+    try:
+        values = pc.cast(column, pa.uint64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    lengths = pc.binary_length(column).to_numpy(zero_copy_only=False).astype(np.uint64)
+    return values * np.uint64(32) + lengths  # 007 and 7 differ; wrapping is only a collision
+
+
+def _dense(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Dense int64 ids (nulls one id of their own) of a text column, from an Arrow dictionary:
+    no Python strings."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    codes = pc.dictionary_encode(column, null_encoding="encode")
+    return codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def read_extract(
