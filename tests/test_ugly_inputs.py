@@ -317,6 +317,20 @@ CSV_CASES = [
 ]
 
 
+READER_HARDENING_CASES = [
+    Case(
+        "windows1252_with_broken_row.csv",
+        "cp1252 text and a row one field short at physical line 8 (after a quoted line "
+        "break): read as Windows-1252 with one notice, that row rejected, the rest scored",
+        rows_read=7,
+        rejects=(reject(8, "", BROKEN_ROW),),
+        notice="Windows-1252",
+    ),
+]
+# fixture files tested by their own tests (test_reader_hardening.py)
+READER_HARDENING_ELSEWHERE: set[str] = set()
+
+
 # --- Parquet variants, written per session (small and typed, so kept out of the folder) ------
 
 GOOD = [
@@ -446,6 +460,9 @@ PARQUET_CASES = [
     ),
     Case("zero_rows.parquet", "a Parquet file with columns and no rows", error=("no rows",)),
 ]
+
+
+ALL_CASES = CSV_CASES + PARQUET_CASES + READER_HARDENING_CASES
 
 
 @pytest.fixture(scope="session")
@@ -583,7 +600,7 @@ def check_readable(case: Case, run: Run, out: Path, main_file: Path) -> None:
         assert "Note:" not in run.stderr
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in CSV_CASES + PARQUET_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in ALL_CASES])
 def test_ugly_file(case: Case, parquet_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -595,7 +612,7 @@ def test_ugly_file(case: Case, parquet_dir: Path, tmp_path: Path) -> None:
         check_readable(case, run, out, main_file)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in CSV_CASES + PARQUET_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.file) for c in ALL_CASES])
 def test_ugly_file_strict(case: Case, parquet_dir: Path, tmp_path: Path) -> None:
     """--strict: exit 1 after writing the rejects file when anything was rejected; a file with
     only ignored rows still passes; hard errors stay 2."""
@@ -622,7 +639,9 @@ EITHER_WAY = {"utf16_excel_unicode_text.txt", "cp1252_undefined_byte.csv"}  # te
 
 
 def test_every_fixture_file_has_a_case() -> None:
-    named = {c.file for c in CSV_CASES} | {c.events for c in CSV_CASES if c.events} | EITHER_WAY
+    text_cases = CSV_CASES + READER_HARDENING_CASES
+    named = {c.file for c in text_cases} | {c.events for c in text_cases if c.events}
+    named |= EITHER_WAY | READER_HARDENING_ELSEWHERE
     on_disk = {p.name for p in FIXTURES.iterdir() if p.suffix != ".py" and p.is_file()}
     assert on_disk - named == set()
     assert named - on_disk == set()

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -432,6 +433,20 @@ def read_patients(
     )
 
 
+@contextmanager
+def _reader_threads():
+    """Threads to read files side by side. On an error, reads not yet started are cancelled
+    and running ones finish (a pyarrow read cannot be interrupted) before it is raised: no
+    reader outlives the call."""
+    pool = ThreadPoolExecutor()
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def read_extract(
     events: str | Path | list[str | Path],
     patients: str | Path | None = None,
@@ -449,7 +464,7 @@ def read_extract(
     report = InputReport()
     found = expand(events if isinstance(events, list | tuple) else [events])
     # pyarrow reads release the GIL: the patients file is read while the events are
-    with ThreadPoolExecutor() as pool:
+    with _reader_threads() as pool:
         patients_source = pool.submit(read_table, patients, encoding) if patients else None
         if isinstance(found, Path):  # one Parquet dataset
             frames = [read_events(read_dataset(found), report, columns=columns)]
