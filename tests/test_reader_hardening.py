@@ -9,10 +9,12 @@ numbered as the items of the issue.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from test_cli import Run, run_entry
 from test_ugly_inputs import BASE, FIXTURES, indicator_counts
 
 from ccrqof.readers.extract import BROKEN_ROW
+from ccrqof.readers.tables import GZIP_FREE_BYTES
 
 CANCER, REVIEW, SUPPORT = "254837009", "720006006", "1239881000000109"
 HEADER = "practice_code,patient_id,code,date"
@@ -99,6 +102,51 @@ def test_an_input_error_while_files_are_read_on_threads_is_always_a_clean_exit_2
             assert sign not in result.stderr, result.stderr[-2000:]
         assert result.stderr.strip().startswith("Error: ")
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- 3. gzip: damaged streams, and bombs --------------------------------------------------------
+
+
+def test_corrupt_deflate_data_is_a_plain_error(tmp_path: Path) -> None:
+    """Bad deflate data (not a stream cut short) raises zlib.error, which is not an OSError."""
+    data = bytearray(gzip.compress((HEADER + "\n" + good_rows() * 1000).encode(), mtime=0))
+    for i in range(30, 60):
+        data[i] ^= 0xFF
+    with pytest.raises(zlib.error):
+        gzip.decompress(bytes(data))
+    path = tmp_path / "events.csv.gz"
+    path.write_bytes(bytes(data))
+    hard_error(run_entry(path, *YEAR), "events.csv.gz", "damaged")
+
+
+def test_a_gzip_bomb_stops_with_bounded_memory(tmp_path: Path) -> None:
+    """1 GiB of zeros in a 1 MiB file (16 gzip members of 64 MiB each): refused once the text
+    passes the limit (256 MiB here), with the process's peak memory far below 1 GiB."""
+    member = gzip.compress(bytes(64 << 20), compresslevel=9, mtime=0)
+    path = tmp_path / "bomb.csv.gz"
+    path.write_bytes(member * 16)
+    assert path.stat().st_size < 2 << 20
+    peak = tmp_path / "peak.txt"
+    script = (
+        "import resource, sys\n"
+        "from ccrqof.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        f"    open({str(peak)!r}, 'w').write(\n"
+        "        str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "calc", str(path), "--year", "2023-24"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "bomb.csv.gz" in result.stderr and "unzips to more than" in result.stderr
+    peak_bytes = int(peak.read_text()) * 1024  # Linux reports KiB
+    assert peak_bytes < GZIP_FREE_BYTES + (400 << 20), peak_bytes
 
 
 # --- 4. files that are empty, wide, long or of the wrong type ---------------------------------

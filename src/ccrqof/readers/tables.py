@@ -16,6 +16,7 @@ import codecs
 import csv
 import gzip
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,12 @@ _DATE_SPELLINGS = {
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FALLBACK_ENCODING = "cp1252"  # what Excel on Windows writes when it does not write UTF-8
-_CHUNK = 16 << 20  # bytes transcoded at a time
+# A .gz file may expand to GZIP_MAX_RATIO times its size, or to GZIP_FREE_BYTES whatever its
+# size. CSV extracts compress 5 to 20 times; more than 100 times past 256 MiB is a damaged or
+# hostile archive (a "gzip bomb"), and reading on would fill the memory.
+GZIP_MAX_RATIO = 100
+GZIP_FREE_BYTES = 256 << 20
+_CHUNK = 16 << 20  # bytes decompressed or transcoded at a time
 
 
 @dataclass
@@ -270,11 +276,41 @@ def _read_bytes(path: Path) -> bytes:
     """The file's bytes (unzipped). Held whole: Python's byte search finds a quote, or counts
     line ends, at memory speed."""
     try:
-        opener = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rb") as fh:
+        if path.suffix.lower() == ".gz":
+            return _gunzip(path)
+        with open(path, "rb") as fh:
             return fh.read()
-    except (OSError, EOFError) as exc:
+    except EOFError:
+        raise InputError(
+            "cannot be read: its compressed data ends early (was the download cut short?)",
+            file=str(path),
+        ) from None
+    except (zlib.error, gzip.BadGzipFile):
+        raise InputError(
+            "cannot be read: its compressed data is damaged (not a valid gzip stream)",
+            file=str(path),
+        ) from None
+    except OSError as exc:
         raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
+
+
+def _gunzip(path: Path) -> bytes:
+    """Unzip a chunk at a time, and stop once the text passes GZIP_MAX_RATIO times the file's
+    size and GZIP_FREE_BYTES: memory stays bounded whatever the archive claims."""
+    limit = max(GZIP_FREE_BYTES, GZIP_MAX_RATIO * path.stat().st_size)
+    parts, size = [], 0
+    with gzip.open(path, "rb") as fh:
+        while part := fh.read(_CHUNK):
+            size += len(part)
+            if size > limit:
+                raise InputError(
+                    f"unzips to more than {GZIP_MAX_RATIO} times its size (and over "
+                    f"{GZIP_FREE_BYTES >> 20} MiB): not read, as that is the mark of a damaged "
+                    "or malicious archive; if it is genuine, unzip it and give the CSV file",
+                    file=str(path),
+                )
+            parts.append(part)
+    return b"".join(parts)
 
 
 def _with_lines(
