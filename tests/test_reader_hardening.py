@@ -22,7 +22,7 @@ from test_cli import Run, run_entry
 from test_ugly_inputs import BASE, FIXTURES, indicator_counts
 
 from ccrqof.readers.extract import BROKEN_ROW
-from ccrqof.readers.tables import GZIP_FREE_BYTES
+from ccrqof.readers.tables import GZIP_FREE_BYTES, MAX_COLUMNS
 
 CANCER, REVIEW, SUPPORT = "254837009", "720006006", "1239881000000109"
 HEADER = "practice_code,patient_id,code,date"
@@ -152,6 +152,15 @@ def test_a_gzip_bomb_stops_with_bounded_memory(tmp_path: Path) -> None:
 # --- 4. files that are empty, wide, long or of the wrong type ---------------------------------
 
 
+@pytest.mark.parametrize("as_patients", [False, True], ids=["events", "patients"])
+def test_dev_null_is_an_empty_file(as_patients: bool) -> None:
+    if as_patients:
+        run = run_entry(FIXTURES / "uk_dates.csv", "--patients", "/dev/null", *YEAR)
+    else:
+        run = run_entry("/dev/null", *YEAR)
+    hard_error(run, "/dev/null", "is empty")
+
+
 def test_a_header_longer_than_64_kib_is_read_whole(tmp_path: Path) -> None:
     extra = [f"extra_column_{i:05d}" for i in range(5000)]  # ~95 KB of header
     path = tmp_path / "events.csv"
@@ -162,6 +171,33 @@ def test_a_header_longer_than_64_kib_is_read_whole(tmp_path: Path) -> None:
     assert document["input"]["rows_read"] == {"events": 6}
     assert document["input"]["rejected"] == {}
     assert indicator_counts(document) == BASE
+
+
+def test_a_million_columns_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(HEADER + "," + ",".join(f"c{i}" for i in range(1_000_000)) + "\n")
+    hard_error(run_entry(path, *YEAR), "events.csv", "1,000,004 columns", f"{MAX_COLUMNS:,}")
+
+
+def test_a_column_name_longer_than_the_csv_field_limit_is_a_plain_error(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(HEADER + "," + "x" * 200_000 + "\n" + good_rows(",1"))
+    hard_error(run_entry(path, *YEAR), "events.csv", "header row")
+
+
+def test_a_100_mb_field_is_read(tmp_path: Path) -> None:
+    """Longer than pyarrow's block (1 MiB): read again with a block that holds it."""
+    path = tmp_path / "events.csv"
+    with path.open("w") as fh:
+        fh.write(HEADER + ",description\n" + good_rows(",short"))
+        fh.write("A81001,PIDSECRET02,720006006,2023-05-11," + "y" * (100 << 20) + "\n")
+    run = run_entry(path, *YEAR)
+    assert run.exit_code == 0, run.stderr
+    document = json.loads(run.stdout)
+    assert document["input"]["rows_read"] == {"events": 7}
+    assert document["input"]["rejected"] == {}
+    # PIDSECRET02's review: CAN004 numerator (review within 12 months of diagnosis)
+    assert indicator_counts(document)["CAN004"] == (3, 2, 2, 0, 1)
 
 
 @pytest.mark.parametrize("encoding", ["base64", "zlib_codec"])

@@ -17,6 +17,7 @@ import csv
 import gzip
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,12 +38,16 @@ _DATE_SPELLINGS = {
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FALLBACK_ENCODING = "cp1252"  # what Excel on Windows writes when it does not write UTF-8
+# More columns than any extract has: beyond this the delimiter or the header row is wrong, and
+# pyarrow would spend minutes and gigabytes on a table of them.
+MAX_COLUMNS = 10_000
 # A .gz file may expand to GZIP_MAX_RATIO times its size, or to GZIP_FREE_BYTES whatever its
 # size. CSV extracts compress 5 to 20 times; more than 100 times past 256 MiB is a damaged or
 # hostile archive (a "gzip bomb"), and reading on would fill the memory.
 GZIP_MAX_RATIO = 100
 GZIP_FREE_BYTES = 256 << 20
 _CHUNK = 16 << 20  # bytes decompressed or transcoded at a time
+_MAX_BLOCK = (1 << 31) - 1  # pyarrow's largest block: the longest record it can read
 
 
 @dataclass
@@ -78,12 +83,36 @@ def _header(data: bytes, path: Path) -> tuple[list[str], str]:
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     if _NOT_SPACE.search(data, start) is None:
         raise InputError("is empty: expected a header row and data rows", file=str(path))
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError(
+            "is a zip archive (an Excel .xlsx file?), not a CSV file: save it as CSV",
+            file=str(path),
+        )
     end = data.find(b"\n", start)
     line = data[start : end if end >= 0 else len(data)].decode("utf-8", errors="replace")
     line = line.rstrip("\r")
     delimiter = max(DELIMITERS, key=line.count)
-    names = next(csv.reader([line], delimiter=delimiter), [])
+    try:
+        names = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:  # a name longer than the csv module's field limit (128 KiB)
+        raise InputError(
+            "has a header row that cannot be read as column names", file=str(path)
+        ) from None
     return [n.strip() for n in names], delimiter
+
+
+def check_names(names: list[str], file: str) -> None:
+    """At most MAX_COLUMNS columns, each name once (a name is how a column is chosen)."""
+    if len(names) > MAX_COLUMNS:
+        raise InputError(
+            f"has {len(names):,} columns, more than the {MAX_COLUMNS:,} ccrqof reads: is the "
+            "header row (or the delimiter) what you expect?",
+            file=file,
+        )
+    counts = Counter(names)
+    dup = sorted(n for n, k in counts.items() if k > 1)
+    if dup:
+        raise InputError(f"has more than one column named {', '.join(map(repr, dup))}", file=file)
 
 
 def _iso_date_columns(data: bytes, names: list[str], delimiter: str) -> tuple[str, ...]:
@@ -98,7 +127,12 @@ def _iso_date_columns(data: bytes, names: list[str], delimiter: str) -> tuple[st
         return ()
     text = data[body : body + (1 << 16)].decode("utf-8", errors="replace")
     lines = text.splitlines()[:100]
-    rows = [r for r in csv.reader(lines[:-1] or lines, delimiter=delimiter) if len(r) == len(names)]
+    try:
+        rows = [
+            r for r in csv.reader(lines[:-1] or lines, delimiter=delimiter) if len(r) == len(names)
+        ]
+    except csv.Error:  # a huge or odd value: leave it to pyarrow and the text path
+        return ()
     chosen = []
     for i in candidates:
         values = [row[i].strip() for row in rows]
@@ -114,6 +148,7 @@ def _read_csv(
     quoted: bool,
     dates: tuple[str, ...],
     threads: bool,
+    block: int | None,
 ) -> tuple[pa.Table, list]:
     """One pyarrow read of UTF-8 `data`. Threaded reads stop at the first broken row (no
     Python callback on pyarrow's threads); a single-threaded read sets broken rows aside."""
@@ -123,9 +158,12 @@ def _read_csv(
         invalid.append(row)  # broken rows, and lines of only spaces (blank, counted as such)
         return "skip"
 
+    read_options = pacsv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1)
+    if block is not None:
+        read_options.block_size = block
     table = pacsv.read_csv(
         pa.BufferReader(pa.py_buffer(data)),
-        read_options=pacsv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1),
+        read_options=read_options,
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
             newlines_in_values=quoted,
@@ -152,17 +190,13 @@ def _parse(data: bytes, path: Path) -> tuple[pa.Table, list, bool]:
     """The table, the rows set aside, and whether any value is quoted (and may hold line
     breaks). Each retry reads the file again with one thing changed."""
     names, delimiter = _header(data, path)
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise InputError(
-            f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
-        )
+    check_names(names, str(path))
     quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
     dates = _iso_date_columns(data, names, delimiter)
-    threads = True
+    threads, block = True, None
     while True:
         try:
-            table, invalid = _read_csv(data, names, delimiter, quoted, dates, threads)
+            table, invalid = _read_csv(data, names, delimiter, quoted, dates, threads, block)
             return table, invalid, quoted
         except pa.ArrowInvalid as exc:
             message = str(exc)
@@ -170,6 +204,8 @@ def _parse(data: bytes, path: Path) -> tuple[pa.Table, list, bool]:
                 raise _NotUtf8 from None
             if dates and "conversion error" in message:
                 dates = ()  # not every date is ISO: read them all as text
+            elif "straddl" in message and block is None:
+                block = min(len(data) + 1, _MAX_BLOCK)  # a record longer than a block (1 MiB)
             elif threads:
                 # broken rows: read again in one thread, setting them aside. pyarrow hands a
                 # broken row to Python as UTF-8 text (and fails on one that is not): check first
@@ -377,10 +413,10 @@ def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
     suffixes = [s.lower() for s in path.suffixes[-2:]]
     if suffixes[-1:] in ([".parquet"], [".pq"]):
         source = read_parquet(path)
-    elif suffixes[-1:] in ([".csv"], [".txt"], [".tsv"]) or suffixes[-2:] in (
-        [".csv", ".gz"],
-        [".txt", ".gz"],
-        [".tsv", ".gz"],
+    elif (
+        suffixes[-1:] in ([".csv"], [".txt"], [".tsv"])
+        or suffixes[-2:] in ([".csv", ".gz"], [".txt", ".gz"], [".tsv", ".gz"])
+        or not path.is_file()  # a pipe or device (<(zcat ...), /dev/stdin, /dev/null): text
     ):
         source = read_csv(path, encoding)
     else:
