@@ -17,6 +17,8 @@ import sys
 import zlib
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from test_cli import Run, run_entry
 from test_ugly_inputs import BASE, FIXTURES, indicator_counts
@@ -198,6 +200,16 @@ def test_a_100_mb_field_is_read(tmp_path: Path) -> None:
     assert document["input"]["rejected"] == {}
     # PIDSECRET02's review: CAN004 numerator (review within 12 months of diagnosis)
     assert indicator_counts(document)["CAN004"] == (3, 2, 2, 0, 1)
+
+
+def test_parquet_text_that_is_not_utf8_names_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "events.parquet"
+    codes = pa.array([CANCER.encode(), b"2548\xff37009"], pa.binary()).view(pa.string())
+    pq.write_table(
+        pa.table({"patient_id": ["PIDSECRET01"] * 2, "code": codes, "date": ["2023-06-01"] * 2}),
+        path,
+    )
+    hard_error(run_entry(path, *YEAR), "events.parquet", "column 'code'", "UTF-8")
 
 
 @pytest.mark.parametrize("encoding", ["base64", "zlib_codec"])

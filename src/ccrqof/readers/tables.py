@@ -394,13 +394,36 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
 
 def read_parquet(path: Path) -> SourceTable:
     try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        check_names(pq.read_schema(path).names, str(path))
+        # INT96 timestamps (Spark, Impala) read as nanoseconds wrap silently outside 1677-2262
+        table = pq.read_table(path, coerce_int96_timestamp_unit="ms")
+    except MemoryError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(
             f"is not a readable Parquet file ({exc.__class__.__name__})", file=str(path)
         ) from None
+    check_text(table, str(path))
     # A Parquet "line" is the row's position counted from 1, as a spreadsheet would show it.
     return SourceTable(str(path), table)
+
+
+def check_text(table: pa.Table, file: str) -> None:
+    """Parquet text columns are not checked for UTF-8 when read; bytes that are not text
+    would garble or break everything after, so say which column holds them."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                raise InputError(
+                    "holds text that is not valid UTF-8 (is the file damaged?)",
+                    file=file,
+                    column=name,
+                ) from None
 
 
 def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
