@@ -9,6 +9,7 @@ numbered as the items of the issue.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import os
@@ -210,6 +211,29 @@ def test_parquet_text_that_is_not_utf8_names_its_column(tmp_path: Path) -> None:
         path,
     )
     hard_error(run_entry(path, *YEAR), "events.parquet", "column 'code'", "UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "kind"),
+    [
+        ("registration_date", pa.array([[1], [2]]), "list"),
+        ("patient_id", pa.array([{"id": 1}, {"id": 2}]), "struct"),
+        ("deregistration_date", pa.array([True, False]), "bool"),
+    ],
+)
+def test_a_patients_parquet_column_of_unusable_type_is_named(
+    tmp_path: Path, column: str, values: pa.Array, kind: str
+) -> None:
+    table = {
+        "patient_id": ["PIDSECRET01", "PIDSECRET02"],
+        "registration_date": pa.array([dt.date(2010, 1, 1)] * 2),
+        "deregistration_date": pa.array([None, None], pa.date32()),
+        column: values,
+    }
+    path = tmp_path / "registrations.parquet"
+    pq.write_table(pa.table(table), path)
+    run = run_entry(FIXTURES / "uk_dates.csv", "--patients", path, *YEAR)
+    hard_error(run, "registrations.parquet", f"column '{column}'", kind)
 
 
 @pytest.mark.parametrize("encoding", ["base64", "zlib_codec"])

@@ -462,7 +462,56 @@ PARQUET_CASES = [
 ]
 
 
-ALL_CASES = CSV_CASES + PARQUET_CASES + READER_HARDENING_CASES
+def _reader_hardening_parquet() -> dict[str, tuple[pa.Table, dict]]:
+    """Parquet columns of types that hold no id, code or date: (table, pq.write_table
+    options) by file name."""
+    ids = [p for p, _, _ in GOOD]
+    codes = [c for _, c, _ in GOOD]
+    days = [d for _, _, d in GOOD]
+
+    def typed(**column) -> pa.Table:
+        return pa.table({"patient_id": ids, "code": codes, "date": days, **column})
+
+    return {
+        "list_patient_id.parquet": (typed(patient_id=pa.array([[i] for i in range(6)])), {}),
+        "struct_code.parquet": (typed(code=pa.array([{"id": int(c)} for c in codes])), {}),
+        "map_date.parquet": (
+            typed(date=pa.array([[("on", 1)]] * 6, pa.map_(pa.string(), pa.int64()))),
+            {},
+        ),
+        "binary_patient_id_not_utf8.parquet": (
+            typed(patient_id=pa.array([p.encode() + b"\xff" for p in ids], pa.binary())),
+            {},
+        ),
+        "binary_patient_id_utf8.parquet": (
+            typed(patient_id=pa.array([p.encode() for p in ids], pa.binary())),
+            {},
+        ),
+    }
+
+
+READER_HARDENING_PARQUET_CASES = [
+    Case(
+        "list_patient_id.parquet",
+        "a list column as patient_id: names the file, the column and its type",
+        error=("'patient_id'", "list"),
+    ),
+    Case("struct_code.parquet", "a struct column as code", error=("'code'", "struct")),
+    Case("map_date.parquet", "a map column as date", error=("'date'", "map")),
+    Case(
+        "binary_patient_id_not_utf8.parquet",
+        "a binary patient_id whose bytes are not UTF-8 text",
+        error=("'patient_id'", "UTF-8"),
+    ),
+    Case(
+        "binary_patient_id_utf8.parquet",
+        "a binary patient_id holding UTF-8 text (as older writers store strings) is read",
+        rows_read=6,
+    ),
+]
+
+
+ALL_CASES = CSV_CASES + PARQUET_CASES + READER_HARDENING_CASES + READER_HARDENING_PARQUET_CASES
 
 
 @pytest.fixture(scope="session")
@@ -470,6 +519,8 @@ def parquet_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ugly_parquet")
     for name, table in _parquet_variants().items():
         pq.write_table(table, folder / name)
+    for name, (table, options) in _reader_hardening_parquet().items():
+        pq.write_table(table, folder / name, **options)
     return folder
 
 
@@ -646,6 +697,7 @@ def test_every_fixture_file_has_a_case() -> None:
     assert on_disk - named == set()
     assert named - on_disk == set()
     assert {c.file for c in PARQUET_CASES} == set(_parquet_variants())
+    assert {c.file for c in READER_HARDENING_PARQUET_CASES} == set(_reader_hardening_parquet())
 
 
 def test_fixture_files_are_what_the_recipe_makes(tmp_path: Path) -> None:

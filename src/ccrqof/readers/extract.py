@@ -26,9 +26,11 @@ from ccrqof.readers.tables import SourceTable, read_table
 from ccrqof.readers.values import (
     MISSING_DATE,
     NON_INTEGRAL,
+    ColumnError,
     Text,
     as_text,
     code_column,
+    column_named,
     parse_dates,
     text_column,
 )
@@ -256,15 +258,19 @@ def read_events(
     )
 
     def prepared(name: str):
-        """One column, checked (and re-cased where the rules ask), on a worker thread."""
-        if name == "date":
-            return parse_dates(table.column(mapping["date"]))
+        """One column, checked (and re-cased where the rules ask), on a worker thread. A column
+        whose type holds no usable value, or whose dates are month first, stops the read."""
         if name not in mapping:
             return (absent, absent.blank) if name == "code" else absent
         column = table.column(mapping[name])
-        if name == "code":
-            return code_column(column)
-        found = text_column(column)
+        try:
+            if name == "date":
+                return parse_dates(column)
+            if name == "code":
+                return code_column(column)
+            found = text_column(column)
+        except ColumnError as exc:
+            raise exc.at(file, mapping[name]) from None
         if name in _CASES and not found.blank.all():
             found.text = _CASES[name](found.text)
         return found
@@ -447,6 +453,14 @@ def _reader_threads():
     pool.shutdown(wait=True)
 
 
+def _named(source: SourceTable, read: Callable, *args, **kwargs):
+    """`read(*args, **kwargs)`, naming the file and column of a column that cannot be used."""
+    try:
+        return read(*args, **kwargs)
+    except ColumnError as exc:
+        raise exc.at(source.file, column_named(source.table, exc.values)) from None
+
+
 def read_extract(
     events: str | Path | list[str | Path],
     patients: str | Path | None = None,
@@ -467,7 +481,8 @@ def read_extract(
     with _reader_threads() as pool:
         patients_source = pool.submit(read_table, patients, encoding) if patients else None
         if isinstance(found, Path):  # one Parquet dataset
-            frames = [read_events(read_dataset(found), report, columns=columns)]
+            dataset = read_dataset(found)
+            frames = [_named(dataset, read_events, dataset, report, columns=columns)]
             if on_file:
                 on_file(found)
         else:
@@ -492,8 +507,14 @@ def read_extract(
                 for source in sources.values()
             )
             frames = [
-                read_events(
-                    sources[i], report, columns=columns, key=f"events:{i}", with_lines=with_lines
+                _named(
+                    sources[i],
+                    read_events,
+                    sources[i],
+                    report,
+                    columns=columns,
+                    key=f"events:{i}",
+                    with_lines=with_lines,
                 )
                 for i in range(len(found))
             ]
@@ -508,7 +529,9 @@ def read_extract(
         pd.concat([f for f, _ in frames], ignore_index=True) if len(frames) > 1 else frames[0][0]
     )
     registrations = (
-        read_patients(patients_source, report, columns=columns) if patients_source else None
+        _named(patients_source, read_patients, patients_source, report, columns=columns)
+        if patients_source
+        else None
     )
     check_sources_exist(
         columns or {}, {s.file: s.table.column_names for s in report.sources.values()}

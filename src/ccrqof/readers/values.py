@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ccrqof.errors import InputError
+
 # (name, regex with the date part as group `d` and its day of month as group `day`, format).
 # Day first, always: 05/03/2024 is 5 March. A time part after the date is ignored.
 DATE_FORMATS = (
@@ -20,6 +22,55 @@ UNREADABLE_DATE = "unreadable date"
 MIXED_DATE = "date in a different format from the rest of its column"
 MISSING_DATE = "missing date"
 NON_INTEGRAL = "code or id stored as a non-integral number"
+
+
+class ColumnError(InputError):
+    """A column that cannot be used at all (a list where an id should be, say). Raised where
+    the column's name is unknown; `at` gives it its file and column."""
+
+    def __init__(self, message: str, values: pa.ChunkedArray) -> None:
+        super().__init__(message)
+        self.values = values
+
+    def at(self, file: str, column: str | None) -> InputError:
+        return InputError(self.message, file=file, column=column)
+
+
+def column_named(table: pa.Table, values: pa.ChunkedArray) -> str | None:
+    """The name of the column of `table` that `values` is (the same Arrow buffers)."""
+    key = _buffers(values)
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if key and _buffers(column) == key:
+            return name
+    return None
+
+
+def _buffers(column: pa.ChunkedArray) -> tuple[int, ...]:
+    return tuple(b.address for chunk in column.chunks for b in chunk.buffers() if b is not None)
+
+
+def _kind(kind: pa.DataType) -> str:
+    """A type's plain name (list, struct, map, bool...), without its fields."""
+    return str(kind).split("<")[0].split("[")[0].split("(")[0]
+
+
+def _unwrapped(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _as_text_type(kind: pa.DataType) -> bool:
+    """Types whose values read as text: text, bytes (if UTF-8), numbers, all-null."""
+    kind = _unwrapped(kind)
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_null(kind)
+    )
 
 
 def mask(array) -> np.ndarray:
@@ -49,6 +100,11 @@ def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
 def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
     """`as_text` with the blanks. Values that pass `clean` (letters and digits only, say) have
     no surrounding spaces, and a column of them is kept as it is: no copy."""
+    if not _as_text_type(column.type):
+        raise ColumnError(
+            f"is of type {_kind(_unwrapped(column.type))}: expected text or whole numbers", column
+        )
+    original = column
     bad = np.zeros(len(column), bool)
     if pa.types.is_floating(column.type):
         # NaN is a missing value; beyond 2**53 a float cannot hold an 18-digit id exactly
@@ -60,7 +116,10 @@ def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
         )
         column = pc.if_else(pa.array(usable & ~bad), pc.cast(whole, pa.large_string()), "")
     elif not pa.types.is_large_string(column.type):  # the text type pandas keeps
-        column = pc.cast(column, pa.large_string())
+        try:
+            column = pc.cast(column, pa.large_string())
+        except pa.ArrowInvalid:  # bytes that are not UTF-8
+            raise ColumnError("holds bytes that are not UTF-8 text", original) from None
     if column.null_count:
         column = pc.fill_null(column, "")
     blank, passed = _blank(column), clean(column)
@@ -112,6 +171,9 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         days = _days(pc.cast(column, pa.date32()))
         return days, {MISSING_DATE: np.isnat(days)}, "native"
+    if not _as_text_type(column.type):
+        kind = _kind(_unwrapped(column.type))
+        raise ColumnError(f"is of type {kind}: expected dates or text", column)
     none = np.zeros(n, bool)
     days = None
     text = column
