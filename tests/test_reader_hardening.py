@@ -18,14 +18,18 @@ import sys
 import zlib
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from entry import run_main
 from test_cli import Run, run_entry
 from test_ugly_inputs import BASE, FIXTURES, indicator_counts
 
+from ccrqof.readers import read_extract
 from ccrqof.readers.extract import BROKEN_ROW
 from ccrqof.readers.tables import GZIP_FREE_BYTES, MAX_COLUMNS
+from ccrqof.readers.values import IMPLAUSIBLE_DATE, UNREADABLE_DATE
 
 CANCER, REVIEW, SUPPORT = "254837009", "720006006", "1239881000000109"
 HEADER = "practice_code,patient_id,code,date"
@@ -53,6 +57,170 @@ def hard_error(run: Run, *parts: str) -> str:
     for part in parts:
         assert part in lines[0], (part, lines[0])
     return lines[0]
+
+
+# --- 1. dates outside pandas' nanosecond range, and placeholders, through every view ---------
+
+
+def _parquet_sentinels(folder: Path) -> tuple[Path, Path]:
+    """Events as microsecond timestamps (0001, 1601 and 9999 are outside the ns range) and
+    registrations with a 0001 start and a 9999 end."""
+    stamps = [dt.datetime.fromisoformat(d + "T09:30") for _, _, d in GOOD] + [
+        dt.datetime(1, 1, 1),
+        dt.datetime(1601, 1, 1),
+        dt.datetime(9999, 12, 31, 23, 59),
+    ]
+    events = folder / "events.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "practice_code": ["A81001"] * 9,
+                "patient_id": [p for p, _, _ in GOOD]
+                + ["PIDSECRET04", "PIDSECRET05", "PIDSECRET08"],
+                "code": [c for _, c, _ in GOOD] + [CANCER] * 3,
+                "date": pa.array(stamps, pa.timestamp("us")),
+            }
+        ),
+        events,
+    )
+    patients = folder / "patients.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "patient_id": [f"PIDSECRET0{i}" for i in (1, 2, 3, 6, 8)],
+                "practice_code": ["A81001"] * 5,
+                "registration_date": pa.array(
+                    [dt.datetime(y, 1, 1) for y in (2010, 2011, 2012, 1)]
+                    + [dt.datetime(9999, 12, 31)],
+                    pa.timestamp("us"),
+                ),
+                "deregistration_date": pa.array(
+                    [dt.date(9999, 12, 31), None, None, None, None], pa.date32()
+                ),
+            }
+        ),
+        patients,
+    )
+    return events, patients
+
+
+INPUTS = {
+    "csv-and-patients-file": lambda tmp: (
+        [
+            FIXTURES / "sentinel_dates_iso.csv",
+            "--patients",
+            FIXTURES / "patients_sentinel_dates.csv",
+        ]
+    ),
+    "single-file-registrations": lambda tmp: [FIXTURES / "sentinel_registration_dates.csv"],
+    "uk-dates": lambda tmp: [FIXTURES / "sentinel_dates_uk.csv"],
+    "parquet-timestamps": lambda tmp: (lambda files: [files[0], "--patients", files[1]])(
+        _parquet_sentinels(tmp)
+    ),
+}
+
+
+@pytest.mark.parametrize("inputs", list(INPUTS))
+def test_every_view_runs_on_sentinel_dates(tmp_path: Path, inputs: str) -> None:
+    """calc (with its patient and rejects files), worklist, explain and trend convert dates to
+    pandas' nanoseconds here and there: a date it cannot hold must never get that far, and a
+    far-future one (9999-12-31) must pass through as a date after R."""
+    given = INPUTS[inputs](tmp_path)
+    runs = {
+        "calc": run_main(
+            "calc",
+            *given,
+            *YEAR,
+            "--rejects",
+            tmp_path / "rejects.csv",
+            "--patients-out",
+            tmp_path / "outcomes.parquet",
+        ),
+        "worklist": run_main("worklist", *given, *YEAR),
+        "trend": run_main(
+            "trend", *given, "--from", "2023-04", "--to", "2024-03", "--format", "json"
+        ),
+        **{
+            f"explain {p}": run_main("explain", *given, "--patient", p, *YEAR)
+            for p in ("PIDSECRET01", "PIDSECRET03", "PIDSECRET08")
+        },
+    }
+    for name, (code, stdout, stderr) in runs.items():
+        assert "Traceback" not in stderr, (name, stderr)
+        assert code == 0, (name, stderr)
+        json.loads(stdout)
+    document = json.loads(runs["calc"][1])
+    assert indicator_counts(document) == BASE  # PIDSECRET01, deregistered 9999-12-31, counts
+    rejected = document["input"]["rejected"]
+    assert any(IMPLAUSIBLE_DATE in reason for reason in rejected), rejected
+
+
+def test_patients_file_sentinel_dates_are_rejected_with_their_lines(tmp_path: Path) -> None:
+    rejects = tmp_path / "rejects.csv"
+    run = run_entry(
+        FIXTURES / "semicolon_delimited.csv",
+        "--patients",
+        FIXTURES / "patients_sentinel_dates.csv",
+        *YEAR,
+        "--rejects",
+        rejects,
+    )
+    assert run.exit_code == 0, run.stderr
+    document = json.loads(run.stdout)
+    # PIDSECRET01 (deregistered 9999-12-31) is still registered; PIDSECRET03's registration on
+    # 1900-01-02 is plausible; PIDSECRET08 registers after R
+    assert indicator_counts(document) == BASE
+    table = pd.read_csv(rejects, dtype=str, keep_default_na=False)
+    assert [(int(r.line), r.column, r.reason) for r in table.itertuples()] == [
+        (5, "registration_date", "registration date: " + IMPLAUSIBLE_DATE),
+        (6, "registration_date", "registration date: " + IMPLAUSIBLE_DATE),
+        (7, "registration_date", "registration date: " + UNREADABLE_DATE),
+        (8, "deregistration_date", "deregistration date: " + IMPLAUSIBLE_DATE),
+    ]
+
+
+def test_parquet_dates_beyond_the_calendar_are_unreadable_not_wrapped(tmp_path: Path) -> None:
+    """A DATE of year 0 or 20000, or a timestamp of year 300,000 (or before year 1), cannot be
+    written as a date; Arrow's timestamp-to-date cast wraps around silently out there."""
+    path = tmp_path / "events.parquet"
+    year_0, year_20000 = -719_528, 6_585_335  # days from 1970-01-01
+    pq.write_table(
+        pa.table(
+            {
+                "patient_id": ["PIDSECRET01", "PIDSECRET04", "PIDSECRET05"],
+                "code": [CANCER] * 3,
+                "date": pa.array([19_500, year_0, year_20000], pa.date32()),
+                "when": pa.array(  # 2023-06-01, year 300,000, year -146 million
+                    [1_685_577_600_000, 300_000 * 31_556_952_000, -(2**62)], pa.timestamp("ms")
+                ),
+            }
+        ),
+        path,
+    )
+    for column in ("date", "when"):
+        extract = read_extract(path, columns={"date": column})
+        assert extract.events["patient_id"].tolist() == ["PIDSECRET01"]
+        assert dict(extract.report.rejected) == {UNREADABLE_DATE: 2}
+        assert extract.report.rejects_table()["line"].tolist() == [2, 3]
+
+
+def test_int96_timestamps_in_a_parquet_dataset_are_not_wrapped(tmp_path: Path) -> None:
+    """The folder-of-Parquet (dataset) reader coerces INT96 as the file reader does."""
+    for practice in ("A81001", "B82002"):
+        folder = tmp_path / f"practice_code={practice}"
+        folder.mkdir()
+        stamps = [dt.datetime(2023, 6, 1), dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31)]
+        table = pa.table(
+            {
+                "patient_id": ["PIDSECRET01", "PIDSECRET02", "PIDSECRET03"],
+                "code": [CANCER] * 3,
+                "date": pa.array(stamps, pa.timestamp("ms")),
+            }
+        )
+        pq.write_table(table, folder / "part-0.parquet", use_deprecated_int96_timestamps=True)
+    extract = read_extract(tmp_path)
+    assert dict(extract.report.rejected) == {IMPLAUSIBLE_DATE: 2}
+    assert sorted(extract.events["date"].dt.year) == [2023, 2023, 9999, 9999]
 
 
 # --- 2. an input error while other files are still being read --------------------------------

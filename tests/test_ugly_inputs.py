@@ -52,7 +52,13 @@ import pytest
 from test_cli import Run, run_entry, run_process
 
 from ccrqof.readers.extract import BROKEN_ROW, CONFLICT, EMPTY_ID, INVALID_CODE, NO_CODE
-from ccrqof.readers.values import MISSING_DATE, MIXED_DATE, NON_INTEGRAL, UNREADABLE_DATE
+from ccrqof.readers.values import (
+    IMPLAUSIBLE_DATE,
+    MISSING_DATE,
+    MIXED_DATE,
+    NON_INTEGRAL,
+    UNREADABLE_DATE,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ugly"
 INDICATORS = ("CAN001", "CAN004", "CAN005")
@@ -317,6 +323,26 @@ CSV_CASES = [
 ]
 
 
+READ_REG = "registration date: "
+DEREG = "deregistration date: "
+
+
+def sentinel_case(name: str, why: str) -> Case:
+    """Lines 8-13: 0001-01-01, 0000-01-01, 1601-01-01, 1900-01-01, 9999-12-31, 1900-01-02."""
+    return Case(
+        name,
+        why,
+        rows_read=12,
+        rejects=(
+            reject(8, "date", IMPLAUSIBLE_DATE),
+            reject(9, "date", UNREADABLE_DATE),
+            reject(10, "date", IMPLAUSIBLE_DATE),
+            reject(11, "date", IMPLAUSIBLE_DATE),
+        ),
+        ignored={AFTER_R: 1},
+    )
+
+
 READER_HARDENING_CASES = [
     Case(
         "windows1252_with_broken_row.csv",
@@ -326,9 +352,31 @@ READER_HARDENING_CASES = [
         rejects=(reject(8, "", BROKEN_ROW),),
         notice="Windows-1252",
     ),
+    sentinel_case(
+        "sentinel_dates_iso.csv",
+        "placeholder dates up to 1900-01-01 rejected as implausible, year 0000 unreadable, "
+        "9999-12-31 an entry after R, 1900-01-02 read (a pre-2003 cancer: not on the register)",
+    ),
+    sentinel_case("sentinel_dates_uk.csv", "the same dates as DD/MM/YYYY"),
+    sentinel_case("sentinel_dates_mon_dash.csv", "the same dates as DD-Mon-YYYY"),
+    sentinel_case("sentinel_dates_mon_space.csv", "the same dates as DD Mon YYYY"),
+    Case(
+        "sentinel_registration_dates.csv",
+        "registration dates 0001-01-01, 1900-01-01 (implausible) and 0000-01-01 (unreadable) and "
+        "a deregistration on 1601-01-01 reject their rows; a deregistration on 9999-12-31 is "
+        "still registered (PIDSECRET01 counts); a registration on 9999-12-31 is after R",
+        rows_read=11,
+        rejects=(
+            reject(8, "registration_date", READ_REG + IMPLAUSIBLE_DATE),
+            reject(9, "registration_date", READ_REG + IMPLAUSIBLE_DATE),
+            reject(10, "registration_date", READ_REG + UNREADABLE_DATE),
+            reject(11, "deregistration_date", DEREG + IMPLAUSIBLE_DATE),
+        ),
+        ignored={NOT_REGISTERED: 1},
+    ),
 ]
 # fixture files tested by their own tests (test_reader_hardening.py)
-READER_HARDENING_ELSEWHERE: set[str] = set()
+READER_HARDENING_ELSEWHERE = {"patients_sentinel_dates.csv"}
 
 
 # --- Parquet variants, written per session (small and typed, so kept out of the folder) ------
@@ -463,16 +511,50 @@ PARQUET_CASES = [
 
 
 def _reader_hardening_parquet() -> dict[str, tuple[pa.Table, dict]]:
-    """Parquet columns of types that hold no id, code or date: (table, pq.write_table
-    options) by file name."""
+    """Parquet dates out of the nanosecond range, and columns of types that hold no id, code
+    or date: (table, pq.write_table options) by file name."""
     ids = [p for p, _, _ in GOOD]
     codes = [c for _, c, _ in GOOD]
     days = [d for _, _, d in GOOD]
+    sentinels = [dt.date(1, 1, 1), dt.date(1601, 1, 1), dt.date(1900, 1, 1), dt.date(9999, 12, 31)]
+    more_ids = [*ids, "PIDSECRET04", "PIDSECRET05", "PIDSECRET06", "PIDSECRET07"]
+    stamps = [dt.datetime.combine(d, dt.time(9, 30)) for d in days + sentinels]
 
     def typed(**column) -> pa.Table:
         return pa.table({"patient_id": ids, "code": codes, "date": days, **column})
 
     return {
+        "sentinel_dates_date32.parquet": (
+            pa.table(
+                {
+                    "patient_id": more_ids,
+                    "code": codes + [CANCER] * 4,
+                    "date": pa.array(days + sentinels, pa.date32()),
+                }
+            ),
+            {},
+        ),
+        "sentinel_dates_timestamp_us.parquet": (
+            pa.table(
+                {
+                    "patient_id": more_ids,
+                    "code": codes + [CANCER] * 4,
+                    "date": pa.array(stamps, pa.timestamp("us")),
+                }
+            ),
+            {},
+        ),
+        # INT96 (Spark, Impala): read as nanoseconds, 0001 and 9999 would wrap to 1754 and 1816
+        "int96_timestamps_out_of_ns_range.parquet": (
+            pa.table(
+                {
+                    "patient_id": more_ids,
+                    "code": codes + [CANCER] * 4,
+                    "date": pa.array(stamps, pa.timestamp("ms")),
+                }
+            ),
+            {"use_deprecated_int96_timestamps": True},
+        ),
         "list_patient_id.parquet": (typed(patient_id=pa.array([[i] for i in range(6)])), {}),
         "struct_code.parquet": (typed(code=pa.array([{"id": int(c)} for c in codes])), {}),
         "map_date.parquet": (
@@ -490,7 +572,27 @@ def _reader_hardening_parquet() -> dict[str, tuple[pa.Table, dict]]:
     }
 
 
+def parquet_sentinel_case(name: str, why: str) -> Case:
+    """Rows 7-10: 0001-01-01, 1601-01-01, 1900-01-01 (implausible), 9999-12-31 (after R)."""
+    return Case(
+        name,
+        why,
+        rows_read=10,
+        rejects=tuple(reject(line, "date", IMPLAUSIBLE_DATE) for line in (7, 8, 9)),
+        ignored={AFTER_R: 1},
+    )
+
+
 READER_HARDENING_PARQUET_CASES = [
+    parquet_sentinel_case("sentinel_dates_date32.parquet", "sentinel dates as Parquet DATE"),
+    parquet_sentinel_case(
+        "sentinel_dates_timestamp_us.parquet",
+        "sentinel dates as microsecond timestamps, 0001 and 9999 outside pandas' ns range",
+    ),
+    parquet_sentinel_case(
+        "int96_timestamps_out_of_ns_range.parquet",
+        "INT96 timestamps are read as they are, not wrapped around the nanosecond range",
+    ),
     Case(
         "list_patient_id.parquet",
         "a list column as patient_id: names the file, the column and its type",

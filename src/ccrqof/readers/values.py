@@ -22,6 +22,21 @@ UNREADABLE_DATE = "unreadable date"
 MIXED_DATE = "date in a different format from the rest of its column"
 MISSING_DATE = "missing date"
 NON_INTEGRAL = "code or id stored as a non-integral number"
+IMPLAUSIBLE_DATE = "implausible date (on or before 1 January 1900)"
+
+# The one plausibility rule for dates, whatever their column or format: a date on or before
+# PLACEHOLDER_DATES_UNTIL is a placeholder (1900-01-01 is SQL Server's zero date, 0001-01-01
+# and 1601-01-01 other systems' "no date") or a typing slip, never a real entry or registration
+# of a living patient; its row is rejected (IMPLAUSIBLE_DATE). Far-future dates (9999-12-31)
+# are real dates: an entry after the reference date is counted as such, and a deregistration
+# after it means still registered. A date outside the calendar of four-digit years (year 0000,
+# or a Parquet date or timestamp beyond 1-9999) cannot be read at all (UNREADABLE_DATE).
+PLACEHOLDER_DATES_UNTIL = np.datetime64("1900-01-01", "s")
+# as datetime64[s] counts: NaT, that date, and the calendar's first and last days
+_NAT = np.iinfo(np.int64).min
+_PLACEHOLDER_S = int(PLACEHOLDER_DATES_UNTIL.astype(np.int64))
+_FIRST_S = int(np.datetime64("0001-01-01", "s").astype(np.int64))
+_LAST_S = int(np.datetime64("9999-12-31", "s").astype(np.int64))
 
 
 class ColumnError(InputError):
@@ -166,15 +181,21 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
 
     The format is the one most of the column's values fit; values in another accepted format
     are reported as mixed, values in none as unreadable; impossible dates (30 February) too.
+    Then one rule for every column: `_screen`.
     """
     n = len(column)
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        days = _days(pc.cast(column, pa.date32()))
-        return days, {MISSING_DATE: np.isnat(days)}, "native"
-    if not _as_text_type(column.type):
-        kind = _kind(_unwrapped(column.type))
-        raise ColumnError(f"is of type {kind}: expected dates or text", column)
     none = np.zeros(n, bool)
+    kind = _unwrapped(column.type)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        days, outside = _native_days(column)
+        problems = {
+            MISSING_DATE: np.isnat(days) & ~outside,
+            MIXED_DATE: none,
+            UNREADABLE_DATE: outside,
+        }
+        return (*_screen(days, problems), "native")
+    if not _as_text_type(column.type):
+        raise ColumnError(f"is of type {_kind(kind)}: expected dates or text", column)
     days = None
     text = column
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -186,7 +207,8 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         blank = mask(_blank(text))
         days = _iso_fast(text, blank)
     if days is not None:
-        return days, {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}, "YYYY-MM-DD"
+        problems = {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}
+        return (*_screen(days, problems), "YYYY-MM-DD")
     filled = n - int(blank.sum())
     fits = []
     for fmt in DATE_FORMATS:
@@ -208,11 +230,58 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
             if fmt[0] != name:
                 other_format |= mask(pc.match_substring_regex(text, fmt[1]))
         other_format &= failed
-    return (
-        days,
-        {MISSING_DATE: blank, MIXED_DATE: other_format, UNREADABLE_DATE: failed & ~other_format},
-        name,
-    )
+    problems = {
+        MISSING_DATE: blank,
+        MIXED_DATE: other_format,
+        UNREADABLE_DATE: failed & ~other_format,
+    }
+    return (*_screen(days, problems), name)
+
+
+# per-unit bounds of the calendar (0001-01-01 to the end of 9999) as raw int64 counts
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+_FIRST, _END = -719_162, 2_932_897  # days from 1970-01-01 to 0001-01-01 and to 10000-01-01
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _native_days(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Parquet dates and timestamps as days, and which lie outside years 1-9999. Arrow's cast
+    of a timestamp to a date wraps around silently out there, so those are set aside first."""
+    kind = _unwrapped(column.type)
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, kind)
+    outside = np.zeros(len(column), bool)
+    if pa.types.is_timestamp(kind) or pa.types.is_date64(kind):
+        per_day = _PER_DAY[kind.unit if pa.types.is_timestamp(kind) else "ms"]
+        low = max(_FIRST * per_day, _INT64[0])
+        high = min(_END * per_day, _INT64[1])
+        raw = pc.cast(column, pa.int64())
+        outside = mask(pc.or_(pc.less(raw, low), pc.greater_equal(raw, high)))
+        if outside.any():
+            column = pc.if_else(pa.array(~outside), column, pa.scalar(None, kind))
+    return _days(pc.cast(column, pa.date32())), outside
+
+
+def _screen(days: np.ndarray, problems: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    """The plausibility rule (see PLACEHOLDER_DATES_UNTIL), the same for every date column and
+    format: such dates are rejected, and never reach the engine or a view. (Compared as
+    seconds: numpy's date compares are several times slower.)"""
+    seconds = days.view(np.int64)
+    early = seconds <= _PLACEHOLDER_S  # NaT, the int64 minimum, too: taken out below
+    if early.any():
+        early &= seconds != _NAT
+    late = seconds > _LAST_S if len(days) and seconds.max() > _LAST_S else None
+    if late is None and not early.any():
+        return days, {**problems, IMPLAUSIBLE_DATE: early}
+    outside = early & (seconds < _FIRST_S)
+    if late is not None:
+        early, outside = early | late, outside | late
+    problems = {
+        **problems,
+        UNREADABLE_DATE: problems[UNREADABLE_DATE] | outside,
+        IMPLAUSIBLE_DATE: early & ~outside,
+    }
+    return np.where(early, np.datetime64("NaT", "s"), days), problems
 
 
 def valid_snomed(codes: pa.ChunkedArray, decimal: pa.ChunkedArray | None = None) -> np.ndarray:
