@@ -374,6 +374,24 @@ READER_HARDENING_CASES = [
         ),
         ignored={NOT_REGISTERED: 1},
     ),
+    Case(
+        "month_first_dates.csv",
+        "MM/DD/YYYY: two values can only be month first, none only day first: refused whole, "
+        "with the counts, never read day first",
+        error=("'date'", "month first", "2 value(s)", "0 only day first", "YYYY-MM-DD"),
+    ),
+    Case(
+        "month_first_tie.csv",
+        "two values only month first, two only day first: a tie is refused too",
+        error=("'date'", "month first", "2 value(s)", "2 only day first", "YYYY-MM-DD"),
+    ),
+    Case(
+        "patients_month_first_registration.csv",
+        "a patients file whose registration dates are month first: names it and the column",
+        events="semicolon_delimited.csv",
+        args=("--patients", "FIXTURE/patients_month_first_registration.csv"),
+        error=("'registration_date'", "month first", "2 value(s)"),
+    ),
 ]
 # fixture files tested by their own tests (test_reader_hardening.py)
 READER_HARDENING_ELSEWHERE = {"patients_sentinel_dates.csv"}

@@ -11,10 +11,15 @@ import pyarrow.compute as pc
 from ccrqof.errors import InputError
 
 # (name, regex with the date part as group `d` and its day of month as group `day`, format).
-# Day first, always: 05/03/2024 is 5 March. A time part after the date is ignored.
+# Day first, always: 05/03/2024 is 5 March (its `month` group is there to check that the column
+# is not month first). A time part after the date is ignored.
 DATE_FORMATS = (
     ("YYYY-MM-DD", r"^\s*(?P<d>\d{4}-\d{2}-(?P<day>\d{2}))(?:[T ].*)?\s*$", "%Y-%m-%d"),
-    ("DD/MM/YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})/\d{1,2}/\d{4})(?:[T ].*)?\s*$", "%d/%m/%Y"),
+    (
+        "DD/MM/YYYY",
+        r"^\s*(?P<d>(?P<day>\d{1,2})/(?P<month>\d{1,2})/\d{4})(?:[T ].*)?\s*$",
+        "%d/%m/%Y",
+    ),
     ("DD-Mon-YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$", "%d-%b-%Y"),
     ("DD Mon YYYY", r"^\s*(?P<d>(?P<day>\d{1,2}) [A-Za-z]{3} \d{4})(?: .*)?\s*$", "%d %b %Y"),
 )
@@ -40,8 +45,8 @@ _LAST_S = int(np.datetime64("9999-12-31", "s").astype(np.int64))
 
 
 class ColumnError(InputError):
-    """A column that cannot be used at all (a list where an id should be, say). Raised where
-    the column's name is unknown; `at` gives it its file and column."""
+    """A column that cannot be used at all (its type, or dates written month first). Raised
+    where the column's name is unknown; `at` gives it its file and column."""
 
     def __init__(self, message: str, values: pa.ChunkedArray) -> None:
         super().__init__(message)
@@ -218,9 +223,11 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
             break
     _, (name, regex, strp) = max(fits, key=lambda f: f[0])
     parts = pc.extract_regex(text, regex)
+    day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
+    if name == "DD/MM/YYYY":
+        _refuse_month_first(day, pc.cast(pc.struct_field(parts, "month"), pa.int64()), column)
     parsed = pc.strptime(pc.struct_field(parts, "d"), format=strp, unit="s", error_is_null=True)
     # strptime rolls 30 February over to 1 March; an impossible date is unreadable instead
-    day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
     parsed = pc.if_else(pc.fill_null(pc.equal(pc.day(parsed), day), False), parsed, None)
     days = _days(pc.cast(parsed, pa.date32()))
     failed = np.isnat(days) & ~blank
@@ -236,6 +243,27 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         UNREADABLE_DATE: failed & ~other_format,
     }
     return (*_screen(days, problems), name)
+
+
+def _refuse_month_first(
+    first: pa.ChunkedArray, second: pa.ChunkedArray, column: pa.ChunkedArray
+) -> None:
+    """Day first, always; but a column whose values show it is month first at least as often
+    as day first (a tie included) is refused whole rather than read day first, which would
+    silently move every ambiguous date (03/05/2024) by months. The evidence is a count of
+    values: second part over 12 (only month first) against first part over 12 (only day
+    first)."""
+    only_month_first = _count(pc.and_(pc.greater(second, 12), pc.less_equal(first, 12)))
+    if not only_month_first:
+        return
+    only_day_first = _count(pc.and_(pc.greater(first, 12), pc.less_equal(second, 12)))
+    if only_month_first >= only_day_first:
+        raise ColumnError(
+            f"looks month first (MM/DD/YYYY): {only_month_first:,} value(s) can only be read "
+            f"month first and {only_day_first:,} only day first. ccrqof reads DD/MM/YYYY and "
+            "will not guess which the other dates are: convert the column to YYYY-MM-DD",
+            column,
+        )
 
 
 # per-unit bounds of the calendar (0001-01-01 to the end of 9999) as raw int64 counts
