@@ -332,6 +332,12 @@ def test_dev_null_is_an_empty_file(as_patients: bool) -> None:
     hard_error(run, "/dev/null", "is empty")
 
 
+def test_blank_lines_above_the_header_are_a_plain_error(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("\n \n" + HEADER + "\n" + good_rows())
+    hard_error(run_entry(path, *YEAR), "events.csv", "blank line", "header row")
+
+
 def test_a_header_longer_than_64_kib_is_read_whole(tmp_path: Path) -> None:
     extra = [f"extra_column_{i:05d}" for i in range(5000)]  # ~95 KB of header
     path = tmp_path / "events.csv"

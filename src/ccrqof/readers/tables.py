@@ -91,6 +91,11 @@ def _header(data: bytes, path: Path) -> tuple[list[str], str]:
     end = data.find(b"\n", start)
     line = data[start : end if end >= 0 else len(data)].decode("utf-8", errors="replace")
     line = line.rstrip("\r")
+    if not line.strip():  # rows would be numbered from the wrong line, and a name is missing
+        raise InputError(
+            "starts with a blank line: the first line must be the header row (column names)",
+            file=str(path),
+        )
     delimiter = max(DELIMITERS, key=line.count)
     try:
         names = next(csv.reader([line], delimiter=delimiter), [])
