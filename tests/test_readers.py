@@ -199,17 +199,20 @@ def test_date_formats(tmp_path, values, expected):
 
 
 def test_slash_dates_are_never_month_first(tmp_path):
-    # 05/03/2024 is 5 March; 03/13/2024 (US style) is not a UK date: rejected, not swapped
+    # 05/03/2024 is 5 March; 03/13/2024 (US style) is not a UK date: rejected, not swapped.
+    # (The two day-first-only dates outnumber it; else the column is refused as month first.)
     path = write_csv(
         tmp_path / "events.csv",
         """
 patient_id,code,date
 1,254837009,05/03/2024
 2,254837009,03/13/2024
+3,254837009,25/03/2024
+4,254837009,14/02/2024
 """,
     )
     extract = read_extract(path)
-    assert extract.events["patient_id"].tolist() == ["1"]
+    assert extract.events["patient_id"].tolist() == ["1", "3", "4"]
     assert extract.events["date"].iloc[0].date() == dt.date(2024, 3, 5)
     assert sum(extract.report.rejected.values()) == 1
     assert extract.report.rejects_table()["line"].tolist() == [3]

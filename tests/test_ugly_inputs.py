@@ -62,7 +62,13 @@ from ccrqof.readers.extract import (
     NO_CODE,
     TWO_OPEN_REGISTRATIONS,
 )
-from ccrqof.readers.values import MISSING_DATE, MIXED_DATE, NON_INTEGRAL, UNREADABLE_DATE
+from ccrqof.readers.values import (
+    IMPLAUSIBLE_DATE,
+    MISSING_DATE,
+    MIXED_DATE,
+    NON_INTEGRAL,
+    UNREADABLE_DATE,
+)
 from ccrqof.snomed import BAD_CHECK_DIGIT, BAD_PARTITION, EXCEL_ROUNDED
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ugly"
@@ -423,6 +429,80 @@ VALUE_CHECK_CASES = [
 ]
 
 
+READ_REG = "registration date: "
+DEREG = "deregistration date: "
+
+
+def sentinel_case(name: str, why: str) -> Case:
+    """Lines 8-13: 0001-01-01, 0000-01-01, 1601-01-01, 1900-01-01, 9999-12-31, 1900-01-02."""
+    return Case(
+        name,
+        why,
+        rows_read=12,
+        rejects=(
+            reject(8, "date", IMPLAUSIBLE_DATE),
+            reject(9, "date", UNREADABLE_DATE),
+            reject(10, "date", IMPLAUSIBLE_DATE),
+            reject(11, "date", IMPLAUSIBLE_DATE),
+        ),
+        ignored={AFTER_R: 1},
+    )
+
+
+READER_HARDENING_CASES = [
+    Case(
+        "windows1252_with_broken_row.csv",
+        "cp1252 text and a row one field short at physical line 8 (after a quoted line "
+        "break): read as Windows-1252 with one notice, that row rejected, the rest scored",
+        rows_read=7,
+        rejects=(reject(8, "", BROKEN_ROW),),
+        notice="Windows-1252",
+    ),
+    sentinel_case(
+        "sentinel_dates_iso.csv",
+        "placeholder dates up to 1900-01-01 rejected as implausible, year 0000 unreadable, "
+        "9999-12-31 an entry after R, 1900-01-02 read (a pre-2003 cancer: not on the register)",
+    ),
+    sentinel_case("sentinel_dates_uk.csv", "the same dates as DD/MM/YYYY"),
+    sentinel_case("sentinel_dates_mon_dash.csv", "the same dates as DD-Mon-YYYY"),
+    sentinel_case("sentinel_dates_mon_space.csv", "the same dates as DD Mon YYYY"),
+    Case(
+        "sentinel_registration_dates.csv",
+        "registration dates 0001-01-01, 1900-01-01 (implausible) and 0000-01-01 (unreadable) and "
+        "a deregistration on 1601-01-01 reject their rows; a deregistration on 9999-12-31 is "
+        "still registered (PIDSECRET01 counts); a registration on 9999-12-31 is after R",
+        rows_read=11,
+        rejects=(
+            reject(8, "registration_date", READ_REG + IMPLAUSIBLE_DATE),
+            reject(9, "registration_date", READ_REG + IMPLAUSIBLE_DATE),
+            reject(10, "registration_date", READ_REG + UNREADABLE_DATE),
+            reject(11, "deregistration_date", DEREG + IMPLAUSIBLE_DATE),
+        ),
+        ignored={NOT_REGISTERED: 1},
+    ),
+    Case(
+        "month_first_dates.csv",
+        "MM/DD/YYYY: two values can only be month first, none only day first: refused whole, "
+        "with the counts, never read day first",
+        error=("'date'", "month first", "2 value(s)", "0 only day first", "YYYY-MM-DD"),
+    ),
+    Case(
+        "month_first_tie.csv",
+        "two values only month first, two only day first: a tie is refused too",
+        error=("'date'", "month first", "2 value(s)", "2 only day first", "YYYY-MM-DD"),
+    ),
+    Case(
+        "patients_month_first_registration.csv",
+        "a patients file whose registration dates are month first: names it and the column",
+        events="semicolon_delimited.csv",
+        args=("--patients", "FIXTURE/patients_month_first_registration.csv"),
+        error=("'registration_date'", "month first", "2 value(s)"),
+    ),
+]
+# fixture files tested by their own tests (test_reader_hardening.py)
+READER_HARDENING_ELSEWHERE = {"patients_sentinel_dates.csv"}
+
+
 # --- Parquet variants, written per session (small and typed, so kept out of the folder) ------
 
 GOOD = [
@@ -554,7 +634,116 @@ PARQUET_CASES = [
 ]
 
 
-ALL_CASES = CSV_CASES + VALUE_CHECK_CASES + PARQUET_CASES
+def _reader_hardening_parquet() -> dict[str, tuple[pa.Table, dict]]:
+    """Parquet dates out of the nanosecond range, and columns of types that hold no id, code
+    or date: (table, pq.write_table options) by file name."""
+    ids = [p for p, _, _ in GOOD]
+    codes = [c for _, c, _ in GOOD]
+    days = [d for _, _, d in GOOD]
+    sentinels = [dt.date(1, 1, 1), dt.date(1601, 1, 1), dt.date(1900, 1, 1), dt.date(9999, 12, 31)]
+    more_ids = [*ids, "PIDSECRET04", "PIDSECRET05", "PIDSECRET06", "PIDSECRET07"]
+    stamps = [dt.datetime.combine(d, dt.time(9, 30)) for d in days + sentinels]
+
+    def typed(**column) -> pa.Table:
+        return pa.table({"patient_id": ids, "code": codes, "date": days, **column})
+
+    return {
+        "sentinel_dates_date32.parquet": (
+            pa.table(
+                {
+                    "patient_id": more_ids,
+                    "code": codes + [CANCER] * 4,
+                    "date": pa.array(days + sentinels, pa.date32()),
+                }
+            ),
+            {},
+        ),
+        "sentinel_dates_timestamp_us.parquet": (
+            pa.table(
+                {
+                    "patient_id": more_ids,
+                    "code": codes + [CANCER] * 4,
+                    "date": pa.array(stamps, pa.timestamp("us")),
+                }
+            ),
+            {},
+        ),
+        # INT96 (Spark, Impala): read as nanoseconds, 0001 and 9999 would wrap to 1754 and 1816
+        "int96_timestamps_out_of_ns_range.parquet": (
+            pa.table(
+                {
+                    "patient_id": more_ids,
+                    "code": codes + [CANCER] * 4,
+                    "date": pa.array(stamps, pa.timestamp("ms")),
+                }
+            ),
+            {"use_deprecated_int96_timestamps": True},
+        ),
+        "list_patient_id.parquet": (typed(patient_id=pa.array([[i] for i in range(6)])), {}),
+        "struct_code.parquet": (typed(code=pa.array([{"id": int(c)} for c in codes])), {}),
+        "map_date.parquet": (
+            typed(date=pa.array([[("on", 1)]] * 6, pa.map_(pa.string(), pa.int64()))),
+            {},
+        ),
+        "binary_patient_id_not_utf8.parquet": (
+            typed(patient_id=pa.array([p.encode() + b"\xff" for p in ids], pa.binary())),
+            {},
+        ),
+        "binary_patient_id_utf8.parquet": (
+            typed(patient_id=pa.array([p.encode() for p in ids], pa.binary())),
+            {},
+        ),
+    }
+
+
+def parquet_sentinel_case(name: str, why: str) -> Case:
+    """Rows 7-10: 0001-01-01, 1601-01-01, 1900-01-01 (implausible), 9999-12-31 (after R)."""
+    return Case(
+        name,
+        why,
+        rows_read=10,
+        rejects=tuple(reject(line, "date", IMPLAUSIBLE_DATE) for line in (7, 8, 9)),
+        ignored={AFTER_R: 1},
+    )
+
+
+READER_HARDENING_PARQUET_CASES = [
+    parquet_sentinel_case("sentinel_dates_date32.parquet", "sentinel dates as Parquet DATE"),
+    parquet_sentinel_case(
+        "sentinel_dates_timestamp_us.parquet",
+        "sentinel dates as microsecond timestamps, 0001 and 9999 outside pandas' ns range",
+    ),
+    parquet_sentinel_case(
+        "int96_timestamps_out_of_ns_range.parquet",
+        "INT96 timestamps are read as they are, not wrapped around the nanosecond range",
+    ),
+    Case(
+        "list_patient_id.parquet",
+        "a list column as patient_id: names the file, the column and its type",
+        error=("'patient_id'", "list"),
+    ),
+    Case("struct_code.parquet", "a struct column as code", error=("'code'", "struct")),
+    Case("map_date.parquet", "a map column as date", error=("'date'", "map")),
+    Case(
+        "binary_patient_id_not_utf8.parquet",
+        "a binary patient_id whose bytes are not UTF-8 text",
+        error=("'patient_id'", "UTF-8"),
+    ),
+    Case(
+        "binary_patient_id_utf8.parquet",
+        "a binary patient_id holding UTF-8 text (as older writers store strings) is read",
+        rows_read=6,
+    ),
+]
+
+
+ALL_CASES = (
+    CSV_CASES
+    + VALUE_CHECK_CASES
+    + PARQUET_CASES
+    + READER_HARDENING_CASES
+    + READER_HARDENING_PARQUET_CASES
+)
 
 
 @pytest.fixture(scope="session")
@@ -562,6 +751,8 @@ def parquet_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ugly_parquet")
     for name, table in _parquet_variants().items():
         pq.write_table(table, folder / name)
+    for name, (table, options) in _reader_hardening_parquet().items():
+        pq.write_table(table, folder / name, **options)
     return folder
 
 
@@ -732,12 +923,14 @@ EITHER_WAY = {"utf16_excel_unicode_text.txt", "cp1252_undefined_byte.csv"}  # te
 
 
 def test_every_fixture_file_has_a_case() -> None:
-    text_cases = CSV_CASES + VALUE_CHECK_CASES
-    named = {c.file for c in text_cases} | {c.events for c in text_cases if c.events} | EITHER_WAY
+    text_cases = CSV_CASES + VALUE_CHECK_CASES + READER_HARDENING_CASES
+    named = {c.file for c in text_cases} | {c.events for c in text_cases if c.events}
+    named |= EITHER_WAY | READER_HARDENING_ELSEWHERE
     on_disk = {p.name for p in FIXTURES.iterdir() if p.suffix != ".py" and p.is_file()}
     assert on_disk - named == set()
     assert named - on_disk == set()
     assert {c.file for c in PARQUET_CASES} == set(_parquet_variants())
+    assert {c.file for c in READER_HARDENING_PARQUET_CASES} == set(_reader_hardening_parquet())
 
 
 def test_fixture_files_are_what_the_recipe_makes(tmp_path: Path) -> None:

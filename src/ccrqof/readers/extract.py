@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +31,11 @@ from ccrqof.readers.tables import SourceTable, read_table
 from ccrqof.readers.values import (
     MISSING_DATE,
     NON_INTEGRAL,
+    ColumnError,
     Text,
     as_text,
     code_column,
+    column_named,
     mask,
     parse_dates,
     text_column,
@@ -280,15 +283,19 @@ def read_events(
     )
 
     def prepared(name: str):
-        """One column, checked (and re-cased where the rules ask), on a worker thread."""
-        if name == "date":
-            return parse_dates(table.column(mapping["date"]))
+        """One column, checked (and re-cased where the rules ask), on a worker thread. A column
+        whose type holds no usable value, or whose dates are month first, stops the read."""
         if name not in mapping:
             return (absent, {}) if name == "code" else absent
         column = table.column(mapping[name])
-        if name == "code":
-            return code_column(column, known)
-        found = text_column(column)
+        try:
+            if name == "date":
+                return parse_dates(column)
+            if name == "code":
+                return code_column(column, known)
+            found = text_column(column)
+        except ColumnError as exc:
+            raise exc.at(file, mapping[name]) from None
         if name in _CASES and not found.blank.all():
             found.text = _CASES[name](found.text)
         return found
@@ -552,6 +559,28 @@ def _dense(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+@contextmanager
+def _reader_threads():
+    """Threads to read files side by side. On an error, reads not yet started are cancelled
+    and running ones finish (a pyarrow read cannot be interrupted) before it is raised: no
+    reader outlives the call."""
+    pool = ThreadPoolExecutor()
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _named(source: SourceTable, read: Callable, *args, **kwargs):
+    """`read(*args, **kwargs)`, naming the file and column of a column that cannot be used."""
+    try:
+        return read(*args, **kwargs)
+    except ColumnError as exc:
+        raise exc.at(source.file, column_named(source.table, exc.values)) from None
+
+
 def read_extract(
     events: str | Path | list[str | Path],
     patients: str | Path | None = None,
@@ -571,10 +600,13 @@ def read_extract(
     report = InputReport()
     found = expand(events if isinstance(events, list | tuple) else [events])
     # pyarrow reads release the GIL: the patients file is read while the events are
-    with ThreadPoolExecutor() as pool:
+    with _reader_threads() as pool:
         patients_source = pool.submit(read_table, patients, encoding) if patients else None
         if isinstance(found, Path):  # one Parquet dataset
-            frames = [read_events(read_dataset(found), report, columns=columns, known=known_codes)]
+            dataset = read_dataset(found)
+            frames = [
+                _named(dataset, read_events, dataset, report, columns=columns, known=known_codes)
+            ]
             if on_file:
                 on_file(found)
         else:
@@ -599,7 +631,9 @@ def read_extract(
                 for source in sources.values()
             )
             frames = [
-                read_events(
+                _named(
+                    sources[i],
+                    read_events,
                     sources[i],
                     report,
                     columns=columns,
@@ -618,7 +652,9 @@ def read_extract(
         )
     frame = _combine_exports([f for f, _ in frames], report) if len(frames) > 1 else frames[0][0]
     registrations = (
-        read_patients(patients_source, report, columns=columns) if patients_source else None
+        _named(patients_source, read_patients, patients_source, report, columns=columns)
+        if patients_source
+        else None
     )
     check_sources_exist(
         columns or {}, {s.file: s.table.column_names for s in report.sources.values()}

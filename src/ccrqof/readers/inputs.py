@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from ccrqof.errors import InputError
-from ccrqof.readers.tables import SourceTable
+from ccrqof.readers.tables import SourceTable, check_names, check_text
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".parquet", ".pq")
 _PARTITION = re.compile(r"^([A-Za-z_][A-Za-z0-9_ ]*)=(.+)$")
@@ -84,14 +84,21 @@ def read_dataset(folder: Path) -> SourceTable:
     try:
         dataset = ds.dataset(
             folder,
-            format="parquet",
+            # INT96 timestamps read as nanoseconds wrap silently outside 1677-2262
+            format=ds.ParquetFileFormat(
+                read_options=ds.ParquetReadOptions(coerce_int96_timestamp_unit="ms")
+            ),
             partitioning=ds.HivePartitioning.discover(infer_dictionary=True),
         )
+        check_names(dataset.schema.names, str(folder))
         table = dataset.to_table()
-    except (pa.ArrowInvalid, OSError) as exc:
+    except MemoryError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(
             f"is not a readable Parquet dataset ({exc.__class__.__name__})", file=str(folder)
         ) from None
     if table.num_rows == 0:
         raise InputError("is a Parquet dataset with no rows", file=str(folder))
+    check_text(table, str(folder))
     return SourceTable(str(folder), table)

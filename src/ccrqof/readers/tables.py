@@ -3,6 +3,11 @@
 CSV is read by pyarrow with every column as text (ids keep their leading zeros), the delimiter
 and encoding detected, and broken rows set aside with their line numbers instead of failing the
 whole file. Parquet keeps its types; values.py turns them into text or dates.
+
+No Python code runs on pyarrow's threads: text in another encoding is turned into UTF-8 here
+first, and rows are only set aside (a Python callback) in a single-threaded read. An error can
+then never leave pyarrow calling back into an interpreter that is shutting down (which aborts
+the process).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import codecs
 import csv
 import gzip
 import re
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +38,16 @@ _DATE_SPELLINGS = {
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FALLBACK_ENCODING = "cp1252"  # what Excel on Windows writes when it does not write UTF-8
+# More columns than any extract has: beyond this the delimiter or the header row is wrong, and
+# pyarrow would spend minutes and gigabytes on a table of them.
+MAX_COLUMNS = 10_000
+# A .gz file may expand to GZIP_MAX_RATIO times its size, or to GZIP_FREE_BYTES whatever its
+# size. CSV extracts compress 5 to 20 times; more than 100 times past 256 MiB is a damaged or
+# hostile archive (a "gzip bomb"), and reading on would fill the memory.
+GZIP_MAX_RATIO = 100
+GZIP_FREE_BYTES = 256 << 20
+_CHUNK = 16 << 20  # bytes decompressed or transcoded at a time
+_MAX_BLOCK = (1 << 31) - 1  # pyarrow's largest block: the longest record it can read
 
 
 @dataclass
@@ -58,35 +75,69 @@ class SourceTable:
         return self.line_numbers[rows]
 
 
-def _first_line(data: bytes, encoding: str, path: Path) -> str:
-    raw = data[: 1 << 16]
-    text = codecs.decode(raw, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
-    text = text.lstrip("\ufeff")
-    if not text.strip():
+_NOT_SPACE = re.compile(rb"\S")
+
+
+def _header(data: bytes, path: Path) -> tuple[list[str], str]:
+    """Column names and delimiter from the whole first line of UTF-8 `data`, however long."""
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if _NOT_SPACE.search(data, start) is None:
         raise InputError("is empty: expected a header row and data rows", file=str(path))
-    return text.splitlines()[0]
-
-
-def _header(data: bytes, encoding: str, path: Path) -> tuple[list[str], str]:
-    line = _first_line(data, encoding, path)
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError(
+            "is a zip archive (an Excel .xlsx file?), not a CSV file: save it as CSV",
+            file=str(path),
+        )
+    end = data.find(b"\n", start)
+    line = data[start : end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+    line = line.rstrip("\r")
+    if not line.strip():  # rows would be numbered from the wrong line, and a name is missing
+        raise InputError(
+            "starts with a blank line: the first line must be the header row (column names)",
+            file=str(path),
+        )
     delimiter = max(DELIMITERS, key=line.count)
-    names = next(csv.reader([line], delimiter=delimiter))
+    try:
+        names = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:  # a name longer than the csv module's field limit (128 KiB)
+        raise InputError(
+            "has a header row that cannot be read as column names", file=str(path)
+        ) from None
     return [n.strip() for n in names], delimiter
 
 
-def _iso_date_columns(
-    data: bytes, names: list[str], delimiter: str, encoding: str
-) -> tuple[str, ...]:
+def check_names(names: list[str], file: str) -> None:
+    """At most MAX_COLUMNS columns, each name once (a name is how a column is chosen)."""
+    if len(names) > MAX_COLUMNS:
+        raise InputError(
+            f"has {len(names):,} columns, more than the {MAX_COLUMNS:,} ccrqof reads: is the "
+            "header row (or the delimiter) what you expect?",
+            file=file,
+        )
+    counts = Counter(names)
+    dup = sorted(n for n, k in counts.items() if k > 1)
+    if dup:
+        raise InputError(f"has more than one column named {', '.join(map(repr, dup))}", file=file)
+
+
+def _iso_date_columns(data: bytes, names: list[str], delimiter: str) -> tuple[str, ...]:
     """Date columns whose first rows hold only ISO dates (or blanks). pyarrow parses these
     while it reads, on every core; a later value it cannot parse sends the file back to the
     text path, where values.py finds the format and rejects what fits none."""
     candidates = [i for i, name in enumerate(names) if normalise(name) in _DATE_SPELLINGS]
     if not candidates:
         return ()
-    head = data[: 1 << 16]
-    text = codecs.decode(head, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
-    lines = text.splitlines()[1:101]
-    rows = [r for r in csv.reader(lines[:-1] or lines, delimiter=delimiter) if len(r) == len(names)]
+    body = data.find(b"\n") + 1
+    if not body:
+        return ()
+    text = data[body : body + (1 << 16)].decode("utf-8", errors="replace")
+    lines = text.splitlines()[:100]
+    try:
+        rows = [
+            r for r in csv.reader(lines[:-1] or lines, delimiter=delimiter) if len(r) == len(names)
+        ]
+    except csv.Error:  # a huge or odd value: leave it to pyarrow and the text path
+        return ()
     chosen = []
     for i in candidates:
         values = [row[i].strip() for row in rows]
@@ -99,27 +150,30 @@ def _read_csv(
     data: bytes,
     names: list[str],
     delimiter: str,
-    encoding: str,
-    threads: bool,
     quoted: bool,
-    dates: tuple[str, ...] = (),
+    dates: tuple[str, ...],
+    threads: bool,
+    block: int | None,
 ) -> tuple[pa.Table, list]:
+    """One pyarrow read of UTF-8 `data`. Threaded reads stop at the first broken row (no
+    Python callback on pyarrow's threads); a single-threaded read sets broken rows aside."""
     invalid: list = []
 
     def set_aside(row) -> str:
         invalid.append(row)  # broken rows, and lines of only spaces (blank, counted as such)
         return "skip"
 
+    read_options = pacsv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1)
+    if block is not None:
+        read_options.block_size = block
     table = pacsv.read_csv(
         pa.BufferReader(pa.py_buffer(data)),
-        read_options=pacsv.ReadOptions(
-            encoding=encoding, use_threads=threads, column_names=names, skip_rows=1
-        ),
+        read_options=read_options,
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
             newlines_in_values=quoted,
             ignore_empty_lines=False,
-            invalid_row_handler=set_aside,
+            invalid_row_handler=None if threads else set_aside,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={
@@ -133,16 +187,88 @@ def _read_csv(
     return table, invalid
 
 
+class _NotUtf8(Exception):
+    """pyarrow found bytes that are not UTF-8."""
+
+
+def _parse(data: bytes, path: Path) -> tuple[pa.Table, list, bool]:
+    """The table, the rows set aside, and whether any value is quoted (and may hold line
+    breaks). Each retry reads the file again with one thing changed."""
+    names, delimiter = _header(data, path)
+    check_names(names, str(path))
+    quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
+    dates = _iso_date_columns(data, names, delimiter)
+    threads, block = True, None
+    while True:
+        try:
+            table, invalid = _read_csv(data, names, delimiter, quoted, dates, threads, block)
+            return table, invalid, quoted
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "UTF8" in message.upper().replace("-", ""):
+                raise _NotUtf8 from None
+            if dates and "conversion error" in message:
+                dates = ()  # not every date is ISO: read them all as text
+            elif "straddl" in message and block is None:
+                block = min(len(data) + 1, _MAX_BLOCK)  # a record longer than a block (1 MiB)
+            elif threads:
+                # broken rows: read again in one thread, setting them aside. pyarrow hands a
+                # broken row to Python as UTF-8 text (and fails on one that is not): check first
+                if not _is_utf8(data):
+                    raise _NotUtf8 from None
+                threads = False
+            else:
+                raise InputError(
+                    "is not a readable CSV file (a structural error pyarrow could not "
+                    "recover from)",
+                    file=str(path),
+                ) from None
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Checked a chunk at a time: one copy of a big file is enough."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    view = memoryview(data)
+    try:
+        for i in range(0, len(data), _CHUNK):
+            decoder.decode(view[i : i + _CHUNK], final=i + _CHUNK >= len(data))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _encoding(data: bytes, encoding: str | None, notices: list[str], path: Path) -> str:
     if encoding is not None:
         try:
-            return codecs.lookup(encoding).name
+            info = codecs.lookup(encoding)
         except LookupError:
+            info = None
+        if info is None or not getattr(info, "_is_text_encoding", True):  # base64, zlib...
             raise InputError(f"unknown --encoding {encoding!r}; try utf-8 or cp1252") from None
+        return info.name
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         notices.append(f"{path.name} is UTF-16 (Excel 'Unicode Text'); read it as such")
         return "utf-16"
     return "utf-8"
+
+
+def _to_utf8(data: bytes, encoding: str, path: Path) -> bytes:
+    """The text as UTF-8, decoded here a chunk at a time rather than by pyarrow, whose decoder
+    would call Python from its threads."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    view = memoryview(data)
+    try:
+        parts = [
+            decoder.decode(view[i : i + _CHUNK], final=i + _CHUNK >= len(data)).encode("utf-8")
+            for i in range(0, len(data), _CHUNK)
+        ]
+    except UnicodeError:
+        raise InputError(
+            f"cannot be read as {encoding}; give its encoding with --encoding "
+            "(e.g. utf-8, cp1252, utf-16)",
+            file=str(path),
+        ) from None
+    return b"".join(parts)
 
 
 def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
@@ -150,58 +276,22 @@ def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
     notices: list[str] = []
     data = _read_bytes(path)
     chosen = _encoding(data, encoding, notices, path)
-    names, delimiter = _header(data, chosen, path)
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise InputError(
-            f"has more than one column named {', '.join(map(repr, dup))}", file=str(path)
-        )
-    quoted = data.find(b'"') >= 0  # only quoted values can hold line breaks
-    buffer = data
-    dates = _iso_date_columns(data, names, delimiter, chosen)
-
-    def attempt(enc: str, threads: bool):
-        nonlocal dates
-        try:
-            if dates:
-                try:
-                    return _read_csv(buffer, names, delimiter, enc, threads, quoted, dates)
-                except pa.ArrowInvalid:  # not every date is ISO: read them all as text
-                    dates = ()
-            return _read_csv(buffer, names, delimiter, enc, threads, quoted)
-        except UnicodeError:
-            raise InputError(
-                f"cannot be read as {enc}; give its encoding with --encoding "
-                "(e.g. utf-8, cp1252, utf-16)",
-                file=str(path),
-            ) from None
-
+    if chosen != "utf-8":
+        data = _to_utf8(data, chosen, path)
     try:
-        table, invalid = attempt(chosen, True)
-    except pa.ArrowInvalid as exc:
-        if encoding is None and chosen == "utf-8" and "UTF8" in str(exc).upper().replace("-", ""):
-            chosen = FALLBACK_ENCODING
-            notices.append(
-                f"{path.name} is not UTF-8; read it as Windows-1252 (use --encoding "
-                "to choose another)"
-            )
-            names, delimiter = _header(data, chosen, path)
-            table, invalid = attempt(chosen, True)
-        elif "UTF8" in str(exc).upper().replace("-", ""):
+        table, invalid, quoted = _parse(data, path)
+    except _NotUtf8:
+        if encoding is not None:
             raise InputError(
                 f"is not valid {chosen}; give its encoding with --encoding", file=str(path)
             ) from None
-        else:
-            raise InputError(
-                "is not a readable CSV file (a structural error pyarrow could not recover from)",
-                file=str(path),
-            ) from None
-    if invalid:  # record numbers are only known when reading in one thread
-        table, invalid = attempt(chosen, False)
+        data = _to_utf8(data, FALLBACK_ENCODING, path)
+        notices.append(
+            f"{path.name} is not UTF-8; read it as Windows-1252 (use --encoding to choose another)"
+        )
+        table, invalid, quoted = _parse(data, path)
     if not quoted:  # no line breaks inside values: every line is a record
         return _with_lines(path, table, invalid, notices, None)
-    if chosen not in ("utf-8", FALLBACK_ENCODING, "cp1252"):
-        data = data.decode(chosen, errors="replace").encode("utf-8")  # to count its lines
     lines_in_file = data.count(b"\n") + (not data.endswith(b"\n"))
     return _with_lines(path, table, invalid, notices, lines_in_file)
 
@@ -227,11 +317,41 @@ def _read_bytes(path: Path) -> bytes:
     """The file's bytes (unzipped). Held whole: Python's byte search finds a quote, or counts
     line ends, at memory speed."""
     try:
-        opener = gzip.open if path.suffix.lower() == ".gz" else open
-        with opener(path, "rb") as fh:
+        if path.suffix.lower() == ".gz":
+            return _gunzip(path)
+        with open(path, "rb") as fh:
             return fh.read()
-    except (OSError, EOFError) as exc:
+    except EOFError:
+        raise InputError(
+            "cannot be read: its compressed data ends early (was the download cut short?)",
+            file=str(path),
+        ) from None
+    except (zlib.error, gzip.BadGzipFile):
+        raise InputError(
+            "cannot be read: its compressed data is damaged (not a valid gzip stream)",
+            file=str(path),
+        ) from None
+    except OSError as exc:
         raise InputError(f"cannot be read ({exc.__class__.__name__})", file=str(path)) from None
+
+
+def _gunzip(path: Path) -> bytes:
+    """Unzip a chunk at a time, and stop once the text passes GZIP_MAX_RATIO times the file's
+    size and GZIP_FREE_BYTES: memory stays bounded whatever the archive claims."""
+    limit = max(GZIP_FREE_BYTES, GZIP_MAX_RATIO * path.stat().st_size)
+    parts, size = [], 0
+    with gzip.open(path, "rb") as fh:
+        while part := fh.read(_CHUNK):
+            size += len(part)
+            if size > limit:
+                raise InputError(
+                    f"unzips to more than {GZIP_MAX_RATIO} times its size (and over "
+                    f"{GZIP_FREE_BYTES >> 20} MiB): not read, as that is the mark of a damaged "
+                    "or malicious archive; if it is genuine, unzip it and give the CSV file",
+                    file=str(path),
+                )
+            parts.append(part)
+    return b"".join(parts)
 
 
 def _with_lines(
@@ -279,13 +399,36 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
 
 def read_parquet(path: Path) -> SourceTable:
     try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        check_names(pq.read_schema(path).names, str(path))
+        # INT96 timestamps (Spark, Impala) read as nanoseconds wrap silently outside 1677-2262
+        table = pq.read_table(path, coerce_int96_timestamp_unit="ms")
+    except MemoryError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(
             f"is not a readable Parquet file ({exc.__class__.__name__})", file=str(path)
         ) from None
+    check_text(table, str(path))
     # A Parquet "line" is the row's position counted from 1, as a spreadsheet would show it.
     return SourceTable(str(path), table)
+
+
+def check_text(table: pa.Table, file: str) -> None:
+    """Parquet text columns are not checked for UTF-8 when read; bytes that are not text
+    would garble or break everything after, so say which column holds them."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                raise InputError(
+                    "holds text that is not valid UTF-8 (is the file damaged?)",
+                    file=file,
+                    column=name,
+                ) from None
 
 
 def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
@@ -298,10 +441,10 @@ def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
     suffixes = [s.lower() for s in path.suffixes[-2:]]
     if suffixes[-1:] in ([".parquet"], [".pq"]):
         source = read_parquet(path)
-    elif suffixes[-1:] in ([".csv"], [".txt"], [".tsv"]) or suffixes[-2:] in (
-        [".csv", ".gz"],
-        [".txt", ".gz"],
-        [".tsv", ".gz"],
+    elif (
+        suffixes[-1:] in ([".csv"], [".txt"], [".tsv"])
+        or suffixes[-2:] in ([".csv", ".gz"], [".txt", ".gz"], [".tsv", ".gz"])
+        or not path.is_file()  # a pipe or device (<(zcat ...), /dev/stdin, /dev/null): text
     ):
         source = read_csv(path, encoding)
     else:

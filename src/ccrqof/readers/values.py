@@ -8,13 +8,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ccrqof.errors import InputError
 from ccrqof.snomed import concept_id_problems
 
 # (name, regex with the date part as group `d` and its day of month as group `day`, format).
-# Day first, always: 05/03/2024 is 5 March. A time part after the date is ignored.
+# Day first, always: 05/03/2024 is 5 March (its `month` group is there to check that the column
+# is not month first). A time part after the date is ignored.
 DATE_FORMATS = (
     ("YYYY-MM-DD", r"^\s*(?P<d>\d{4}-\d{2}-(?P<day>\d{2}))(?:[T ].*)?\s*$", "%Y-%m-%d"),
-    ("DD/MM/YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})/\d{1,2}/\d{4})(?:[T ].*)?\s*$", "%d/%m/%Y"),
+    (
+        "DD/MM/YYYY",
+        r"^\s*(?P<d>(?P<day>\d{1,2})/(?P<month>\d{1,2})/\d{4})(?:[T ].*)?\s*$",
+        "%d/%m/%Y",
+    ),
     ("DD-Mon-YYYY", r"^\s*(?P<d>(?P<day>\d{1,2})-[A-Za-z]{3}-\d{4})(?:[T ].*)?\s*$", "%d-%b-%Y"),
     ("DD Mon YYYY", r"^\s*(?P<d>(?P<day>\d{1,2}) [A-Za-z]{3} \d{4})(?: .*)?\s*$", "%d %b %Y"),
 )
@@ -22,6 +28,70 @@ UNREADABLE_DATE = "unreadable date"
 MIXED_DATE = "date in a different format from the rest of its column"
 MISSING_DATE = "missing date"
 NON_INTEGRAL = "code or id stored as a non-integral number"
+IMPLAUSIBLE_DATE = "implausible date (on or before 1 January 1900)"
+
+# The one plausibility rule for dates, whatever their column or format: a date on or before
+# PLACEHOLDER_DATES_UNTIL is a placeholder (1900-01-01 is SQL Server's zero date, 0001-01-01
+# and 1601-01-01 other systems' "no date") or a typing slip, never a real entry or registration
+# of a living patient; its row is rejected (IMPLAUSIBLE_DATE). Far-future dates (9999-12-31)
+# are real dates: an entry after the reference date is counted as such, and a deregistration
+# after it means still registered. A date outside the calendar of four-digit years (year 0000,
+# or a Parquet date or timestamp beyond 1-9999) cannot be read at all (UNREADABLE_DATE).
+PLACEHOLDER_DATES_UNTIL = np.datetime64("1900-01-01", "s")
+# as datetime64[s] counts: NaT, that date, and the calendar's first and last days
+_NAT = np.iinfo(np.int64).min
+_PLACEHOLDER_S = int(PLACEHOLDER_DATES_UNTIL.astype(np.int64))
+_FIRST_S = int(np.datetime64("0001-01-01", "s").astype(np.int64))
+_LAST_S = int(np.datetime64("9999-12-31", "s").astype(np.int64))
+
+
+class ColumnError(InputError):
+    """A column that cannot be used at all (its type, or dates written month first). Raised
+    where the column's name is unknown; `at` gives it its file and column."""
+
+    def __init__(self, message: str, values: pa.ChunkedArray) -> None:
+        super().__init__(message)
+        self.values = values
+
+    def at(self, file: str, column: str | None) -> InputError:
+        return InputError(self.message, file=file, column=column)
+
+
+def column_named(table: pa.Table, values: pa.ChunkedArray) -> str | None:
+    """The name of the column of `table` that `values` is (the same Arrow buffers)."""
+    key = _buffers(values)
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if key and _buffers(column) == key:
+            return name
+    return None
+
+
+def _buffers(column: pa.ChunkedArray) -> tuple[int, ...]:
+    return tuple(b.address for chunk in column.chunks for b in chunk.buffers() if b is not None)
+
+
+def _kind(kind: pa.DataType) -> str:
+    """A type's plain name (list, struct, map, bool...), without its fields."""
+    return str(kind).split("<")[0].split("[")[0].split("(")[0]
+
+
+def _unwrapped(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
+def _as_text_type(kind: pa.DataType) -> bool:
+    """Types whose values read as text: text, bytes (if UTF-8), numbers, all-null."""
+    kind = _unwrapped(kind)
+    return (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_null(kind)
+    )
 
 
 def mask(array) -> np.ndarray:
@@ -51,6 +121,11 @@ def as_text(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
 def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
     """`as_text` with the blanks. Values that pass `clean` (letters and digits only, say) have
     no surrounding spaces, and a column of them is kept as it is: no copy."""
+    if not _as_text_type(column.type):
+        raise ColumnError(
+            f"is of type {_kind(_unwrapped(column.type))}: expected text or whole numbers", column
+        )
+    original = column
     bad = np.zeros(len(column), bool)
     if pa.types.is_floating(column.type):
         # NaN is a missing value; beyond 2**53 a float cannot hold an 18-digit id exactly
@@ -62,7 +137,10 @@ def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
         )
         column = pc.if_else(pa.array(usable & ~bad), pc.cast(whole, pa.large_string()), "")
     elif not pa.types.is_large_string(column.type):  # the text type pandas keeps
-        column = pc.cast(column, pa.large_string())
+        try:
+            column = pc.cast(column, pa.large_string())
+        except pa.ArrowInvalid:  # bytes that are not UTF-8
+            raise ColumnError("holds bytes that are not UTF-8 text", original) from None
     if column.null_count:
         column = pc.fill_null(column, "")
     blank, passed = _blank(column), clean(column)
@@ -112,12 +190,21 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
 
     The format is the one most of the column's values fit; values in another accepted format
     are reported as mixed, values in none as unreadable; impossible dates (30 February) too.
+    Then one rule for every column: `_screen`.
     """
     n = len(column)
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        days = _days(pc.cast(column, pa.date32()))
-        return days, {MISSING_DATE: np.isnat(days)}, "native"
     none = np.zeros(n, bool)
+    kind = _unwrapped(column.type)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        days, outside = _native_days(column)
+        problems = {
+            MISSING_DATE: np.isnat(days) & ~outside,
+            MIXED_DATE: none,
+            UNREADABLE_DATE: outside,
+        }
+        return (*_screen(days, problems), "native")
+    if not _as_text_type(column.type):
+        raise ColumnError(f"is of type {_kind(kind)}: expected dates or text", column)
     days = None
     text = column
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -129,7 +216,8 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         blank = mask(_blank(text))
         days = _iso_fast(text, blank)
     if days is not None:
-        return days, {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}, "YYYY-MM-DD"
+        problems = {MISSING_DATE: blank, MIXED_DATE: none, UNREADABLE_DATE: none}
+        return (*_screen(days, problems), "YYYY-MM-DD")
     filled = n - int(blank.sum())
     fits = []
     for fmt in DATE_FORMATS:
@@ -139,9 +227,11 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
             break
     _, (name, regex, strp) = max(fits, key=lambda f: f[0])
     parts = pc.extract_regex(text, regex)
+    day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
+    if name == "DD/MM/YYYY":
+        _refuse_month_first(day, pc.cast(pc.struct_field(parts, "month"), pa.int64()), column)
     parsed = pc.strptime(pc.struct_field(parts, "d"), format=strp, unit="s", error_is_null=True)
     # strptime rolls 30 February over to 1 March; an impossible date is unreadable instead
-    day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
     parsed = pc.if_else(pc.fill_null(pc.equal(pc.day(parsed), day), False), parsed, None)
     days = _days(pc.cast(parsed, pa.date32()))
     failed = np.isnat(days) & ~blank
@@ -151,8 +241,76 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
             if fmt[0] != name:
                 other_format |= mask(pc.match_substring_regex(text, fmt[1]))
         other_format &= failed
-    return (
-        days,
-        {MISSING_DATE: blank, MIXED_DATE: other_format, UNREADABLE_DATE: failed & ~other_format},
-        name,
-    )
+    problems = {
+        MISSING_DATE: blank,
+        MIXED_DATE: other_format,
+        UNREADABLE_DATE: failed & ~other_format,
+    }
+    return (*_screen(days, problems), name)
+
+
+def _refuse_month_first(
+    first: pa.ChunkedArray, second: pa.ChunkedArray, column: pa.ChunkedArray
+) -> None:
+    """Day first, always; but a column whose values show it is month first at least as often
+    as day first (a tie included) is refused whole rather than read day first, which would
+    silently move every ambiguous date (03/05/2024) by months. The evidence is a count of
+    values: second part over 12 (only month first) against first part over 12 (only day
+    first)."""
+    only_month_first = _count(pc.and_(pc.greater(second, 12), pc.less_equal(first, 12)))
+    if not only_month_first:
+        return
+    only_day_first = _count(pc.and_(pc.greater(first, 12), pc.less_equal(second, 12)))
+    if only_month_first >= only_day_first:
+        raise ColumnError(
+            f"looks month first (MM/DD/YYYY): {only_month_first:,} value(s) can only be read "
+            f"month first and {only_day_first:,} only day first. ccrqof reads DD/MM/YYYY and "
+            "will not guess which the other dates are: convert the column to YYYY-MM-DD",
+            column,
+        )
+
+
+# per-unit bounds of the calendar (0001-01-01 to the end of 9999) as raw int64 counts
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+_FIRST, _END = -719_162, 2_932_897  # days from 1970-01-01 to 0001-01-01 and to 10000-01-01
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _native_days(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Parquet dates and timestamps as days, and which lie outside years 1-9999. Arrow's cast
+    of a timestamp to a date wraps around silently out there, so those are set aside first."""
+    kind = _unwrapped(column.type)
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, kind)
+    outside = np.zeros(len(column), bool)
+    if pa.types.is_timestamp(kind) or pa.types.is_date64(kind):
+        per_day = _PER_DAY[kind.unit if pa.types.is_timestamp(kind) else "ms"]
+        low = max(_FIRST * per_day, _INT64[0])
+        high = min(_END * per_day, _INT64[1])
+        raw = pc.cast(column, pa.int64())
+        outside = mask(pc.or_(pc.less(raw, low), pc.greater_equal(raw, high)))
+        if outside.any():
+            column = pc.if_else(pa.array(~outside), column, pa.scalar(None, kind))
+    return _days(pc.cast(column, pa.date32())), outside
+
+
+def _screen(days: np.ndarray, problems: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    """The plausibility rule (see PLACEHOLDER_DATES_UNTIL), the same for every date column and
+    format: such dates are rejected, and never reach the engine or a view. (Compared as
+    seconds: numpy's date compares are several times slower.)"""
+    seconds = days.view(np.int64)
+    early = seconds <= _PLACEHOLDER_S  # NaT, the int64 minimum, too: taken out below
+    if early.any():
+        early &= seconds != _NAT
+    late = seconds > _LAST_S if len(days) and seconds.max() > _LAST_S else None
+    if late is None and not early.any():
+        return days, {**problems, IMPLAUSIBLE_DATE: early}
+    outside = early & (seconds < _FIRST_S)
+    if late is not None:
+        early, outside = early | late, outside | late
+    problems = {
+        **problems,
+        UNREADABLE_DATE: problems[UNREADABLE_DATE] | outside,
+        IMPLAUSIBLE_DATE: early & ~outside,
+    }
+    return np.where(early, np.datetime64("NaT", "s"), days), problems
