@@ -27,7 +27,6 @@ import stat
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from entry import run_main
-from test_cli import TWO_PRACTICES, write_csv
+from test_cli import TWO_PRACTICES, Run, write_csv
 
 import ccrqof
 from ccrqof.synthetic import make_extract, write_extract
@@ -43,18 +42,6 @@ from ccrqof.synthetic import make_extract, write_extract
 NO_WIDTH = ("COLUMNS", "LINES")
 YEAR = ("--year", "2023-24")
 NOISE = ("Traceback", "Exception ignored")
-
-
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def messages(self) -> str:
-        """stderr with rich's line wrapping undone."""
-        return " ".join(self.stderr.split())
 
 
 def run(*argv) -> Run:
@@ -105,7 +92,7 @@ def refused(argv: list, root: Path, *fragments: str) -> Run:
     assert result.stdout == ""
     assert result.stderr.startswith("Error: "), result.stderr
     for fragment in fragments:
-        assert fragment in result.messages
+        assert fragment in result.warnings
     assert snapshot(root) == before
     return result
 
@@ -241,7 +228,7 @@ def test_outputs_are_checked_before_anything_is_read(work):
         work,
         WOULD_READ,
     )
-    assert "column" not in result.messages
+    assert "column" not in result.warnings
 
 
 @pytest.mark.parametrize(
@@ -392,7 +379,7 @@ def test_read_only_folder_is_named_before_any_work(work, mount):
         "--output",
         f"cannot write to the folder {folder}: Read-only file system",
     )
-    assert "column" not in result.messages  # the extract was never read
+    assert "column" not in result.warnings  # the extract was never read
 
 
 FULL_DISK = {
@@ -414,7 +401,7 @@ def test_full_disk_is_one_error_line_and_the_old_output_survives(work, mount, ca
     dates = () if command == "trend" else YEAR
     result = run(command, "data/events.csv", *dates, "-q", *options)
     assert result.exit_code == 2
-    assert f"Error: cannot write {target}: No space left on device" in result.messages
+    assert f"Error: cannot write {target}: No space left on device" in result.warnings
     assert target.read_text() == "the previous run's output\n"
     assert sorted(p.name for p in folder.iterdir()) == sorted(["filler", target.name])
 
