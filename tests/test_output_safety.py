@@ -513,17 +513,18 @@ TERM, INT = signal.SIGTERM, signal.SIGINT
 
 # When each child is interrupted: (after its handlers are in, or after a file of its own appears,
 # plus seconds), the signal, and a second signal 2 ms later if any. Reading takes a few tenths of
-# a second after the imports; rejects.csv is written after reading, then the summary, then the
-# patients file: file triggers reach those phases however loaded the machine is.
+# a second after the imports; the rejects file is written (to its temporary file) after reading,
+# then the summary, then the patients file, and all three are renamed into place at the end: file
+# triggers reach those phases however loaded the machine is.
 INTERRUPTS = [
     (("start", 0.0), TERM, None),  # importing pandas and the CLI
     (("start", 0.1), INT, INT),  # Ctrl-C twice
     (("start", 0.4), TERM, None),  # reading, on a machine of our CI's speed
-    (("rejects.csv", 0.0), INT, None),  # evaluating, one output complete
-    (("rejects.csv", 0.05), TERM, INT),
+    ((".rejects.csv", 0.0), INT, None),  # evaluating, one output written but not yet published
+    ((".rejects.csv", 0.05), TERM, INT),
     ((".summary.csv", 0.0), INT, None),  # writing the summary (its temporary file), if caught
     ((".patients.parquet", 0.0), TERM, None),  # writing the last output, if caught
-    (("patients.parquet", 0.0), INT, None),  # all written: may finish first
+    (("patients.parquet", 0.0), INT, None),  # all published: may finish first
 ]
 
 
@@ -617,9 +618,10 @@ def test_interrupt_at_any_moment_leaves_complete_outputs_or_none(extract, tmp_pa
             assert code in codes, (child["when"], code, stderr)
             assert stderr.endswith("Interrupted\n") and stderr.count("Interrupted") == 1, stderr
         left_behind.append((child["when"], code, len(left)))
-    # the moments were reached: runs stopped before any output, and between outputs
+    # all or nothing: an interrupted run leaves no output (or, interrupted after publishing,
+    # all of them), never a new one beside an old one
     interrupted = {n for _, code, n in left_behind if code != 0}
-    assert {0, 1} <= interrupted, left_behind
+    assert 0 in interrupted and interrupted <= {0, len(OUTPUTS)}, left_behind
 
 
 # --- 6. summaries say what they are ---------------------------------------------------------------
@@ -706,3 +708,48 @@ def test_trend_rows_carry_their_own_date_and_rules(work):
         "2024-04-30": "2024-25",
         "2024-05-31": "2024-25",
     }
+
+
+# --- all or nothing, and standard output that fills part way ------------------------------------
+
+
+def test_standard_output_that_fills_part_way_is_an_error_not_a_short_file(work, mount):
+    """A disk that fills in the middle of the JSON (not at its first byte, as /dev/full does):
+    before, Python's buffered stdout took the short write and the run exited 0 with a cut-off
+    file."""
+    folder = mount("tiny", "size=16k")
+    argv = ("trend", "data/events.csv", "--from", "2022-04", "--to", "2024-03", "--format", "json")
+    assert len(run(*argv).stdout) > 16384  # the whole series would not fit
+    with open(folder / "series.json", "w") as target:
+        done = process(*argv, cwd=work, stdout=target)
+    assert done.returncode == 2, done.stderr
+    assert "Error: cannot write to standard output: No space left on device" in done.stderr
+    assert not any(noise in done.stderr for noise in NOISE)
+
+
+def test_a_stop_after_reading_leaves_every_output_as_it_was(work):
+    """--by pcn with an org map without pcn_code stops after the extract is read and the rejects
+    file written: the old rejects file and the old summary must both survive, so no folder ever
+    holds one run's rejects beside another run's summary."""
+    (work / "out").mkdir(exist_ok=True)
+    old = {name: f"last month's {name}\n" for name in ("rejects.csv", "summary.csv")}
+    for name, text in old.items():
+        (work / "out" / name).write_text(text)
+    write_csv(work / "no_pcn.csv", "practice_code,practice_name\nA81001,The Surgery\n")
+    result = run(
+        "calc", "data/events.csv", *YEAR, "--format", "csv", "--output", "out/summary.csv",
+        "--rejects", "out/rejects.csv", "--org-map", "no_pcn.csv", "--by", "pcn",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert {p.name: p.read_text() for p in (work / "out").iterdir()} == old
+
+
+def test_strict_still_writes_its_rejects_file_and_nothing_else(work):
+    write_csv(work / "bad.csv", "practice_code,patient_id,code,date\nA81001,P1,123,2023-06-01\n")
+    result = run(
+        "calc", "bad.csv", *YEAR, "--strict", "--rejects", "rejects.csv",
+        "--patients-out", "outcomes.csv",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert (work / "rejects.csv").read_text().count("\n") == 2  # header and the one row
+    assert not (work / "outcomes.csv").exists()

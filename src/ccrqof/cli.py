@@ -25,7 +25,7 @@ from ccrqof.columns import parse_column_options
 from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, published, read_org_map, summarise
-from ccrqof.output import check_outputs, write_text
+from ccrqof.output import check_outputs, publish, together, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
@@ -297,6 +297,7 @@ def load_inputs(inputs: Inputs, on_file=None):
     if rejects is not None:
         write_frame(extract.report.rejects_table(), rejects)
     if inputs.strict and extract.report.total_rejected:
+        publish()  # the rejects file is what the user needs to fix it
         where = f"; they are listed in {rejects}" if rejects else "; list them with --rejects FILE"
         raise RejectedRowsError(
             f"{extract.report.total_rejected:,} row(s) rejected and --strict is set{where}"
@@ -822,10 +823,20 @@ def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
         click.echo(line)
 
 
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        exc.ccrqof_stdout = True
+        raise
+
+
 def _stream_failed(exc: OSError) -> bool:
     """Did writing to standard output fail (a full disk under `> file`, /dev/full)? The command's
     own files fail as OutputError and its inputs as InputError, so an OSError raised inside click
     or rich, which write only to the terminal streams here, is one."""
+    if getattr(exc, "ccrqof_stdout", False):
+        return True
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -836,7 +847,7 @@ def _stream_failed(exc: OSError) -> bool:
 def _discard_stdout() -> None:
     """Point standard output at the null device, so that Python's last flush on the way out
     cannot fail again and print 'Exception ignored'."""
-    if sys.stdout is not sys.__stdout__:
+    if sys.stdout is not sys.__stdout__ and sys.stdout is not _own_stdout:
         return  # not the process's own stream (tests): nothing flushes it at exit
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -846,9 +857,30 @@ def _discard_stdout() -> None:
         pass
 
 
+_own_stdout = None  # the buffered stdout put in place of an unbuffered one
+
+
+def _buffered_stdout() -> None:
+    """Unbuffered stdout (`python -u`, PYTHONUNBUFFERED) writes straight to the file, and a
+    short write (a disk that fills part way) is then dropped without an error. A buffered writer
+    retries the rest and raises, so the run ends in an error instead of a cut-off file."""
+    global _own_stdout
+    raw = getattr(sys.stdout, "buffer", None)
+    if isinstance(raw, io.FileIO):
+        sys.stdout = _own_stdout = io.TextIOWrapper(
+            io.BufferedWriter(raw),
+            encoding=sys.stdout.encoding,
+            errors=sys.stdout.errors,
+            line_buffering=sys.stdout.line_buffering,
+        )
+
+
 def main() -> None:
+    _buffered_stdout()
     try:
-        cli.main(standalone_mode=False)
+        with together():  # every output of the run, or none
+            cli.main(standalone_mode=False)
+            _flush_stdout()  # a full disk under `> file` must fail here, not at exit
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):
             raise exc.__cause__ from None  # Ctrl-C: reported by ccrqof.entry

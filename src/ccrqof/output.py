@@ -88,25 +88,71 @@ def _read_only(folder: Path) -> bool:
         return False
 
 
+# Inside `together()`: written temporary files and their final names, renamed at the end.
+_pending: list[tuple[str, Path]] | None = None
+
+
+@contextlib.contextmanager
+def together():
+    """The outputs of one run are published together: each is written in full to its temporary
+    file, and all are renamed into place when the run ends well (or at `publish()`). A run that
+    stops or is interrupted half way leaves every output as it was, never a new summary beside
+    an old patients file."""
+    global _pending
+    _pending = []
+    try:
+        yield
+        publish()
+    finally:
+        with _lock:
+            for tmp, _ in _pending or []:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                _temporaries.discard(tmp)
+            _pending = None
+
+
+def publish() -> None:
+    """Rename every output written so far into place (the end of a run, or `--strict` failing
+    after its rejects file is complete)."""
+    with _lock:
+        while _pending:
+            tmp, path = _pending[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(f"cannot write {path}: {_cause(exc)}") from None
+            _pending.pop(0)
+            _temporaries.discard(tmp)
+
+
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call `write(tmp)` then rename over `path`: an existing file is only ever replaced by a
-    complete new one, never left half-written. A failure (disk full...) is an OutputError naming
-    the path and the cause, with the temporary file removed."""
+    complete new one, never left half-written. Inside `together()` the rename waits for the end
+    of the run. A failure (disk full...) is an OutputError naming the path and the cause, with
+    the temporary file removed."""
     path = check_writable(path)
     tmp = str(path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp")
+    deferred = False
     try:
         with _lock:  # registered before it exists, so an interrupt can never miss it
             _temporaries.add(tmp)
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         write(Path(tmp))
+        with _lock:
+            if _pending is not None:
+                _pending.append((tmp, path))
+                deferred = True
+                return
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {_cause(exc)}") from None
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # gone already after a rename
-        with _lock:
-            _temporaries.discard(tmp)
+        if not deferred:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # gone already after a rename
+            with _lock:
+                _temporaries.discard(tmp)
 
 
 def write_text(path: str | Path, text: str) -> None:
