@@ -346,3 +346,39 @@ patient_id,practice_code,code,date
         "4",
         "5",
     ]  # the two at A81001; B82002 is another practice
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_rejects_file_when_the_extract_has_columns_named_like_its_own(tmp_path, suffix) -> None:
+    """An extract with its own `line` and `reason` columns: the rejects file keeps them, renamed,
+    instead of crashing or writing two columns of one name (review finding)."""
+    events = write_csv(
+        tmp_path / "events.csv",
+        f"""
+practice_code,patient_id,code,date,line,reason
+A81001,PIDSECRET01,{CANCER},2023-06-01,7,first
+A81001,,{CANCER},2023-06-01,8,second
+""",
+    )
+    rejects = tmp_path / f"rejects{suffix}"
+    code, _, err = calc(events, "--rejects", rejects)
+    assert code == 0, err
+    import pandas as pd
+
+    table = pd.read_csv(rejects, dtype=str) if suffix == ".csv" else pd.read_parquet(rejects)
+    assert list(table.columns[:4]) == ["file", "line", "column", "reason"]
+    assert table.loc[0, "line"] == "3" or table.loc[0, "line"] == 3
+    assert table.loc[0, "line (in file)"] == "8" and table.loc[0, "reason (in file)"] == "second"
+
+
+@pytest.mark.parametrize(
+    "first_row",
+    ["A81001,PIDSECRET01,254837009,2020-01-01,2020-01-01", "PIDSECRET01,PIDSECRET01"],
+)
+def test_a_headerless_file_with_repeated_values_is_not_echoed(tmp_path, first_row) -> None:
+    path = tmp_path / "headerless.csv"
+    path.write_text(first_row + "\n" + first_row + "\n")
+    code, _, err = calc(path)
+    assert code == 2 and "header row missing" in err and "columns " in err
+    for value in first_row.split(","):
+        assert value not in err

@@ -55,6 +55,9 @@ CONFLICT = "conflicting patient attributes"
 SINGLE_FILE_PATIENT_COLUMNS = ("registration_date", "deregistration_date", "date_of_birth", "sex")
 
 
+REJECTS_COLUMNS = ("file", "line", "column", "reason", "row_text")
+
+
 @dataclass
 class _Rejected:
     source: SourceTable
@@ -129,6 +132,10 @@ class InputReport:
                 head["row_text"] = r.texts
             else:
                 values = _as_text_table(r.source.table.take(r.rows))
+                # a file's own column named like one of ours keeps its values, renamed
+                values.columns = [
+                    f"{c} (in file)" if c in REJECTS_COLUMNS else c for c in values.columns
+                ]
                 head = pd.concat([head, values.reset_index(drop=True)], axis=1)
             frames.append(head)
         if not frames:

@@ -117,7 +117,20 @@ def check_names(names: list[str], file: str) -> None:
     counts = Counter(names)
     dup = sorted(n for n, k in counts.items() if k > 1)
     if dup:
-        raise InputError(f"has more than one column named {', '.join(map(repr, dup))}", file=file)
+        known = {spelling for spellings in ALIASES.values() for spelling in spellings}
+        if all(normalise(n) in known for n in dup):  # a known column name, never a value
+            raise InputError(
+                f"has more than one column named {', '.join(map(repr, dup))}", file=file
+            )
+        # the "header" may be a data row: say where the repeats are, not what they are
+        where = "; ".join(
+            "columns " + ", ".join(str(i + 1) for i, n in enumerate(names) if n == d) for d in dup
+        )
+        raise InputError(
+            f"has more than one column of the same name ({where}, counting from 1): rename "
+            "them, or is the header row missing?",
+            file=file,
+        )
 
 
 def _iso_date_columns(data: bytes, names: list[str], delimiter: str) -> tuple[str, ...]:
