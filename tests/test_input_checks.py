@@ -60,7 +60,18 @@ def test_illustrative_placeholders_are_shaped_as_concept_ids() -> None:
     assert valid_concept_ids(codes).all()
 
 
-@given(st.from_regex(r"[1-9][0-9]{3,14}(00|10)", fullmatch=True), st.data())
+BODIES = st.one_of(  # partition 10 carries a 7-digit namespace: 11 digits at least
+    st.from_regex(r"[1-9][0-9]{3,14}00", fullmatch=True),
+    st.from_regex(r"[1-9][0-9]{7,14}10", fullmatch=True),
+)
+
+
+def _shaped(code: str) -> bool:
+    partition = code[-3:-1]
+    return code[0] != "0" and (partition == "00" or (partition == "10" and len(code) >= 11))
+
+
+@given(BODIES, st.data())
 def test_any_single_digit_change_fails_the_check_digit(body: str, data) -> None:
     """Verhoeff detects every single-digit error: the invariant the check is there for."""
     code = body + check_digit(body)
@@ -68,12 +79,12 @@ def test_any_single_digit_change_fails_the_check_digit(body: str, data) -> None:
     position = data.draw(st.integers(0, len(code) - 1))
     digit = data.draw(st.sampled_from([d for d in "0123456789" if d != code[position]]))
     changed = code[:position] + digit + code[position + 1 :]
-    if changed[0] == "0" or changed[-3:-1] not in ("00", "10"):
+    if not _shaped(changed):
         return  # another check rejects it first: also invalid
     assert not valid_concept_ids([changed]).any()
 
 
-@given(st.from_regex(r"[1-9][0-9]{3,14}(00|10)", fullmatch=True), st.data())
+@given(BODIES, st.data())
 def test_any_swap_of_neighbouring_digits_fails_the_check_digit(body: str, data) -> None:
     code = body + check_digit(body)
     position = data.draw(st.integers(0, len(code) - 2))
@@ -81,7 +92,7 @@ def test_any_swap_of_neighbouring_digits_fails_the_check_digit(body: str, data) 
     if a == b:
         return
     swapped = code[:position] + b + a + code[position + 2 :]
-    if swapped[0] == "0" or swapped[-3:-1] not in ("00", "10"):
+    if not _shaped(swapped):
         return
     assert not valid_concept_ids([swapped]).any()
 
@@ -382,3 +393,54 @@ def test_a_headerless_file_with_repeated_values_is_not_echoed(tmp_path, first_ro
     assert code == 2 and "header row missing" in err and "columns " in err
     for value in first_row.split(","):
         assert value not in err
+
+
+def test_partition_10_needs_room_for_a_namespace() -> None:
+    short = "1234510" + check_digit("1234510")  # 8 digits: no 7-digit namespace fits
+    assert not valid_concept_ids([short]).any()
+    assert valid_concept_ids(["999013651000230103"]).all()
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    ["PIDSECRET4\ufe0f", "PIDSECRET8\u034f", "PIDSECRET5\u3164", "PID\u2028SECRET3",
+     "PID\u00a0SECRET2", "\uff30IDSECRET9"],
+    ids=["variation selector", "grapheme joiner", "hangul filler", "line separator",
+         "no-break space", "full-width letter"],
+)  # fmt: skip
+def test_look_alike_ids_are_rejected(tmp_path, lookalike) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        f"practice_code,patient_id,code,date\nA81001,{lookalike},{CANCER},2023-06-01\n"
+        f"A81001,PIDSECRET01,{CANCER},2023-06-01\n",
+        encoding="utf-8",
+    )
+    code, out, err = calc(events)
+    assert code == 0, err
+    rejected = json.loads(out)["input"]["rejected"]
+    assert rejected == {"control, invisible or look-alike characters in an identifier": 1}
+
+
+def test_full_width_digit_in_a_practice_code_is_rejected(tmp_path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        f"practice_code,patient_id,code,date\nA8100\uff11,P1,{CANCER},2023-06-01\n"
+        f"A81001,P2,{CANCER},2023-06-01\n",
+        encoding="utf-8",
+    )
+    code, out, err = calc(events)
+    assert code == 0, err
+    assert {r["practice_code"] for r in json.loads(out)["results"]} == {"A81001"}
+
+
+def test_trend_range_is_capped() -> None:
+    code, _, err = run_main("trend", EVENTS, "--from", "2021-04", "--to", "9999-12")
+    assert code == 2 and "at most 240" in err
+
+
+def test_org_map_blank_rows_are_ignored(tmp_path) -> None:
+    org = tmp_path / "org.csv"
+    org.write_text("practice_code,pcn_code\nA81001,U1\n,\n,\n")
+    code, out, err = calc(EVENTS, "--org-map", org, "--by", "pcn")
+    assert code == 0, err
+    assert {r["pcn_code"] for r in json.loads(out)["results"]} == {"U1"}

@@ -260,7 +260,7 @@ def _check_clusters(codelist, needed: set[str], extract, inputs: Inputs) -> None
     _warn(f"{message}; every count that uses them is zero (--allow-missing-clusters)")
 
 
-def load_inputs(inputs: Inputs, on_file=None):
+def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
     """Rule set, extract and code list for the shared options, with their notices and checks.
 
     Returns (ruleset, extract, codelist, stale_days) where stale_days is set only when the
@@ -289,7 +289,8 @@ def load_inputs(inputs: Inputs, on_file=None):
     )
     codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
     if given is not None:
-        _check_clusters(given, ccrqof.clusters_used(ruleset), extract, inputs)
+        needed = clusters if clusters is not None else ccrqof.clusters_used(ruleset)
+        _check_clusters(given, needed, extract, inputs)
     for notice in extract.report.notices:
         _notice(notice)
     for problem in extract.report.warnings + (given.warnings() if given else []):
@@ -622,6 +623,7 @@ def trend(
         ruleset, extract, codelist = load_inputs(
             dataclasses.replace(inputs, year=None, as_of=days[-1].isoformat()),
             on_file=stages.file_read,
+            clusters=set().union(*(ccrqof.clusters_used(r) for r in rulesets)),
         )
         stages.start(f"Evaluating {len(days)} month ends")
         clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
@@ -892,6 +894,14 @@ def main() -> None:
     except CcrqofError as exc:
         _stderr("Error:", "bold red", str(exc))
         sys.exit(exc.exit_code)
+    except MemoryError:
+        _stderr(
+            "Error:",
+            "bold red",
+            "ran out of memory: are the inputs what you expect (not an endless device such as "
+            "/dev/zero)? For a very large extract, split it by practice",
+        )
+        sys.exit(2)
     except OSError as exc:
         if not _stream_failed(exc):
             raise

@@ -22,7 +22,7 @@ import threading
 from ccrqof.output import discard_temporaries
 
 GRACE = 0.5
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal was closed
 
 _received = 0  # the first signal's number
 _done = False  # the command has returned: no more unwinding

@@ -38,6 +38,7 @@ def read_org_map(path: str | Path) -> pd.DataFrame:
     org = frame[list(columns.values())].rename(columns={v: k for k, v in columns.items()})
     org = org.apply(lambda s: s.str.strip())
     org["practice_code"] = org["practice_code"].str.upper()  # as the readers compare them
+    org = org[org["practice_code"] != ""].reset_index(drop=True)  # Excel's trailing ",,," rows
     duplicated = org["practice_code"].duplicated()
     if duplicated.any():
         raise InputError(

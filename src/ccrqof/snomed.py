@@ -107,7 +107,10 @@ def concept_id_problems(
     well_formed = np.flatnonzero(shaped)
     candidates = [distinct[i] for i in well_formed]
     rounded = excel_rounded(candidates, known)
-    partition = np.array([c[-3:-1] in CONCEPT_PARTITIONS for c in candidates], bool)
+    # partition 10 means a 7-digit namespace before it: at least 11 digits in all
+    partition = np.array(
+        [c[-3:-1] == "00" or (c[-3:-1] == "10" and len(c) >= 11) for c in candidates], bool
+    )
     check = verhoeff_ok(candidates)
     # an id is a number: a leading zero was added (and would fail the check digit too)
     zero = np.array([c[0] == "0" for c in candidates], bool)

@@ -43,12 +43,21 @@ def parse_month(text: str, option: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+MAX_MONTHS = 240  # twenty years of month ends: every QOF year there is, with room to spare
+
+
 def month_ends(start: str, end: str, every: str = "month") -> list[dt.date]:
     """Last days of the months from `start` to `end` (YYYY-MM), every month or every quarter
     (quarters end in June, September, December and March, as QOF's year does)."""
     (y0, m0), (y1, m1) = parse_month(start, "--from"), parse_month(end, "--to")
     if (y0, m0) > (y1, m1):
         raise UsageError("--from is after --to: give the earlier month first")
+    months = (y1 - y0) * 12 + (m1 - m0) + 1
+    if months > MAX_MONTHS:
+        raise UsageError(
+            f"--from to --to spans {months:,} months; a series covers at most {MAX_MONTHS} "
+            f"({MAX_MONTHS // 12} years): give a shorter range"
+        )
     days = []
     y, m = y0, m0
     while (y, m) <= (y1, m1):

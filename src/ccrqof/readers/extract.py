@@ -46,7 +46,7 @@ BROKEN_ROW = "broken row (wrong number of fields)"
 EMPTY_ID = "empty patient id"
 EMPTY_PRACTICE = "empty practice code"
 INVALID_CODE = NOT_DIGITS
-HIDDEN_CHARACTERS = "control or invisible characters in an identifier"
+HIDDEN_CHARACTERS = "control, invisible or look-alike characters in an identifier"
 DEREG_BEFORE_REG = "deregistration date before registration date"
 TWO_OPEN_REGISTRATIONS = "more than one open registration for the patient at the practice"
 DUPLICATE_REGISTRATIONS = "duplicate registration rows"
@@ -206,7 +206,13 @@ def _reject_dates(
         keep &= ~hit
 
 
-_HIDDEN = r"[\p{Cc}\p{Cf}]"  # control characters, NUL, zero-width and other format characters
+# Characters that make two ids look alike: control and format characters (NUL, zero-width
+# spaces), separators other than the ASCII space (no-break, line separators), combining marks
+# and variation selectors, the Hangul fillers, and full-width forms of ASCII letters and digits.
+_HIDDEN = (
+    r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Mn}\p{Me}\x{00A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}"
+    r"\x{3000}\x{115F}\x{1160}\x{3164}\x{FFA0}\x{FF01}-\x{FF5E}]"
+)
 
 
 def hidden_characters(found: Text) -> np.ndarray:
