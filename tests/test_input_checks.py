@@ -444,3 +444,35 @@ def test_org_map_blank_rows_are_ignored(tmp_path) -> None:
     code, out, err = calc(EVENTS, "--org-map", org, "--by", "pcn")
     assert code == 0, err
     assert {r["pcn_code"] for r in json.loads(out)["results"]} == {"U1"}
+
+
+def test_an_export_with_its_episode_column_left_blank_is_the_narrower_one(tmp_path) -> None:
+    """Review finding: a blank `episode` column is no episode at all."""
+    wide = write_csv(tmp_path / "wide.csv", WITH_EPISODE)
+    blank = write_csv(
+        tmp_path / "blank.csv", WITHOUT_EPISODE.replace("code,date\n", "code,date,episode\n")
+    )
+    blank.write_text(
+        "\n".join(
+            line + ("," if i else "") for i, line in enumerate(blank.read_text().splitlines())
+        )
+        + "\n"
+    )
+    _, both, _ = calc(wide, blank)
+    _, alone, _ = calc(wide)
+    assert json.loads(both)["results"] == json.loads(alone)["results"]
+    assert json.loads(both)["input"]["ignored"][NEAR_DUPLICATES] == 2
+
+
+def test_exports_that_each_lack_a_column_are_warned_about(tmp_path) -> None:
+    wide = write_csv(tmp_path / "wide.csv", WITH_EPISODE)
+    with_cluster = write_csv(
+        tmp_path / "clustered.csv",
+        f"""
+practice_code,patient_id,code,cluster,date
+A81001,PIDSECRET01,{CANCER},CAN_COD,2023-09-01
+""",
+    )
+    code, _, err = calc(wide, with_cluster)
+    assert code == 0, err
+    assert "1 row(s) of one events file match rows of another" in " ".join(err.split())

@@ -710,14 +710,17 @@ NEAR_DUPLICATES = "near-duplicate rows (the same entry in an export with fewer c
 
 def _combine_exports(frames: list[pd.DataFrame], report: InputReport) -> pd.DataFrame:
     """Several events files as one frame. When one file lacks an optional entry column that
-    another has (two overlapping exports, one without `episode`), a row of the narrower file
-    that matches a row of the wider one on every column both have is the same entry: it is
-    dropped and counted, so the result does not depend on which export carried the column."""
+    another has (two overlapping exports, one without `episode`, or with it left blank), a row
+    of the narrower file that matches a row of the wider one on every column both have is the
+    same entry: it is dropped and counted, so the result does not depend on which export carried
+    the column. Files that each lack a column the other has cannot be merged so: their matching
+    rows are counted and warned about, and kept."""
     combined = pd.concat(frames, ignore_index=True)
-    mappings = [report.column_names[k] for k in report.column_names if k.startswith("events")]
-    if len(mappings) != len(frames):
-        return combined
-    has = [{c for c in OPTIONAL_ENTRY_COLUMNS if c in m} for m in mappings]
+    # a column counts as present only where a file gives it a value on some row
+    has = [
+        {c for c in OPTIONAL_ENTRY_COLUMNS if c in f and (f[c].fillna("") != "").any()}
+        for f in frames
+    ]
     everywhere = set.intersection(*has)
     if all(h == everywhere for h in has):
         return combined
@@ -725,11 +728,12 @@ def _combine_exports(frames: list[pd.DataFrame], report: InputReport) -> pd.Data
     origin = np.repeat(np.arange(len(frames)), sizes)
     drop = np.zeros(len(combined), bool)
     base = ["practice_code", "patient_id", "code", "date"]
+    crossed = 0
     for i, narrow in enumerate(has):
         for j, wide in enumerate(has):
-            if i == j or not narrow < wide:
+            if i == j or narrow == wide or wide <= narrow:
                 continue
-            key, extra = base + sorted(narrow), sorted(wide - narrow)
+            key, extra = base + sorted(narrow & wide), sorted(wide - narrow)
             rows_i = np.flatnonzero((origin == i) & ~drop)
             rows_j = np.flatnonzero(origin == j)
             left = combined.iloc[rows_i][key].astype(object).fillna("")
@@ -739,9 +743,18 @@ def _combine_exports(frames: list[pd.DataFrame], report: InputReport) -> pd.Data
             informative = wider[(wider[extra] != "").any(axis=1)][key].drop_duplicates()
             found = left.merge(informative.assign(_hit=True), on=key, how="left")["_hit"]
             hit = found.fillna(False).to_numpy(bool)
+            if not narrow < wide:  # each lacks a column the other has: say so, keep both
+                crossed += int(hit.sum()) if i < j else 0
+                continue
             near = rows_i[hit]
             if len(near):
                 drop[near] = True
                 report.ignored[NEAR_DUPLICATES] += len(near)
                 report.near_duplicate_columns.update(extra)
+    if crossed:
+        report.warnings.append(
+            f"{crossed:,} row(s) of one events file match rows of another on every column both "
+            "have, but each file has a column the other lacks (episode, cluster): they may be "
+            "the same entries exported twice, and were counted separately. Give one export."
+        )
     return combined[~drop].reset_index(drop=True) if drop.any() else combined
