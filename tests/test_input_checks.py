@@ -476,3 +476,19 @@ A81001,PIDSECRET01,{CANCER},CAN_COD,2023-09-01
     code, _, err = calc(wide, with_cluster)
     assert code == 0, err
     assert "1 row(s) of one events file match rows of another" in " ".join(err.split())
+
+
+def test_a_gzipped_code_list_is_read_and_a_bomb_refused(tmp_path) -> None:
+    """Code lists and org maps go through the readers' byte reader: .gz is unzipped (and its
+    separator found in the text, not the compressed bytes) within the same limits."""
+    import gzip
+
+    refset = (FIXTURES / "codelist_without_mdrv_cod.txt").read_text() + f"MDRV_COD\t{REVIEW}\n"
+    good = tmp_path / "refset.txt.gz"
+    good.write_bytes(gzip.compress(refset.encode(), mtime=0))
+    code, _, err = calc(EVENTS, "--codelists", good)
+    assert code == 0, err
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(gzip.compress(bytes(64 << 20), compresslevel=9, mtime=0) * 5)
+    code, _, err = calc(EVENTS, "--codelists", bomb)
+    assert code == 2 and "unzips to more than" in err

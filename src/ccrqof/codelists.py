@@ -3,6 +3,7 @@ small bundled illustrative list (which is not the refset, and says so)."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -59,12 +60,24 @@ def _find(frame: pd.DataFrame, wanted: str) -> str | None:
     return next((c for c in frame.columns if normalise(c) == normalise(wanted)), None)
 
 
-def read_text_table(path: Path, sep: str, what: str) -> pd.DataFrame:
-    """A small text file as strings, or one sentence naming the file and why not."""
+def read_text_table(path: Path, sep: str | None, what: str) -> pd.DataFrame:
+    """A small text file (or .gz, unzipped within the readers' limits) as strings, or one
+    sentence naming the file and why not. `sep` None: tab when the first line has more tabs than
+    commas."""
+    from ccrqof.readers.tables import read_bytes
+
     if not path.exists():
         raise InputError("does not exist", file=str(path))
+    data = read_bytes(path)
+    if not data.strip():
+        raise InputError(f"is empty: expected {what} with a header row", file=str(path))
+    if sep is None:
+        first = data[: 1 << 16].split(b"\n", 1)[0]
+        sep = "\t" if first.count(b"\t") > first.count(b",") else ","
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(
+            io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
     except pd.errors.EmptyDataError:
         raise InputError(f"is empty: expected {what} with a header row", file=str(path)) from None
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
@@ -78,7 +91,9 @@ def read_codelists(path: str | Path) -> Codelist:
     """Read the PCD refset content file (tab-separated) or a folder of `<cluster>.csv` files."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(f for f in path.glob("*.csv") if not f.name.startswith("."))
+        files = sorted(
+            f for f in path.iterdir() if f.suffix.lower() == ".csv" and not f.name.startswith(".")
+        )
         if not files:
             raise InputError("has no <cluster>.csv files", file=str(path))
         parts, invalid = [], 0
@@ -95,11 +110,7 @@ def read_codelists(path: str | Path) -> Codelist:
             invalid += found.invalid
         members = pd.concat(parts, ignore_index=True).drop_duplicates()
         return Codelist(members, str(path), invalid=invalid)
-    if path.exists() and path.is_file() and path.stat().st_size and _looks_tabbed(path):
-        sep = "\t"
-    else:
-        sep = "\t" if path.suffix.lower() in (".txt", ".tsv") else ","
-    frame = read_text_table(path, sep, "a code list")
+    frame = read_text_table(path, None, "a code list")
     cluster, code = _find(frame, "Cluster_ID"), _find(frame, "SNOMED_code")
     cluster = cluster or _find(frame, "cluster")
     code = code or _find(frame, "code")
@@ -110,12 +121,6 @@ def read_codelists(path: str | Path) -> Codelist:
             file=str(path),
         )
     return _pairs(frame, code, frame[cluster].str.strip().str.upper(), str(path))
-
-
-def _looks_tabbed(path: Path) -> bool:
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        first = fh.readline(1 << 16)
-    return first.count("\t") > first.count(",")
 
 
 def missing_clusters(codelist: Codelist, needed: set[str], extract) -> list[str]:

@@ -287,7 +287,7 @@ def _to_utf8(data: bytes, encoding: str, path: Path) -> bytes:
 def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
     """Read a CSV (or .csv.gz) as text; UTF-8 (BOM or not), else Windows-1252 with a notice."""
     notices: list[str] = []
-    data = _read_bytes(path)
+    data = read_bytes(path)
     chosen = _encoding(data, encoding, notices, path)
     if chosen != "utf-8":
         data = _to_utf8(data, chosen, path)
@@ -326,7 +326,7 @@ def _empty(column: pa.ChunkedArray) -> np.ndarray:
     return blank.to_numpy(zero_copy_only=False)
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     """The file's bytes (unzipped). Held whole: Python's byte search finds a quote, or counts
     line ends, at memory speed."""
     try:
