@@ -753,3 +753,29 @@ def test_strict_still_writes_its_rejects_file_and_nothing_else(work):
     assert result.exit_code == 1
     assert (work / "rejects.csv").read_text().count("\n") == 2  # header and the one row
     assert not (work / "outcomes.csv").exists()
+
+
+def test_a_closed_terminal_is_an_interrupt_too(extract, tmp_path):
+    """SIGHUP (the terminal closed under a long run) ends it as Ctrl-C does: no temporary file
+    left, no output published, `Interrupted` once, exit 129."""
+    out = tmp_path / "out"
+    out.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ccrqof", *map(str, _calc_argv(extract, out))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not _handlers_installed(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.2)
+    child.send_signal(signal.SIGHUP)
+    code = child.wait(60)
+    stderr = child.stderr.read()
+    if code == 0:  # finished first on a fast machine: then everything is there
+        assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    else:
+        assert code == 128 + signal.SIGHUP, stderr
+        assert stderr.count("Interrupted") == 1 and "Traceback" not in stderr
+        assert list(out.iterdir()) == []
