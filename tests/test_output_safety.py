@@ -728,20 +728,29 @@ def test_standard_output_that_fills_part_way_is_an_error_not_a_short_file(work, 
 
 
 def test_a_stop_after_reading_leaves_every_output_as_it_was(work):
-    """--by pcn with an org map without pcn_code stops after the extract is read and the rejects
-    file written: the old rejects file and the old summary must both survive, so no folder ever
-    holds one run's rejects beside another run's summary."""
+    """worklist checks --indicator against the packs after the extract is read and the rejects
+    file written: the old rejects file and the old list must both survive, so no folder ever
+    holds one run's rejects beside another run's list."""
     (work / "out").mkdir(exist_ok=True)
-    old = {name: f"last month's {name}\n" for name in ("rejects.csv", "summary.csv")}
+    old = {name: f"last month's {name}\n" for name in ("rejects.csv", "worklist.csv")}
     for name, text in old.items():
         (work / "out" / name).write_text(text)
-    write_csv(work / "no_pcn.csv", "practice_code,practice_name\nA81001,The Surgery\n")
     result = run(
-        "calc", "data/events.csv", *YEAR, "--format", "csv", "--output", "out/summary.csv",
-        "--rejects", "out/rejects.csv", "--org-map", "no_pcn.csv", "--by", "pcn",
+        "worklist", "data/events.csv", *YEAR, "--format", "csv", "--output", "out/worklist.csv",
+        "--rejects", "out/rejects.csv", "--indicator", "CAN999",
     )  # fmt: skip
     assert result.exit_code == 2, result.stderr
+    assert "CAN999" in result.warnings
     assert {p.name: p.read_text() for p in (work / "out").iterdir()} == old
+
+
+def test_an_org_map_without_the_level_stops_before_reading(work):
+    write_csv(work / "no_pcn.csv", "practice_code,practice_name\nA81001,The Surgery\n")
+    broken = write_csv(work / "broken.csv", "practice_code,patient_id\nA81001,1\n")
+    result = run("calc", broken, *YEAR, "--org-map", "no_pcn.csv", "--by", "pcn")
+    assert result.exit_code == 2
+    assert "no pcn_code column" in result.warnings
+    assert "'date'" not in result.warnings  # the broken extract was never read
 
 
 def test_strict_still_writes_its_rejects_file_and_nothing_else(work):

@@ -230,6 +230,16 @@ def _check_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | 
             raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
 
 
+def _org_map(path: Path | None, by: str):
+    """The org map, checked for the --by level before the (possibly long) read of the extract."""
+    if path is None:
+        return None
+    organisations = read_org_map(path)
+    if by != "practice" and f"{by}_code" not in organisations:
+        raise UsageError(f"--by {by}: the org map has no {by}_code column")
+    return organisations
+
+
 def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | None:
     """--indicator values checked against the packs' indicators (None: all of them)."""
     chosen = tuple(dict.fromkeys(i.strip().upper() for i in given))
@@ -371,7 +381,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     _check_outputs(
         inputs, org_map, output=output, patients_out=patients_out, rejects=inputs.rejects
     )
-    organisations = read_org_map(org_map) if org_map else None
+    organisations = _org_map(org_map, by)
     with Stages(quiet) as stages:
         stages.start("Reading")
         ruleset, extract, codelist = load_inputs(inputs, on_file=stages.file_read)
@@ -617,7 +627,7 @@ def trend(
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
-    organisations = read_org_map(org_map) if org_map else None
+    organisations = _org_map(org_map, by)
     with Stages(quiet) as stages:
         stages.start("Reading")
         ruleset, extract, codelist = load_inputs(
