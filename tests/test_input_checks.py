@@ -398,6 +398,9 @@ def test_a_headerless_file_with_repeated_values_is_not_echoed(tmp_path, first_ro
 def test_partition_10_needs_room_for_a_namespace() -> None:
     short = "1234510" + check_digit("1234510")  # 8 digits: no 7-digit namespace fits
     assert not valid_concept_ids([short]).any()
+    ten = "123456710" + check_digit("123456710")  # 10 digits: one short
+    eleven = "1234567810" + check_digit("1234567810")  # 11: item, namespace, 10, check
+    assert valid_concept_ids([ten, eleven]).tolist() == [False, True]
     assert valid_concept_ids(["999013651000230103"]).all()
 
 
@@ -436,6 +439,20 @@ def test_full_width_digit_in_a_practice_code_is_rejected(tmp_path) -> None:
 def test_trend_range_is_capped() -> None:
     code, _, err = run_main("trend", EVENTS, "--from", "2021-04", "--to", "9999-12")
     assert code == 2 and "at most 240" in err
+
+
+def test_trend_cap_boundary_is_240_month_ends() -> None:
+    from ccrqof.errors import UsageError
+    from ccrqof.trend import month_ends
+
+    assert len(month_ends("2021-04", "2041-03")) == 240  # the last month allowed
+    with pytest.raises(UsageError, match="spans 241 months"):
+        month_ends("2021-04", "2041-04")
+
+
+def test_within_boundary_is_3660_days() -> None:
+    code, _, err = run_main("worklist", EVENTS, "--year", "2023-24", "--within", "3660")
+    assert code == 0, err
 
 
 def test_org_map_blank_rows_are_ignored(tmp_path) -> None:

@@ -24,7 +24,7 @@ from ccrqof.codelists import missing_clusters
 from ccrqof.columns import parse_column_options
 from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
 from ccrqof.explanation import explain_patient
-from ccrqof.organisations import LEVELS, published, read_org_map, summarise
+from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
 from ccrqof.output import check_outputs, publish, together, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
@@ -235,8 +235,7 @@ def _org_map(path: Path | None, by: str):
     if path is None:
         return None
     organisations = read_org_map(path)
-    if by != "practice" and f"{by}_code" not in organisations:
-        raise UsageError(f"--by {by}: the org map has no {by}_code column")
+    check_level(by, organisations)
     return organisations
 
 
@@ -627,16 +626,16 @@ def trend(
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
+    clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
     organisations = _org_map(org_map, by)
     with Stages(quiet) as stages:
         stages.start("Reading")
         ruleset, extract, codelist = load_inputs(
             dataclasses.replace(inputs, year=None, as_of=days[-1].isoformat()),
             on_file=stages.file_read,
-            clusters=set().union(*(ccrqof.clusters_used(r) for r in rulesets)),
+            clusters=clusters,
         )
         stages.start(f"Evaluating {len(days)} month ends")
-        clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
         prepared = ccrqof.prepare(
             extract, codelist, clusters, every_patient=ccrqof.every_patient_needed(*rulesets)
         )

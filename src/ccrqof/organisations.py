@@ -47,16 +47,21 @@ def read_org_map(path: str | Path) -> pd.DataFrame:
     return org
 
 
-def summarise(
-    evaluation: Evaluation, by: str = "practice", org_map: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, list[str]]:
-    """The summary at the level asked for, and notices (practices missing from the map)."""
+def check_level(by: str, org_map: pd.DataFrame | None) -> None:
+    """A roll-up level the org map can serve (checked before a long read, and again here)."""
     if by not in LEVELS:
         raise UsageError(f"--by must be one of {', '.join(LEVELS)}")
     if by != "practice" and org_map is None:
         raise UsageError(f"--by {by} needs --org-map FILE")
     if by != "practice" and f"{by}_code" not in org_map:
         raise UsageError(f"--by {by}: the org map has no {by}_code column")
+
+
+def summarise(
+    evaluation: Evaluation, by: str = "practice", org_map: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The summary at the level asked for, and notices (practices missing from the map)."""
+    check_level(by, org_map)
     notices = []
     if by == "practice":
         summary = score(evaluation)

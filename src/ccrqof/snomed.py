@@ -142,6 +142,9 @@ def valid_concept_ids(codes: list[str]) -> np.ndarray:
 def excel_rounded(codes: list[str], known: set[str]) -> np.ndarray:
     """Which codes look like a 16-18 digit id of `known` that Excel rounded to 15 significant
     digits: the digits after the 15th are all zero, and a known id shares the first 15."""
+    candidates = [c for c in codes if len(c) > EXCEL_DIGITS and c.endswith("0")]
+    if not candidates or not known:  # the usual case: no need to index the code list
+        return np.zeros(len(codes), bool)
     prefixes = {k[:EXCEL_DIGITS]: len(k) for k in known if len(k) > EXCEL_DIGITS}
     return np.array(
         [

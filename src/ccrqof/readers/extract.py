@@ -731,7 +731,7 @@ def _combine_exports(frames: list[pd.DataFrame], report: InputReport) -> pd.Data
     crossed = 0
     for i, narrow in enumerate(has):
         for j, wide in enumerate(has):
-            if i == j or narrow == wide or wide <= narrow:
+            if i == j or wide <= narrow:
                 continue
             key, extra = base + sorted(narrow & wide), sorted(wide - narrow)
             rows_i = np.flatnonzero((origin == i) & ~drop)
