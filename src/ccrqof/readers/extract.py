@@ -35,7 +35,6 @@ from ccrqof.readers.values import (
     Text,
     as_text,
     code_column,
-    column_named,
     mask,
     parse_dates,
     text_column,
@@ -255,6 +254,15 @@ def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
 _CASES = {"cluster": pc.utf8_upper, "episode": pc.utf8_lower}
 
 
+def _checked(convert: Callable, table: pa.Table, column: str, file: str):
+    """`convert(the column)`, naming the file and column when the column cannot be used at all
+    (its type, or dates written month first)."""
+    try:
+        return convert(table.column(column))
+    except ColumnError as exc:
+        raise exc.at(file, column) from None
+
+
 def read_events(
     path: str | Path | SourceTable,
     report: InputReport | None = None,
@@ -300,15 +308,11 @@ def read_events(
         whose type holds no usable value, or whose dates are month first, stops the read."""
         if name not in mapping:
             return (absent, {}) if name == "code" else absent
-        column = table.column(mapping[name])
-        try:
-            if name == "date":
-                return parse_dates(column)
-            if name == "code":
-                return code_column(column, known)
-            found = text_column(column)
-        except ColumnError as exc:
-            raise exc.at(file, mapping[name]) from None
+        if name == "date":
+            return _checked(parse_dates, table, mapping[name], file)
+        if name == "code":
+            return _checked(lambda c: code_column(c, known), table, mapping[name], file)
+        found = _checked(text_column, table, mapping[name], file)
         if name in _CASES and not found.blank.all():
             found.text = _CASES[name](found.text)
         return found
@@ -364,7 +368,7 @@ def read_events(
         columns_out["source"] = np.full(n, list(report.sources).index(key), np.int32)
     for extra in ("registration_date", "deregistration_date"):
         if extra in mapping:
-            days, problems, _ = parse_dates(table.column(mapping[extra]))
+            days, problems, _ = _checked(parse_dates, table, mapping[extra], file)
             label = extra.replace("_", " ") + ": "
             _reject_dates(
                 report,
@@ -378,7 +382,7 @@ def read_events(
             columns_out[extra] = days
     for extra in ("date_of_birth", "sex"):
         if extra in mapping:
-            columns_out[extra] = as_text(table.column(mapping[extra]))[0]
+            columns_out[extra] = _checked(as_text, table, mapping[extra], file)[0]
     return _frame(columns_out, keep), has_practice
 
 
@@ -456,10 +460,10 @@ def read_patients(
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
     keep = np.ones(n, bool)
-    patient_id = text_column(table.column(mapping["patient_id"]))
+    patient_id = _checked(text_column, table, mapping["patient_id"], file)
     no_practice = np.zeros(n, bool)
     if "practice_code" in mapping:
-        practice = text_column(table.column(mapping["practice_code"]))
+        practice = _checked(text_column, table, mapping["practice_code"], file)
         practice_text, practice_blank = practice_codes(practice, report, file), practice.blank
         practice_hidden = hidden_characters(practice)
     else:
@@ -474,12 +478,12 @@ def read_patients(
     ):
         report.reject(source, bad & keep, mapping.get(column, column), reason)
         keep &= ~bad
-    reg, problems, _ = parse_dates(table.column(mapping["registration_date"]))
+    reg, problems, _ = _checked(parse_dates, table, mapping["registration_date"], file)
     _reject_dates(
         report, source, problems, keep, mapping["registration_date"], "registration date: "
     )
     if "deregistration_date" in mapping:
-        dereg, problems, _ = parse_dates(table.column(mapping["deregistration_date"]))
+        dereg, problems, _ = _checked(parse_dates, table, mapping["deregistration_date"], file)
         _reject_dates(
             report,
             source,
@@ -586,14 +590,6 @@ def _reader_threads():
     pool.shutdown(wait=True)
 
 
-def _named(source: SourceTable, read: Callable, *args, **kwargs):
-    """`read(*args, **kwargs)`, naming the file and column of a column that cannot be used."""
-    try:
-        return read(*args, **kwargs)
-    except ColumnError as exc:
-        raise exc.at(source.file, column_named(source.table, exc.values)) from None
-
-
 def read_extract(
     events: str | Path | list[str | Path],
     patients: str | Path | None = None,
@@ -617,9 +613,7 @@ def read_extract(
         patients_source = pool.submit(read_table, patients, encoding) if patients else None
         if isinstance(found, Path):  # one Parquet dataset
             dataset = read_dataset(found)
-            frames = [
-                _named(dataset, read_events, dataset, report, columns=columns, known=known_codes)
-            ]
+            frames = [read_events(dataset, report, columns=columns, known=known_codes)]
             if on_file:
                 on_file(found)
         else:
@@ -644,9 +638,7 @@ def read_extract(
                 for source in sources.values()
             )
             frames = [
-                _named(
-                    sources[i],
-                    read_events,
+                read_events(
                     sources[i],
                     report,
                     columns=columns,
@@ -665,9 +657,7 @@ def read_extract(
         )
     frame = _combine_exports([f for f, _ in frames], report) if len(frames) > 1 else frames[0][0]
     registrations = (
-        _named(patients_source, read_patients, patients_source, report, columns=columns)
-        if patients_source
-        else None
+        read_patients(patients_source, report, columns=columns) if patients_source else None
     )
     check_sources_exist(
         columns or {}, {s.file: s.table.column_names for s in report.sources.values()}

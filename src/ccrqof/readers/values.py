@@ -49,25 +49,8 @@ class ColumnError(InputError):
     """A column that cannot be used at all (its type, or dates written month first). Raised
     where the column's name is unknown; `at` gives it its file and column."""
 
-    def __init__(self, message: str, values: pa.ChunkedArray) -> None:
-        super().__init__(message)
-        self.values = values
-
     def at(self, file: str, column: str | None) -> InputError:
         return InputError(self.message, file=file, column=column)
-
-
-def column_named(table: pa.Table, values: pa.ChunkedArray) -> str | None:
-    """The name of the column of `table` that `values` is (the same Arrow buffers)."""
-    key = _buffers(values)
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if key and _buffers(column) == key:
-            return name
-    return None
-
-
-def _buffers(column: pa.ChunkedArray) -> tuple[int, ...]:
-    return tuple(b.address for chunk in column.chunks for b in chunk.buffers() if b is not None)
 
 
 def _kind(kind: pa.DataType) -> str:
@@ -123,9 +106,8 @@ def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
     no surrounding spaces, and a column of them is kept as it is: no copy."""
     if not _as_text_type(column.type):
         raise ColumnError(
-            f"is of type {_kind(_unwrapped(column.type))}: expected text or whole numbers", column
+            f"is of type {_kind(_unwrapped(column.type))}: expected text or whole numbers"
         )
-    original = column
     bad = np.zeros(len(column), bool)
     if pa.types.is_floating(column.type):
         # NaN is a missing value; beyond 2**53 a float cannot hold an 18-digit id exactly
@@ -140,7 +122,7 @@ def text_column(column: pa.ChunkedArray, clean=pc.ascii_is_alnum) -> Text:
         try:
             column = pc.cast(column, pa.large_string())
         except pa.ArrowInvalid:  # bytes that are not UTF-8
-            raise ColumnError("holds bytes that are not UTF-8 text", original) from None
+            raise ColumnError("holds bytes that are not UTF-8 text") from None
     if column.null_count:
         column = pc.fill_null(column, "")
     blank, passed = _blank(column), clean(column)
@@ -204,7 +186,7 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
         }
         return (*_screen(days, problems), "native")
     if not _as_text_type(column.type):
-        raise ColumnError(f"is of type {_kind(kind)}: expected dates or text", column)
+        raise ColumnError(f"is of type {_kind(kind)}: expected dates or text")
     days = None
     text = column
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -229,7 +211,7 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     parts = pc.extract_regex(text, regex)
     day = pc.cast(pc.struct_field(parts, "day"), pa.int64())
     if name == "DD/MM/YYYY":
-        _refuse_month_first(day, pc.cast(pc.struct_field(parts, "month"), pa.int64()), column)
+        _refuse_month_first(day, pc.cast(pc.struct_field(parts, "month"), pa.int64()))
     parsed = pc.strptime(pc.struct_field(parts, "d"), format=strp, unit="s", error_is_null=True)
     # strptime rolls 30 February over to 1 March; an impossible date is unreadable instead
     parsed = pc.if_else(pc.fill_null(pc.equal(pc.day(parsed), day), False), parsed, None)
@@ -249,9 +231,7 @@ def parse_dates(column: pa.ChunkedArray) -> tuple[np.ndarray, dict[str, np.ndarr
     return (*_screen(days, problems), name)
 
 
-def _refuse_month_first(
-    first: pa.ChunkedArray, second: pa.ChunkedArray, column: pa.ChunkedArray
-) -> None:
+def _refuse_month_first(first: pa.ChunkedArray, second: pa.ChunkedArray) -> None:
     """Day first, always; but a column whose values show it is month first at least as often
     as day first (a tie included) is refused whole rather than read day first, which would
     silently move every ambiguous date (03/05/2024) by months. The evidence is a count of
@@ -265,8 +245,7 @@ def _refuse_month_first(
         raise ColumnError(
             f"looks month first (MM/DD/YYYY): {only_month_first:,} value(s) can only be read "
             f"month first and {only_day_first:,} only day first. ccrqof reads DD/MM/YYYY and "
-            "will not guess which the other dates are: convert the column to YYYY-MM-DD",
-            column,
+            "will not guess which the other dates are: convert the column to YYYY-MM-DD"
         )
 
 
