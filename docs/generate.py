@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from ccrqof.cli import cli
 from ccrqof.columns import spellings_markdown
 from ccrqof.rules import available_years, load_year_folder
-from ccrqof.rules.cases import load_case_file
+from ccrqof.testing import load_case_file
 from ccrqof.rules.describe import pack_page
 from ccrqof.rules.loader import BUNDLED
 

@@ -19,7 +19,11 @@ from click.testing import CliRunner
 from entry import run_main
 
 from ccrqof.cli import cli
-from ccrqof.worklist import TO_CONTACT_COLUMNS, WILL_FAIL_COLUMNS
+from ccrqof.worklist import to_contact_columns, will_fail_columns
+
+# the bundled CAN004/CAN005 deadlines run from CAN_DAT
+TO_CONTACT_COLUMNS = to_contact_columns(("CAN_DAT",))
+WILL_FAIL_COLUMNS = will_fail_columns(("CAN_DAT",))
 
 SECRET = "PIDSECRET"
 NO_WIDTH = {"COLUMNS": None, "LINES": None}

@@ -20,12 +20,14 @@ from functools import lru_cache
 import numpy as np
 import oracle
 import pandas as pd
+import pytest
+from engines import ENGINE_NAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import Event, Registration, add_months
 
 import ccrqof
-from ccrqof.engine import OUTCOME_COLUMNS, Evaluation
+from ccrqof.engine import Evaluation, outcome_columns
 from ccrqof.readers import Extract, InputReport
 from ccrqof.rules.loader import BUNDLED, RuleSet, load_year_folder
 from ccrqof.rules.model import YearStatus
@@ -319,9 +321,12 @@ def ruleset_for(reference: dt.date, year: str | None = None) -> RuleSet:
     return RuleSet(info, reference, status, packs)
 
 
-def run_ccrqof(scenario: Scenario, events: pd.DataFrame | None = None):
+def run_ccrqof(scenario: Scenario, events: pd.DataFrame | None = None, engine: str = "python"):
     evaluation = ccrqof.evaluate(
-        to_extract(scenario, events), ruleset_for(scenario.reference, scenario.year), None
+        to_extract(scenario, events),
+        ruleset_for(scenario.reference, scenario.year),
+        None,
+        engine=engine,
     )
     return evaluation, ccrqof.score(evaluation)
 
@@ -425,9 +430,10 @@ def oracle_for(scenario: Scenario) -> oracle.Result:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
 @given(scenarios())
-def test_engine_matches_oracle(scenario):
-    evaluation, summary = run_ccrqof(scenario)
+def test_engine_matches_oracle(engine, scenario):
+    evaluation, summary = run_ccrqof(scenario, engine=engine)
     expected = oracle_for(scenario)
     assert evaluation.ruleset.year.year == expected.year
     assert evaluation.ruleset.pays_points == expected.pays_points
@@ -481,7 +487,7 @@ def test_scoring_matches_oracle(drawn):
             "field": [r[4] for r in rows],
             **{name: pd.Series(pd.NaT, index=range(len(rows))) for name in oracle_dates()},
         },
-        columns=list(OUTCOME_COLUMNS),
+        columns=list(outcome_columns(ruleset)),
     )
     summary = ccrqof.score(Evaluation(ruleset, outcomes, practices))
     paid = oracle.pays_points(reference)

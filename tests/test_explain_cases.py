@@ -11,8 +11,8 @@ from test_worklist_cases import extract_for, ruleset_for
 
 import ccrqof
 from ccrqof.codelists import illustrative_codelist
-from ccrqof.explanation import PatientExplanation, explain_patient
-from ccrqof.rules.cases import parse_drawn_table
+from ccrqof.explanation import PatientExplanation
+from ccrqof.testing import parse_drawn_table
 
 HERE = Path(__file__).parent
 CASES = yaml.safe_load((HERE / "explain_cases.yaml").read_text(encoding="utf-8"))["cases"]
@@ -24,13 +24,10 @@ YES_NO = {True: "yes", False: "no"}
 
 def explanations_for(case: dict, patient: str, practice: str | None):
     ruleset = ruleset_for(case)
-    prepared = ccrqof.prepare(  # as the explain command does
-        extract_for(case),
-        illustrative_codelist(),
-        ccrqof.clusters_used(ruleset),
-        also_patients=(patient,),
+    explanations = ccrqof.explain(
+        extract_for(case), ruleset, illustrative_codelist(), patient, practice
     )
-    return ruleset, explain_patient(prepared, ruleset, patient, practice)
+    return ruleset, explanations
 
 
 def _text(value) -> str:

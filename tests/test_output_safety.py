@@ -483,7 +483,7 @@ def test_public_names_still_work_when_loaded_lazily():
     for name in ccrqof.__all__:
         assert getattr(ccrqof, name) is not None, name
     assert set(ccrqof.__all__) <= set(dir(ccrqof))
-    from ccrqof import CcrqofError, evaluate_prepared, score  # noqa: F401
+    from ccrqof import CcrqofError, get_engine, score  # noqa: F401
 
     with pytest.raises(AttributeError):
         ccrqof.no_such_name  # noqa: B018

@@ -19,7 +19,6 @@ from oracle import Event, Registration
 from test_differential import (
     CLUSTERS,
     EPISODES,
-    OUTCOME_COLUMNS,
     PRACTICES,
     Scenario,
     events_frame,
@@ -29,7 +28,7 @@ from test_differential import (
 )
 
 import ccrqof
-from ccrqof.engine import Evaluation
+from ccrqof.engine import Evaluation, outcome_columns
 
 SETTINGS = settings(
     max_examples=40,
@@ -259,9 +258,10 @@ def _counts_evaluation(ruleset, counts: dict[str, dict[str, int]]) -> Evaluation
                 i += 1
     frame = pd.DataFrame(rows, columns=["patient_id", "indicator", "outcome", "rule", "field"])
     frame.insert(0, "practice_code", PRACTICES[0])
-    for name in OUTCOME_COLUMNS[6:]:
+    columns = outcome_columns(ruleset)
+    for name in columns[6:]:
         frame[name] = pd.NaT
-    return Evaluation(ruleset, frame[list(OUTCOME_COLUMNS)], [PRACTICES[0]])
+    return Evaluation(ruleset, frame[list(columns)], [PRACTICES[0]])
 
 
 @st.composite

@@ -6,18 +6,20 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from engines import ENGINE_NAMES
 
 from ccrqof.rules import load_year_folder
-from ccrqof.rules.cases import case_files, run_case_file
 from ccrqof.rules.loader import BUNDLED
+from ccrqof.testing import case_files, run_case_file
 
 PACKS = Path(str(BUNDLED))
 FILES = case_files(PACKS)
 
 
-@pytest.fixture(scope="module")
-def results():
-    return {path: run_case_file(path) for path in FILES}
+@pytest.fixture(scope="module", params=ENGINE_NAMES)
+def results(request):
+    """Every case file's results on one engine (each engine runs every case)."""
+    return {path: run_case_file(path, engine=request.param) for path in FILES}
 
 
 def _id(path: Path) -> str:

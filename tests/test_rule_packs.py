@@ -75,7 +75,7 @@ def test_broken_pack_fails_naming_file_and_problem(pack_folder, change, expected
 
 def test_exclude_episodes_comes_from_the_pack(pack_folder):
     """A local pack that also skips 'new' episodes must change CAN_DAT (not a fixed list)."""
-    from ccrqof.rules.cases import Case, run_case
+    from ccrqof.testing import Case, run_case
 
     for indicator in ("CAN001", "CAN004", "CAN005"):
         edit(

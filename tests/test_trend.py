@@ -34,9 +34,6 @@ from ccrqof.trend import SERIES_COLUMNS, SPARK, month_ends, series
 
 NO_WIDTH = {"COLUMNS": None, "LINES": None}
 FIELDS = ("register", "denominator", "numerator", "pcas", "exclusions", "achievement", "points")
-ALL_CLUSTERS = set().union(
-    *(ccrqof.clusters_used(ccrqof.load_ruleset(year=y)) for y in ("2021-22", "2024-25"))
-)
 FIRST_MONTH = (2021, 4)  # the first month any rule pack covers
 N_MONTHS = 5 * 12 + 9  # April 2021 .. December 2026
 
@@ -127,7 +124,10 @@ def test_every_point_equals_a_fresh_evaluation_at_its_month_end(case):
     assert days == want_days
 
     extract = to_extract(scenario)
-    frame = series(ccrqof.prepare(extract, None, ALL_CLUSTERS), days, by=by, org_map=org_map)
+    engine = ccrqof.get_engine()
+    rulesets = [ccrqof.load_ruleset(year=y) for y in ("2021-22", "2024-25")]
+    handle = engine.prepare(extract, None, rulesets)
+    frame = series(engine, handle, days, by=by, org_map=org_map)
     group = f"{by}_code"
     assert list(frame.columns[:5]) == ["period", "reference_date", "ruleset", "year_status", group]
     assert set(SERIES_COLUMNS) <= set(frame.columns)
@@ -448,9 +448,10 @@ def test_input_is_read_once_for_six_month_ends(inputs, monkeypatch):
 
     monkeypatch.setattr(ccrqof.readers.extract, "read_table", spy)
     prepared = []
-    original_prepare = ccrqof.prepare
+    engine = ccrqof.engine.python.PythonEngine
+    original_prepare = engine.prepare
     monkeypatch.setattr(
-        ccrqof, "prepare", lambda *a, **k: prepared.append(1) or original_prepare(*a, **k)
+        engine, "prepare", lambda *a, **k: prepared.append(1) or original_prepare(*a, **k)
     )
     points = trend_json(inputs, "--from", "2024-01", "--to", "2024-06")
     assert len({p["period"] for p in points}) == 6

@@ -1,7 +1,7 @@
 """One generic runner for the golden worklist cases in ``worklist_cases.yaml``.
 
 The cases are data: drawn event tables (the rule packs' ``*.cases.yaml`` format, built into an
-in-memory extract by ``ccrqof.rules.cases``) and the expected worklist as drawn tables.
+in-memory extract by ``ccrqof.testing``) and the expected worklist as drawn tables.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 
 import ccrqof
 from ccrqof.codelists import illustrative_codelist
-from ccrqof.rules.cases import Case, _extract, parse_drawn_table
+from ccrqof.testing import Case, _extract, parse_drawn_table
 from ccrqof.worklist import Worklist, build_worklist, needed_from_list
 
 HERE = Path(__file__).parent

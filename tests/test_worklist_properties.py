@@ -19,10 +19,12 @@ from test_differential import (
     reference_dates,
     run_ccrqof,
     scenarios,
+    to_extract,
 )
 from test_explain_cases import structural_problems
 from test_worklist_cases import brute_force
 
+import ccrqof
 from ccrqof.explanation import explain_patient
 from ccrqof.worklist import build_worklist
 
@@ -203,11 +205,12 @@ def test_explanations_never_disagree_with_counts(scenario):
         (r["indicator"], r["practice_code"], r["patient_id"]): r
         for r in evaluation.outcomes.to_dict("records")
     }
-    prepared = evaluation.prepared
-    for practice, patient in prepared.patients[["practice_code", "patient_id"]].itertuples(
+    engine = ccrqof.get_engine()
+    handle = engine.prepare(to_extract(scenario), None, [evaluation.ruleset])
+    for practice, patient in handle.patients[["practice_code", "patient_id"]].itertuples(
         index=False
     ):
-        explanations = explain_patient(prepared, evaluation.ruleset, patient, practice)
+        explanations = explain_patient(engine, handle, evaluation.ruleset, patient, practice)
         assert len(explanations) == 1
         assert not structural_problems(evaluation.ruleset, explanations[0])
         for ind in explanations[0].indicators:

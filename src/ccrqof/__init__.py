@@ -6,6 +6,12 @@ The library does everything the CLI does::
     extract = read_extract("events.csv", patients="patients.csv")
     evaluation = evaluate(extract, ruleset, read_codelists("refset.txt"))
     summary = score(evaluation)
+
+To evaluate one extract at many dates, prepare it once with an engine::
+
+    engine = get_engine("python")
+    handle = engine.prepare(extract, codelist, [ruleset])
+    evaluation = engine.evaluate(handle, ruleset)
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import importlib
 TYPE_CHECKING = False  # typing itself takes longer to import than the rest of this module
 if TYPE_CHECKING:
     from ccrqof.codelists import Codelist
-    from ccrqof.engine import Evaluation
+    from ccrqof.engine import Engine, Evaluation
+    from ccrqof.explanation import PatientExplanation
     from ccrqof.readers import Extract
     from ccrqof.rules import RuleSet
 
@@ -24,13 +31,13 @@ if TYPE_CHECKING:
 _LAZY = {
     "CcrqofError": "ccrqof.errors",
     "Codelist": "ccrqof.codelists",
+    "Engine": "ccrqof.engine",
     "Evaluation": "ccrqof.engine",
     "Extract": "ccrqof.readers",
-    "Prepared": "ccrqof.engine",
+    "get_engine": "ccrqof.engine",
     "RuleSet": "ccrqof.rules",
     "illustrative_codelist": "ccrqof.codelists",
     "load_ruleset": "ccrqof.rules",
-    "prepare": "ccrqof.engine",
     "read_codelists": "ccrqof.codelists",
     "read_extract": "ccrqof.readers",
     "resolve_codelist": "ccrqof.codelists",
@@ -46,8 +53,6 @@ def __getattr__(name: str):
             value = version("ccrqof")
         except PackageNotFoundError:  # running from a source tree
             value = "0+unknown"
-    elif name == "evaluate_prepared":
-        from ccrqof.engine import evaluate as value
     elif name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     else:
@@ -60,53 +65,55 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-def clusters_used(ruleset: RuleSet) -> set[str]:
-    """Every cluster a pack of the rule set reads."""
-    return set().union(*(pack.clusters() for pack in ruleset.packs.values()))
+def evaluate(
+    extract: Extract,
+    ruleset: RuleSet,
+    codelist: Codelist | None = None,
+    *,
+    engine: str | Engine = "python",
+) -> Evaluation:
+    """Outcome rows for every patient and indicator at the rule set's reference date.
 
-
-def every_patient_needed(*rulesets: RuleSet) -> bool:
-    """Can a register of these rule sets take a patient with no entry in its clusters? Then
-    `prepare` must key every patient, not only those with entries of interest."""
-    return any(
-        pack.is_register and not pack.selects_only_patients_with_entries()
-        for ruleset in rulesets
-        for pack in ruleset.packs.values()
-    )
-
-
-def evaluate(extract: Extract, ruleset: RuleSet, codelist: Codelist | None = None) -> Evaluation:
-    """Outcome rows for every register patient and indicator at the rule set's reference date.
-
-    With no code list, only a `cluster` column in the extract maps entries to clusters.
+    With no code list, only a `cluster` column in the extract maps entries to clusters. Every
+    engine (`ccrqof.engine.ENGINES`) gives the same tables.
     """
-    from ccrqof.engine import evaluate as evaluate_prepared
-    from ccrqof.engine import prepare
+    from ccrqof.engine import get_engine
 
-    prepared = prepare(
-        extract,
-        codelist,
-        clusters_used(ruleset),
-        every_patient=every_patient_needed(ruleset),
-    )
-    return evaluate_prepared(prepared, ruleset)
+    chosen = get_engine(engine)
+    return chosen.evaluate(chosen.prepare(extract, codelist, [ruleset]), ruleset)
+
+
+def explain(
+    extract: Extract,
+    ruleset: RuleSet,
+    codelist: Codelist | None,
+    patient_id: str,
+    practice_code: str | None = None,
+    *,
+    engine: str | Engine = "python",
+) -> list[PatientExplanation]:
+    """Why one patient counts as they do, rule by rule (one explanation per practice)."""
+    from ccrqof.engine import get_engine
+    from ccrqof.explanation import explain_patient
+
+    chosen = get_engine(engine)
+    handle = chosen.prepare(extract, codelist, [ruleset], also_patients=(patient_id.strip(),))
+    return explain_patient(chosen, handle, ruleset, patient_id, practice_code)
 
 
 __all__ = [
     "CcrqofError",
     "Codelist",
+    "Engine",
     "Evaluation",
     "Extract",
-    "Prepared",
     "RuleSet",
     "__version__",
-    "clusters_used",
     "evaluate",
-    "evaluate_prepared",
-    "every_patient_needed",
+    "explain",
+    "get_engine",
     "illustrative_codelist",
     "load_ruleset",
-    "prepare",
     "read_codelists",
     "read_extract",
     "resolve_codelist",

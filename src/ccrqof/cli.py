@@ -298,7 +298,7 @@ def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
     )
     codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
     if given is not None:
-        needed = clusters if clusters is not None else ccrqof.clusters_used(ruleset)
+        needed = clusters if clusters is not None else ruleset.clusters()
         _check_clusters(given, needed, extract, inputs)
     for notice in extract.report.notices:
         _notice(notice)
@@ -550,16 +550,11 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     practice = practice.strip().upper() if practice else None
     _check_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
-    prepared = ccrqof.prepare(
-        extract,
-        codelist,
-        ccrqof.clusters_used(ruleset),
-        also_patients=(patient_id,),
-        every_patient=ccrqof.every_patient_needed(ruleset),
-    )
-    for notice in prepared.notices:
+    engine = ccrqof.get_engine()
+    handle = engine.prepare(extract, codelist, [ruleset], also_patients=(patient_id,))
+    for notice in handle.notices:
         _warn(notice)
-    explanations = explain_patient(prepared, ruleset, patient_id, practice)
+    explanations = explain_patient(engine, handle, ruleset, patient_id, practice)
     if fmt == "json":
         text = dump_json({"explanations": explanation_document(explanations)})
         write_text(output, text) if output else click.echo(text, nl=False)
@@ -626,7 +621,7 @@ def trend(
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
-    clusters = set().union(*(ccrqof.clusters_used(r) for r in rulesets))
+    clusters = set().union(*(r.clusters() for r in rulesets))
     organisations = _org_map(org_map, by)
     with Stages(quiet) as stages:
         stages.start("Reading")
@@ -636,11 +631,11 @@ def trend(
             clusters=clusters,
         )
         stages.start(f"Evaluating {len(days)} month ends")
-        prepared = ccrqof.prepare(
-            extract, codelist, clusters, every_patient=ccrqof.every_patient_needed(*rulesets)
-        )
+        engine = ccrqof.get_engine()
+        handle = engine.prepare(extract, codelist, rulesets)
         frame = series(
-            prepared,
+            engine,
+            handle,
             days,
             chosen,
             by,
@@ -659,7 +654,7 @@ def trend(
                 None,
             )
             write_chart(frame, thresholds, chart, retirement)
-    for notice in prepared.notices:
+    for notice in handle.notices:
         _warn(notice)
     if fmt == "json":
         records = records_of(frame)  # full precision, as calc's JSON

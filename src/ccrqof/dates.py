@@ -20,7 +20,7 @@ def to_day(value: dt.date | str | np.datetime64) -> np.datetime64:
     return np.datetime64(value, "D")
 
 
-def add_months(days: np.ndarray | np.datetime64, months: int) -> np.ndarray:
+def add_months(days: np.ndarray | np.datetime64, months: int | np.ndarray) -> np.ndarray:
     """Calendar month arithmetic clamped to month end.
 
     31 May + 3 months = 31 Aug; 30 Nov + 3 months = 28/29 Feb;
@@ -35,7 +35,7 @@ def add_months(days: np.ndarray | np.datetime64, months: int) -> np.ndarray:
 def _add_months(days: np.ndarray, months: int) -> np.ndarray:
     month_index = days.astype("datetime64[M]")
     day_of_month = (days - month_index.astype("datetime64[D]")).astype(np.int64)
-    target_month = month_index + np.timedelta64(months, "M")
+    target_month = month_index + np.asarray(months, np.int64).astype("timedelta64[M]")
     month_length = (
         (target_month + np.timedelta64(1, "M")).astype("datetime64[D]")
         - target_month.astype("datetime64[D]")
@@ -43,6 +43,19 @@ def _add_months(days: np.ndarray, months: int) -> np.ndarray:
     clamped = np.minimum(day_of_month, month_length - 1)
     result = target_month.astype("datetime64[D]") + clamped.astype("timedelta64[D]")
     return np.where(np.isnat(days), NaT, result)
+
+
+def age_at(birth: np.ndarray, day: np.datetime64) -> np.ndarray:
+    """Age in whole years at `day`: the largest n with birth + 12n months <= day, in the
+    clamped month arithmetic above, so a 29 February birthday falls on 28 February in other
+    years (cervical.md §1). -1 where the birth date is missing."""
+    birth = np.asarray(birth, "datetime64[D]")
+    years = day.astype("datetime64[Y]").astype(np.int64) - birth.astype("datetime64[Y]").astype(
+        np.int64
+    )
+    years = np.where(np.isnat(birth), 0, years)
+    years -= add_months(birth, 12 * years) > day
+    return np.where(np.isnat(birth), -1, years)
 
 
 def add_days(days: np.ndarray | np.datetime64, n: int) -> np.ndarray:

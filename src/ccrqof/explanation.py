@@ -1,25 +1,27 @@
 """Why a patient counts as they do: their timeline, and every rule of every cascade in order
-with whether it matched and why, ending at the deciding rule. Runs the same engine on just
-that patient's rows, so an explanation can never disagree with the counts."""
+with whether it matched and why, ending at the deciding rule. Worded from an engine's trace of
+just that patient, so an explanation can never disagree with the counts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import singledispatch
 
 import numpy as np
+import pandas as pd
 
 from ccrqof.dates import human, to_day
-from ccrqof.engine.cascade import Trace, trace
-from ccrqof.engine.prepare import Prepared
+from ccrqof.engine import PatientTrace
 from ccrqof.errors import UsageError
 from ccrqof.rules.loader import RuleSet
 from ccrqof.rules.model import (
     COMPARISON_WORDS,
+    Always,
     DateTest,
     EarliestEventFrom,
     EventCountTest,
+    IndicatorPack,
     LatestEvent,
-    Rule,
     RuleKind,
 )
 
@@ -65,7 +67,7 @@ def _day(day) -> str:
     return human(np.asarray(day).astype("datetime64[D]").item())
 
 
-def _date_label(pack, name: str) -> str:
+def _date_label(pack: IndicatorPack, name: str) -> str:
     if name == "REG_DAT":
         return "registration (current)"
     definition = pack.dates.get(name)
@@ -77,95 +79,103 @@ def _date_label(pack, name: str) -> str:
     return name
 
 
-def _why(rule: Rule, pack, timeline, i: int, held: bool) -> str:
-    when = rule.when
-    if when == "always":
-        return "everyone still in the cascade"
-    if isinstance(when, DateTest):
-        label = f"{_date_label(pack, when.date)} ({when.date})"
-        day = timeline.dates[when.date][i]
-        if np.isnat(day):
-            return f"no {label}" if when.date != "REG_DAT" else "registration date unknown"
-        bound = timeline.resolve(when.bound)
-        bound = bound[i] if np.ndim(bound) else bound
-        relation = COMPARISON_WORDS[when.comparison]
-        rule_words = "" if when.bound.fixed else f" ({when.bound})"
-        return (
-            f"{label} {_day(day)} is {'' if held else 'not '}{relation} {_day(bound)}{rule_words}"
-        )
-    if isinstance(when, EventCountTest):
-        start = when.in_last.apply(timeline.R)
-        days = timeline.day[
-            (timeline.pkey == i) & timeline.in_cluster(when.events) & (timeline.day > start)
-        ]
-        what = pack.word(when.events)
-        span = f", at least {when.min_span_days} days apart" if when.min_span_days else ""
-        found = f"{len(days)} {what}(s) after {_day(start)}"
-        if len(days) > 1:
-            found += f", {int((days.max() - days.min()).astype(int))} days apart"
-        return f"{found} (needs at least {when.at_least}{span})"
-    return str(when)  # pragma: no cover
+@singledispatch
+def why(condition, pack: IndicatorPack, step: dict) -> str:
+    """Why a rule's condition held or not for the patient, from a trace's step row."""
+    raise TypeError(f"no wording for condition {type(condition).__name__}")
 
 
-def _explain_indicator(tr: Trace, i: int) -> IndicatorExplanation:
-    pack, timeline = tr.pack, tr.timeline
+@why.register
+def _always(condition: Always, pack: IndicatorPack, step: dict) -> str:
+    return "everyone still in the cascade"
+
+
+@why.register
+def _date_test(condition: DateTest, pack: IndicatorPack, step: dict) -> str:
+    label = f"{_date_label(pack, condition.date)} ({condition.date})"
+    if pd.isna(step["value"]):
+        return f"no {label}" if condition.date != "REG_DAT" else "registration date unknown"
+    relation = COMPARISON_WORDS[condition.comparison]
+    rule_words = "" if condition.bound.fixed else f" ({condition.bound})"
+    held = "" if step["held"] else "not "
+    return f"{label} {_day(step['value'])} is {held}{relation} {_day(step['bound'])}{rule_words}"
+
+
+@why.register
+def _event_count(condition: EventCountTest, pack: IndicatorPack, step: dict) -> str:
+    count = int(step["count"])
+    span = f", at least {condition.min_span_days} days apart" if condition.min_span_days else ""
+    found = f"{count} {pack.word(condition.events)}(s) after {_day(step['bound'])}"
+    if count > 1:
+        days = (to_day(step["last"]) - to_day(step["first"])).astype(int)
+        found += f", {int(days)} days apart"
+    return f"{found} (needs at least {condition.at_least}{span})"
+
+
+def _explain_indicator(pack: IndicatorPack, steps: pd.DataFrame, outcome) -> IndicatorExplanation:
     result = IndicatorExplanation(pack.indicator, pack.title, "", None, None, None)
-    if not tr.entered[i]:
+    if steps.empty:
         result.outcome = "not registered" if pack.is_register else "not on the register"
         return result
-    for j, rule in enumerate(pack.rules):
-        held = bool(tr.conditions[j][i])
-        decided = bool(tr.decided[i] == j)
-        result.steps.append(Step(rule.rule, held, _why(rule, pack, timeline, i, held), decided))
-        if decided:
+    for rule, step in zip(pack.rules, steps.to_dict("records"), strict=True):
+        result.steps.append(
+            Step(rule.rule, step["held"], why(rule.when, pack, step), step["decided"])
+        )
+        if step["decided"]:
             result.outcome = OUTCOME_WORDS[rule.kind]
             result.rule, result.field = rule.rule, rule.field
             break
     else:
         result.outcome = "not on the register"
-    if (
-        pack.due_by is not None
-        and result.rule
-        and rule.kind != RuleKind.select_numerator
-        and np.isnat(timeline.dates[pack.due_by.missing][i])
-    ):
-        deadline = timeline.resolve(pack.due_by.deadline)
-        deadline = deadline[i] if np.ndim(deadline) else deadline
-        if not np.isnat(deadline) and deadline >= timeline.R:
-            result.due_by = str(np.asarray(deadline).astype("datetime64[D]"))
+    if outcome is not None and not pd.isna(outcome["due_by"]):
+        result.due_by = str(to_day(outcome["due_by"]))
     return result
 
 
 def explain_patient(
-    prepared: Prepared, ruleset: RuleSet, patient_id: str, practice_code: str | None = None
+    engine, handle, ruleset: RuleSet, patient_id: str, practice_code: str | None = None
 ) -> list[PatientExplanation]:
     """One explanation per practice the patient id appears under (usually one)."""
-    people = prepared.patients
     patient_id = patient_id.strip()  # as the readers trim ids
-    match = people["patient_id"] == patient_id
-    if practice_code is not None:
-        match &= people["practice_code"] == practice_code.strip().upper()
-    keys = np.flatnonzero(match.to_numpy())
-    if not len(keys):
+    practice_code = practice_code.strip().upper() if practice_code is not None else None
+    trace = engine.trace(handle, ruleset, patient_id, practice_code)
+    if trace.people.empty:
         raise UsageError(
             "no patient with that id in the extract (patients absent from a given "
             "patients file are not counted); check the id and --practice"
         )
-    sub = prepared.subset(keys)
-    _, _, traces = trace(sub, ruleset)
-    explanations = []
-    for i in range(len(keys)):
-        explanations.append(
-            PatientExplanation(
-                practice_code=sub.patients["practice_code"].iloc[i],
-                patient_id=patient_id,
-                reference_date=ruleset.reference_date.isoformat(),
-                ruleset=ruleset.year.year,
-                timeline=_timeline(sub, i, to_day(ruleset.reference_date), words_of(ruleset)),
-                indicators=[_explain_indicator(tr, i) for tr in traces.values()],
+    return [explain_one(trace, practice) for practice in trace.people["practice_code"]]
+
+
+def explain_one(trace: PatientTrace, practice_code) -> PatientExplanation:
+    """The explanation of one patient of a trace (one practice's patient id)."""
+    ruleset = trace.ruleset
+
+    def own(frame: pd.DataFrame) -> pd.DataFrame:
+        same = (
+            frame["practice_code"].isna()
+            if practice_code is None
+            else (frame["practice_code"] == practice_code)
+        )
+        return frame[same.to_numpy(bool)]
+
+    steps, outcomes = own(trace.steps), own(trace.outcomes)
+    indicators = []
+    for pack in ruleset.ordered():
+        rows = outcomes[outcomes["indicator"] == pack.indicator].to_dict("records")
+        indicators.append(
+            _explain_indicator(
+                pack, steps[steps["indicator"] == pack.indicator], rows[0] if rows else None
             )
         )
-    return explanations
+    return PatientExplanation(
+        practice_code=practice_code,
+        patient_id=str(trace.people["patient_id"].iloc[0]),
+        reference_date=ruleset.reference_date.isoformat(),
+        ruleset=ruleset.year.year,
+        timeline=_timeline(own(trace.timeline), to_day(ruleset.reference_date), words_of(ruleset)),
+        indicators=indicators,
+    )
 
 
 def words_of(ruleset: RuleSet) -> dict[str, str]:
@@ -177,46 +187,21 @@ def words_of(ruleset: RuleSet) -> dict[str, str]:
     return words
 
 
-def _timeline(sub: Prepared, i: int, R, words: dict[str, str]) -> list[dict]:
+def _timeline(rows: pd.DataFrame, R, words: dict[str, str]) -> list[dict]:
     """Registrations and the patient's entries in the clusters the rules read, by date."""
     items = []
-    if sub.registrations is not None:
-        regs = sub.registrations[sub.registrations["pkey"] == i]
-        starts = regs["registration_date"].to_numpy("datetime64[D]")
-        ends = regs["deregistration_date"].to_numpy("datetime64[D]")
-        for start, end in zip(starts, ends, strict=True):
-            items.append(
-                {
-                    "date": str(start),
-                    "what": "registered",
-                    "cluster": None,
-                    "code": None,
-                    "episode": None,
-                    "after_R": bool(start > R),
-                }
-            )
-            if not np.isnat(end):
-                items.append(
-                    {
-                        "date": str(end),
-                        "what": "deregistered",
-                        "cluster": None,
-                        "code": None,
-                        "episode": None,
-                        "after_R": bool(end > R),
-                    }
-                )
-    own = np.flatnonzero(sub.pkey == i)
-    for k in own:
-        cluster = sub.cluster_names[sub.cluster[k]]
+    for row in rows.to_dict("records"):
+        row = {k: None if pd.isna(v) else v for k, v in row.items()}  # missing, as in JSON
+        day = to_day(row["date"])
+        cluster = row["cluster"]
         items.append(
             {
-                "date": str(sub.day[k]),
-                "what": words.get(cluster, cluster),
+                "date": str(day),
+                "what": words.get(cluster, cluster) if row["kind"] == "entry" else row["kind"],
                 "cluster": cluster,
-                "code": str(sub.code_names[sub.code[k]]) or None,
-                "episode": sub.episode_names[sub.episode[k]] or None,
-                "after_R": bool(sub.day[k] > R),
+                "code": row["code"],
+                "episode": row["episode"],
+                "after_R": bool(day > R),
             }
         )
     return sorted(items, key=lambda item: (item["date"], item["what"]))

@@ -62,7 +62,7 @@ def count_outcomes(evaluation: Evaluation) -> pd.DataFrame:
             registers[pack.indicator] = counts.xs(pack.indicator, level="indicator")["numerator"]
     counts["register"] = 0
     for pack in packs:
-        register = registers.get(pack.indicator if pack.is_register else pack.population)
+        register = registers.get(pack.indicator if pack.is_register else pack.register)
         if register is not None:
             counts.loc[(slice(None), pack.indicator), "register"] = register.to_numpy()
     with_field = out["field"].notna()

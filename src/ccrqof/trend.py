@@ -1,5 +1,5 @@
-"""Monthly (or quarterly) series: the indicators evaluated at each month end from one prepared
-extract, so N month ends cost one read and N evaluations.
+"""Monthly (or quarterly) series: the indicators evaluated at each month end from one extract
+prepared once by an engine, so N month ends cost one read and N evaluations.
 
 Each point uses the rule pack of the QOF year containing its month end, and from April 2025
 the 2024-25 rules as local monitoring (no points), exactly as `calc --as-of` would.
@@ -13,7 +13,7 @@ import re
 
 import pandas as pd
 
-from ccrqof.engine import Prepared, evaluate
+from ccrqof.engine import Engine
 from ccrqof.errors import UsageError
 from ccrqof.organisations import summarise
 from ccrqof.rules import load_ruleset
@@ -70,7 +70,8 @@ def month_ends(start: str, end: str, every: str = "month") -> list[dt.date]:
 
 
 def series(
-    prepared: Prepared,
+    engine: Engine,
+    handle,
     days: list[dt.date],
     indicators=None,
     by: str = "practice",
@@ -78,11 +79,11 @@ def series(
     rules_dir=None,
 ) -> pd.DataFrame:
     """One row per period, group and indicator (the group column is practice_code, pcn_code or
-    icb_code)."""
+    icb_code). `handle` is the engine's extract prepared for every month's rule set."""
     frames = []
     for day in days:
         ruleset = load_ruleset(reference_date=day, rules_dir=rules_dir)
-        summary, _ = summarise(evaluate(prepared, ruleset), by, org_map)
+        summary, _ = summarise(engine.evaluate(handle, ruleset), by, org_map)
         if indicators:
             summary = summary[summary["indicator"].isin(indicators)]
         summary.insert(0, "period", day.strftime("%Y-%m"))

@@ -4,7 +4,7 @@ failure if nothing changes. Views of the same outcome rows the counts come from.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -12,23 +12,29 @@ import pandas as pd
 
 from ccrqof.dates import to_day
 from ccrqof.engine import Evaluation
-from ccrqof.rules.model import DateTest, EventCountTest, IndicatorPack, LatestEvent, RuleKind
+from ccrqof.rules.model import IndicatorPack
 
-TO_CONTACT_COLUMNS = (
-    "practice_code",
-    "patient_id",
-    "indicator",
-    "outcome",
-    "rule",
-    "field",
-    "CAN_DAT",
-    "due_by",
-    "days_left",
-    "invitations",
-    "last_invitation",
-    "pca_codes",
-)
-WILL_FAIL_COLUMNS = ("practice_code", "patient_id", "indicator", "rule", "CAN_DAT", "why")
+
+def to_contact_columns(dates: tuple[str, ...]) -> tuple[str, ...]:
+    """The to-contact list's columns; `dates` are the deadlines' anchors (CAN_DAT)."""
+    return (
+        "practice_code",
+        "patient_id",
+        "indicator",
+        "outcome",
+        "rule",
+        "field",
+        *dates,
+        "due_by",
+        "days_left",
+        "invitations",
+        "last_invitation",
+        "pca_codes",
+    )
+
+
+def will_fail_columns(dates: tuple[str, ...]) -> tuple[str, ...]:
+    return ("practice_code", "patient_id", "indicator", "rule", *dates, "why")
 
 
 @dataclass
@@ -36,6 +42,15 @@ class Worklist:
     to_contact: pd.DataFrame  # achievable: no qualifying event yet and due_by >= R
     will_fail: pd.DataFrame  # in the denominator, not the numerator, no longer achievable
     targets: pd.DataFrame  # per practice and indicator: listed patients needed for thresholds
+    dates: dict[str, str] = field(default_factory=dict)  # deadline anchors and their words
+
+    @property
+    def to_contact_columns(self) -> tuple[str, ...]:
+        return to_contact_columns(tuple(self.dates))
+
+    @property
+    def will_fail_columns(self) -> tuple[str, ...]:
+        return will_fail_columns(tuple(self.dates))
 
 
 def needed_from_list(
@@ -61,47 +76,11 @@ def needed_from_list(
     return in_denominator + extra if extra <= outside else None
 
 
-def _latest_per_patient(evaluation: Evaluation, clusters: set[str], start=None, on_or_after=None):
-    """The clusters' events up to R (after `start`, on or after a per-patient bound) as
-    (pkey, day) rows, for the callers to count or take the latest of."""
-    prepared = evaluation.prepared
-    R = to_day(evaluation.ruleset.reference_date)
-    mask = np.isin(prepared.cluster, prepared.cluster_ids(clusters)) & (prepared.day <= R)
-    if start is not None:
-        mask &= prepared.day > start
-    frame = pd.DataFrame({"pkey": prepared.pkey[mask], "day": prepared.day[mask]})
-    if on_or_after is not None:  # per-patient lower bound, e.g. CAN_DAT
-        frame = frame[frame["day"].to_numpy() >= on_or_after[frame["pkey"].to_numpy()]]
-    return frame
-
-
-def _invitation_clusters(pack: IndicatorPack) -> set[str]:
-    return {r.when.events for r in pack.rules if isinstance(r.when, EventCountTest)}
-
-
-def _pca_windows(pack: IndicatorPack) -> list[tuple[str, object]]:
-    """(cluster, window start) of PCA rules that test a coded PCA date against R (not rules
-    about the diagnosis date itself, such as DIAG1_DAT)."""
-    found = []
-    diagnosis = pack.due_by.deadline.anchor if pack.due_by else None
-    for rule in pack.rules:
-        when = rule.when
-        if (
-            rule.kind == RuleKind.reject_pca
-            and isinstance(when, DateTest)
-            and when.date != diagnosis
-            and isinstance(pack.dates.get(when.date), LatestEvent)
-            and when.comparison == "after"
-            and when.bound.anchor == "R"
-        ):
-            found.append((pack.dates[when.date].latest, when.bound))
-    return found
-
-
 def build_worklist(
     evaluation: Evaluation, summary: pd.DataFrame, indicators=None, within_days: int | None = None
 ) -> Worklist:
-    """The worklist at the evaluation's reference date, sorted by due_by."""
+    """The worklist at the evaluation's reference date, sorted by due_by: read from the outcome
+    and evidence tables alone, so it is the same on every engine."""
     ruleset = evaluation.ruleset
     R = to_day(ruleset.reference_date)
     packs = [
@@ -109,27 +88,25 @@ def build_worklist(
         for p in ruleset.ordered()
         if p.due_by is not None and (not indicators or p.indicator in indicators)
     ]
-    people = evaluation.prepared.patients.assign(pkey=np.arange(evaluation.prepared.n_patients))
-    out = evaluation.outcomes.merge(people, on=["practice_code", "patient_id"], how="left")
+    out, evidence = evaluation.outcomes, evaluation.evidence
     contact_parts, fail_parts = [], []
     for pack in packs:
         rows = out[out["indicator"] == pack.indicator]
         achievable = rows[rows["due_by"].notna()].copy()
-        can_dat = np.full(evaluation.prepared.n_patients, np.datetime64("NaT"), "datetime64[D]")
-        can_dat[rows["pkey"].to_numpy()] = rows["CAN_DAT"].to_numpy("datetime64[D]")
-        invites = _latest_per_patient(evaluation, _invitation_clusters(pack), on_or_after=can_dat)
-        grouped = invites.groupby("pkey")["day"].agg(["count", "max"])
-        keys = achievable["pkey"].to_numpy()
-        achievable["invitations"] = grouped["count"].reindex(keys, fill_value=0).to_numpy()
-        achievable["last_invitation"] = grouped["max"].reindex(keys).to_numpy()
+        found = evidence[evidence["indicator"] == pack.indicator]
+        invites = found[found["role"] == "invitation"]
+        count = _per_patient(achievable, invites, "count", "sum")
+        achievable["invitations"] = count.fillna(0).astype("int64")
+        achievable["last_invitation"] = pd.to_datetime(
+            _per_patient(achievable, invites, "latest", "max")
+        )
         labels = pd.Series("", index=achievable.index, dtype=object)
-        for cluster, bound in _pca_windows(pack):
-            start = bound.offset.apply(R) if bound.offset else R
-            pca = _latest_per_patient(evaluation, {cluster}, start=start)
-            latest = pd.Series(
-                pca.groupby("pkey")["day"].max().reindex(keys).to_numpy(), index=achievable.index
-            )
-            text = cluster + " " + latest.dt.strftime("%Y-%m-%d")
+        for item in pack.evidence():
+            if item.role != "pca":
+                continue
+            pca = found[(found["role"] == "pca") & (found["cluster"] == item.cluster)]
+            latest = pd.to_datetime(_per_patient(achievable, pca, "latest", "max"))
+            text = item.cluster + " " + latest.dt.strftime("%Y-%m-%d")
             labels = labels.where(
                 latest.isna(), labels.where(labels == "", labels + "; ") + text.fillna("")
             )
@@ -140,7 +117,12 @@ def build_worklist(
         failing["why"] = _why_failing(pack, failing)
         fail_parts.append(failing)
 
-    to_contact = _concat(contact_parts, TO_CONTACT_COLUMNS)
+    dates = {
+        p.due_by.deadline.anchor: p.word(p.due_by.deadline.anchor)
+        for p in packs
+        if p.due_by.deadline.anchor in p.outcome_dates
+    }
+    to_contact = _concat(contact_parts, to_contact_columns(tuple(dates)))
     targets = _targets(summary, to_contact, packs)
     if within_days is not None:
         horizon = R + np.timedelta64(within_days, "D")
@@ -148,10 +130,26 @@ def build_worklist(
     to_contact = to_contact.sort_values(
         ["due_by", "practice_code", "indicator", "patient_id"], ignore_index=True
     )
-    will_fail = _concat(fail_parts, WILL_FAIL_COLUMNS).sort_values(
-        ["practice_code", "indicator", "CAN_DAT", "patient_id"], ignore_index=True
+    will_fail = _concat(fail_parts, will_fail_columns(tuple(dates))).sort_values(
+        ["practice_code", "indicator", *dates, "patient_id"], ignore_index=True
     )
-    return Worklist(to_contact, will_fail, targets)
+    return Worklist(to_contact, will_fail, targets, dates)
+
+
+def _per_patient(rows: pd.DataFrame, found: pd.DataFrame, column: str, how: str) -> pd.Series:
+    """Each outcome row's evidence (summed, or the latest): NaN where the patient has none."""
+
+    def key(frame: pd.DataFrame) -> list:
+        practice = frame["practice_code"].astype(object).fillna(_NO_PRACTICE)
+        return [practice.to_numpy(), frame["patient_id"].to_numpy()]
+
+    if found.empty or rows.empty:
+        return pd.Series(np.nan, index=rows.index)
+    per = found[column].groupby(key(found)).agg(how)
+    return pd.Series(per.reindex(pd.MultiIndex.from_arrays(key(rows))).to_numpy(), index=rows.index)
+
+
+_NO_PRACTICE = "\0"  # stands in for a missing practice code while rows are matched
 
 
 def _concat(parts: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -217,12 +215,11 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
 def _why_failing(pack: IndicatorPack, rows: pd.DataFrame) -> pd.Series:
     """'no cancer care review by the deadline 2024-01-15' or 'cancer care review on 2024-03-02,
     after the deadline 2024-01-15', from the pack's due_by (the missing date and its deadline)."""
-    missing, deadline = pack.due_by.missing, pack.due_by.deadline
+    missing = pack.due_by.missing
     definition = pack.dates.get(missing)
-    earliest = getattr(definition, "earliest", None)
-    what = pack.word(earliest) if earliest in pack.words else missing
-    anchor = rows[deadline.anchor].to_numpy("datetime64[D]")
-    due = deadline.offset.apply(anchor) if deadline.offset else anchor
+    named = sorted(c for c in (definition.clusters() if definition else ()) if c in pack.words)
+    what = pack.word(named[0]) if named else missing
+    due = rows["deadline"].to_numpy("datetime64[D]")
     done = (
         rows[missing].to_numpy("datetime64[D]")
         if missing in rows

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ccrqof.engine import OUTCOME_COLUMNS, Evaluation
+from ccrqof.engine import Evaluation, outcome_columns
 from ccrqof.errors import UsageError
 from ccrqof.output import write_atomically
 from ccrqof.readers import InputReport
@@ -94,8 +94,8 @@ def flat_summary(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
 
 def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
     """data.md's patient-level rows, dates as ISO text (blank when absent)."""
-    frame = evaluation.outcomes[list(OUTCOME_COLUMNS)].copy()
-    for col in ("CAN_DAT", "MDRV_DAT", "SUPP_DAT", "REG_DAT", "due_by"):
+    frame = evaluation.outcomes[list(outcome_columns(evaluation.ruleset))].copy()
+    for col in (*evaluation.ruleset.outcome_dates(), "due_by"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
     return frame.sort_values(
         ["practice_code", "indicator", "patient_id"], na_position="first", ignore_index=True

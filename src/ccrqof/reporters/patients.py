@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ccrqof.explanation import PatientExplanation
-from ccrqof.worklist import TO_CONTACT_COLUMNS, WILL_FAIL_COLUMNS, Worklist
+from ccrqof.worklist import Worklist
 
 
 def _date(value) -> str:
@@ -23,7 +23,7 @@ def worklist_frame(worklist: Worklist) -> pd.DataFrame:
     contact = worklist.to_contact.assign(list="to_contact")
     failing = worklist.will_fail.assign(list="will_fail")
     frame = pd.concat([contact, failing], ignore_index=True)
-    for col in ("CAN_DAT", "due_by", "last_invitation"):
+    for col in (*worklist.dates, "due_by", "last_invitation"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
     for col in ("days_left", "invitations"):
         frame[col] = frame[col].astype("Int64")
@@ -33,6 +33,7 @@ def worklist_frame(worklist: Worklist) -> pd.DataFrame:
 
 def worklist_document(worklist: Worklist, reference_date: str, ruleset: str) -> dict:
     frame = worklist_frame(worklist).astype(object).where(lambda f: f.notna(), None)
+    contact, failing = (frame[frame["list"] == name] for name in ("to_contact", "will_fail"))
     targets = worklist.targets.astype(
         {"needed_for_lower": "Int64", "needed_for_upper": "Int64"}
     ).astype(object)
@@ -41,12 +42,8 @@ def worklist_document(worklist: Worklist, reference_date: str, ruleset: str) -> 
         "reference_date": reference_date,
         "ruleset": ruleset,
         "targets": targets.to_dict("records"),
-        "to_contact": frame[frame["list"] == "to_contact"][list(TO_CONTACT_COLUMNS)].to_dict(
-            "records"
-        ),
-        "will_fail": frame[frame["list"] == "will_fail"][list(WILL_FAIL_COLUMNS)].to_dict(
-            "records"
-        ),
+        "to_contact": contact[list(worklist.to_contact_columns)].to_dict("records"),
+        "will_fail": failing[list(worklist.will_fail_columns)].to_dict("records"),
     }
 
 
@@ -107,7 +104,7 @@ def _render_indicator(console, worklist, practice, target, reference_date) -> No
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (
             ("Patient", "left"),
-            ("Diagnosed", "right"),
+            *((word.capitalize(), "right") for word in worklist.dates.values()),
             ("Due by", "right"),
             ("Days left", "right"),
             ("Now", "left"),
@@ -123,7 +120,7 @@ def _render_indicator(console, worklist, practice, target, reference_date) -> No
             )
             table.add_row(
                 row["patient_id"],
-                _date(row["CAN_DAT"]),
+                *(_date(row[name]) for name in worklist.dates),
                 _date(row["due_by"]),
                 str(row["days_left"]),
                 f"{row['rule']} {row['field'] or ''}".strip(),

@@ -11,9 +11,9 @@ from importlib import resources
 from pathlib import Path
 
 from ccrqof.errors import RulePackError
-from ccrqof.rules.cases import load_case_file, run_case
 from ccrqof.rules.loader import RuleSet, _validate
 from ccrqof.rules.model import IndicatorPack, YearInfo
+from ccrqof.testing import load_case_file, run_case
 
 
 @dataclass(frozen=True)
@@ -157,9 +157,9 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
                 files[indicator],
                 f"words for {', '.join(unused)}, which the pack neither reads nor defines",
             )
-        if not pack.is_register and pack.population not in packs:
+        if pack.register and pack.register not in packs:
             problem(
-                files[indicator], f"population {pack.population} is not an indicator of this year"
+                files[indicator], f"population {pack.register} is not an indicator of this year"
             )
     stems = {p.stem for p in pack_files(folder)}
     for path in sorted(folder.glob("*.cases.yaml")):
@@ -198,7 +198,7 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
                 files[indicator],
                 f"words for {', '.join(unused)}, which the pack neither reads nor defines",
             )
-        if not pack.is_register and pack.population not in packs:
+        if pack.register and pack.register not in packs:
             continue  # already reported: the register is missing, nothing can run
         deciding: Counter[str] = Counter()
         names = Counter(case.name for case in cases.cases)

@@ -3,13 +3,18 @@ differences between two years (``ccrqof rules diff``)."""
 
 from __future__ import annotations
 
+from functools import singledispatch
+
 from ccrqof.rules.model import (
     COMPARISON_WORDS,
+    Always,
     DateTest,
     EarliestEventFrom,
     EventCountTest,
     IndicatorPack,
     LatestEvent,
+    Registered,
+    RegisterOf,
     Rule,
     RuleKind,
 )
@@ -23,17 +28,28 @@ KIND_WORDS = {
 }
 
 
-def condition_words(when: object) -> str:
-    if when == "always":
-        return "everyone left"
-    if isinstance(when, DateTest):
-        return f"{when.date} {COMPARISON_WORDS[when.comparison]} {when.bound}"
-    if isinstance(when, EventCountTest):
-        window = f"in the {str(when.in_last).removeprefix('- ')} up to R"
-        count = f"at least {when.at_least} {when.events}" if when.at_least > 1 else when.events
-        span = f", at least {when.min_span_days} days apart" if when.min_span_days else ""
-        return f"{count} {window}{span}"
-    return str(when)
+@singledispatch
+def condition_words(when) -> str:
+    """A rule's condition in the words of `rules show` (one handler per condition kind)."""
+    raise TypeError(f"no wording for condition {type(when).__name__}")
+
+
+@condition_words.register
+def _always(when: Always) -> str:
+    return "everyone left"
+
+
+@condition_words.register
+def _date_test(when: DateTest) -> str:
+    return f"{when.date} {COMPARISON_WORDS[when.comparison]} {when.bound}"
+
+
+@condition_words.register
+def _event_count(when: EventCountTest) -> str:
+    window = f"in the {str(when.in_last).removeprefix('- ')} up to R"
+    count = f"at least {when.at_least} {when.events}" if when.at_least > 1 else when.events
+    span = f", at least {when.min_span_days} days apart" if when.min_span_days else ""
+    return f"{count} {window}{span}"
 
 
 def rule_line(rule: Rule) -> str:
@@ -45,17 +61,47 @@ def rule_line(rule: Rule) -> str:
     return line
 
 
-def date_words(definition: object) -> str:
-    if isinstance(definition, LatestEvent):
-        skip = (
-            f", skipping episodes {', '.join(definition.exclude_episodes)}"
-            if definition.exclude_episodes
-            else ""
-        )
-        return f"latest {definition.latest} on or before R{skip}"
-    if isinstance(definition, EarliestEventFrom):
-        return f"earliest {definition.earliest} on or after {definition.on_or_after}, up to R"
-    return str(definition)
+@singledispatch
+def date_words(definition) -> str:
+    """A patient date's definition in words (one handler per date kind)."""
+    raise TypeError(f"no wording for date definition {type(definition).__name__}")
+
+
+@date_words.register
+def _latest(definition: LatestEvent) -> str:
+    skip = (
+        f", skipping episodes {', '.join(definition.exclude_episodes)}"
+        if definition.exclude_episodes
+        else ""
+    )
+    return f"latest {definition.latest} on or before R{skip}"
+
+
+@date_words.register
+def _earliest_from(definition: EarliestEventFrom) -> str:
+    return f"earliest {definition.earliest} on or after {definition.on_or_after}, up to R"
+
+
+@singledispatch
+def population_words(population) -> str:
+    raise TypeError(f"no wording for population {type(population).__name__}")
+
+
+@population_words.register
+def _registered(population: Registered) -> str:
+    return str(population)
+
+
+@population_words.register
+def _register_of(population: RegisterOf) -> str:
+    return str(population)
+
+
+DISPATCHERS = {
+    "condition": condition_words,
+    "date": date_words,
+    "population": population_words,
+}
 
 
 def thresholds_words(pack: IndicatorPack) -> str:
@@ -65,9 +111,7 @@ def thresholds_words(pack: IndicatorPack) -> str:
 
 
 def pack_lines(pack: IndicatorPack) -> list[str]:
-    population = (
-        "the registered population" if pack.is_register else f"the {pack.population} register"
-    )
+    population = population_words(pack.population)
     lines = [
         f"{pack.indicator} {pack.year}: {pack.title}",
         f"Population: {population}",
@@ -87,7 +131,8 @@ def pack_lines(pack: IndicatorPack) -> list[str]:
 def _pack_facts(pack: IndicatorPack) -> dict[str, str]:
     facts = {
         "title": pack.title,
-        "population": pack.population,
+        "population": pack.register
+        or ("registered" if pack.population == Registered() else str(pack.population)),
         "max_points": str(pack.max_points),
         "thresholds": thresholds_words(pack),
         "due_by": (f"{pack.due_by.missing} by {pack.due_by.deadline}" if pack.due_by else "none"),

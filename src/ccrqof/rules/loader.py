@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from ccrqof.dates import parse_qof_year, pped, ppsd, qof_year_containing, qof_year_name
 from ccrqof.errors import RulePackError, UsageError
-from ccrqof.rules.model import IndicatorPack, YearInfo, YearStatus
+from ccrqof.rules.model import BUILTIN_DATES, IndicatorPack, YearInfo, YearStatus
 
 BUNDLED = resources.files("ccrqof.rules") / "packs"
 
@@ -41,6 +41,25 @@ class RuleSet:
     def ordered(self) -> list[IndicatorPack]:
         """Registers first, so every cascade's population is known before it runs."""
         return sorted(self.packs.values(), key=lambda p: (not p.is_register, p.indicator))
+
+    def clusters(self) -> set[str]:
+        """Every cluster a pack of the rule set reads."""
+        return set().union(*(pack.clusters() for pack in self.packs.values()))
+
+    def needs_every_patient(self) -> bool:
+        """Can a cascade take a patient with no entry in its clusters (a register that selects
+        on REG_DAT, a population defined over the patients file)? Then an engine must key
+        every patient, not only those with entries of interest."""
+        return any(pack.takes_patients_without_entries() for pack in self.packs.values())
+
+    def outcome_dates(self) -> tuple[str, ...]:
+        """Every pack's outcome dates in pack order (registers first), built-in dates such as
+        REG_DAT last: the date columns of patient-level outcome rows."""
+        names = dict.fromkeys(n for pack in self.ordered() for n in pack.outcome_dates)
+        return (
+            *(n for n in names if n not in BUILTIN_DATES),
+            *(n for n in names if n in BUILTIN_DATES),
+        )
 
 
 def _read_yaml(path: Path) -> dict:
@@ -90,9 +109,9 @@ def _load_year_folder(folder: str, stamp: tuple) -> tuple[YearInfo, dict[str, In
             )
         packs[pack.indicator] = pack
     for pack in packs.values():
-        if not pack.is_register and pack.population not in packs:
+        if pack.register and pack.register not in packs:
             raise RulePackError(
-                f"population {pack.population} is not an indicator of this year",
+                f"population {pack.register} is not an indicator of this year",
                 file=str(Path(folder, pack.indicator + ".yaml")),
             )
     return info, packs

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -103,6 +103,9 @@ class DateTest(Frozen):
     def anchors(self) -> set[str]:
         return {self.date} | ({self.bound.anchor} if self.bound.anchor else set())
 
+    def clusters(self) -> set[str]:
+        return set()
+
 
 class EventCountTest(Frozen):
     """``{events: CANINVITE_COD, in_last: 12 months, at_least: 2, min_span_days: 7}``.
@@ -125,8 +128,28 @@ class EventCountTest(Frozen):
     def anchors(self) -> set[str]:
         return set()
 
+    def clusters(self) -> set[str]:
+        return {self.events}
 
-Condition = Literal["always"] | DateTest | EventCountTest
+
+class Always(Frozen):
+    """``when: always``: holds for everyone still in the cascade (the last rule's condition)."""
+
+    def anchors(self) -> set[str]:
+        return set()
+
+    def clusters(self) -> set[str]:
+        return set()
+
+    def __str__(self) -> str:
+        return "always"
+
+
+def _always(value: object) -> object:
+    return Always() if value == "always" else value
+
+
+Condition = Always | DateTest | EventCountTest
 
 
 class RuleKind(StrEnum):
@@ -142,6 +165,8 @@ class Rule(Frozen):
     kind: RuleKind
     field: str | None = None
     when: Condition
+
+    _when = field_validator("when", mode="before")(lambda v: _always(v))
     says: str = Field(description="the rule in a practice manager's words")
     shadowed_by: str | None = Field(
         None,
@@ -173,6 +198,12 @@ class LatestEvent(Frozen):
     def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(e.strip().lower() for e in v)  # the readers lower-case episodes
 
+    def anchors(self) -> set[str]:
+        return set()
+
+    def clusters(self) -> set[str]:
+        return {self.latest}
+
 
 class EarliestEventFrom(Frozen):
     """Earliest event of a cluster on or before R and on or after an anchor date."""
@@ -180,8 +211,85 @@ class EarliestEventFrom(Frozen):
     earliest: str
     on_or_after: str
 
+    def anchors(self) -> set[str]:
+        return {self.on_or_after}
+
+    def clusters(self) -> set[str]:
+        return {self.earliest}
+
 
 DateDefinition = LatestEvent | EarliestEventFrom
+
+
+SEX_WORDS = {"female": ("f", "female", "2"), "male": ("m", "male", "1")}
+
+
+class AgeBand(Frozen):
+    """Age at R in whole years, from and to inclusive (``{from: 25, to: 64}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    lowest: int = Field(alias="from", ge=0, le=150)
+    highest: int = Field(alias="to", ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeBand:
+        if self.lowest > self.highest:
+            raise ValueError("age from must not be above age to")
+        return self
+
+
+class Registered(Frozen):
+    """Everyone registered at R (rules.md §2), optionally only one sex and an age band at R,
+    taken from the patients file: a patient needs no coded entry to be in it."""
+
+    sex: Literal["female", "male"] | None = None
+    age: AgeBand | None = None
+
+    def __str__(self) -> str:
+        words = "the registered population"
+        if self.sex:
+            words += f", {self.sex}"
+        if self.age:
+            words += f", aged {self.age.lowest} to {self.age.highest} at R"
+        return words
+
+
+class RegisterOf(Frozen):
+    """The patients a register indicator of the same year selects (CAN004's is CAN001)."""
+
+    indicator: Annotated[str, Field(pattern=r"^[A-Z]+\d{3}$")]
+
+    def __str__(self) -> str:
+        return f"the {self.indicator} register"
+
+
+Population = Registered | RegisterOf
+
+
+def _population(value: object) -> object:
+    """``registered``, a register's indicator id (``CAN001``), or a mapping for Registered."""
+    if value == "registered":
+        return Registered()
+    if isinstance(value, str):
+        return RegisterOf(indicator=value)
+    return value
+
+
+# Every kind of node a pack is built from. An engine registers one handler per kind, and so do
+# the wordings (describe, explain); tests/test_registry.py fails when one is missing.
+CONDITION_KINDS = (Always, DateTest, EventCountTest)
+DATE_KINDS = (LatestEvent, EarliestEventFrom)
+POPULATION_KINDS = (Registered, RegisterOf)
+
+
+class Evidence(NamedTuple):
+    """Events a worklist shows beside a patient: their count and latest date, per cluster, in
+    the window from ``since`` (a patient date, on or after; or ``R - N``, after) up to R."""
+
+    role: str  # "invitation" or "pca"
+    cluster: str
+    since: DateExpr
 
 
 class DueBy(Frozen):
@@ -211,15 +319,20 @@ class IndicatorPack(Frozen):
     year: str
     title: str
     description: str
-    population: str = Field(
-        description="'registered' (the specified population) or the "
-        "indicator id of the register whose patients enter this cascade"
+    population: Population = Field(
+        description="'registered' (the specified population, optionally "
+        "{sex: female, age: {from: 25, to: 64}}) or the indicator id of the register whose "
+        "patients enter this cascade"
     )
     max_points: int = Field(ge=0)
     thresholds: Thresholds | None = None
     dates: dict[str, DateDefinition]
     rules: tuple[Rule, ...]
     due_by: DueBy | None = None
+    outcome_dates: tuple[str, ...] = Field(
+        (),
+        description="the patient dates each outcome row shows (--patients-out columns), in order",
+    )
     words: dict[str, str] = Field(
         default_factory=dict,
         description="plain words for the pack's clusters and dates, as explanations and "
@@ -229,6 +342,8 @@ class IndicatorPack(Frozen):
     def word(self, name: str) -> str:
         """The pack's words for a cluster or date, or its name when it gives none."""
         return self.words.get(name, name)
+
+    _population = field_validator("population", mode="before")(lambda v: _population(v))
 
     @field_validator("year", mode="before")
     @classmethod
@@ -240,30 +355,61 @@ class IndicatorPack(Frozen):
 
     @property
     def is_register(self) -> bool:
-        return self.population == "registered"
+        return any(r.kind == RuleKind.select_register for r in self.rules)
+
+    @property
+    def register(self) -> str | None:
+        """The register indicator whose patients enter this cascade, if any."""
+        return self.population.indicator if isinstance(self.population, RegisterOf) else None
 
     def clusters(self) -> set[str]:
-        """Every cluster the pack reads, in its dates and its event-count rules."""
-        found = {
-            getattr(d, "latest", None) or getattr(d, "earliest", None) for d in self.dates.values()
-        }
-        found |= {r.when.events for r in self.rules if isinstance(r.when, EventCountTest)}
-        return found - {None}
+        """Every cluster the pack reads, in its dates and its rules."""
+        found = set().union(*(d.clusters() for d in self.dates.values()))
+        return found.union(*(r.when.clusters() for r in self.rules))
 
-    def selects_only_patients_with_entries(self) -> bool:
-        """True when every select rule needs an entry in one of the pack's clusters: a test of
-        a date the pack takes from events (missing: never true) or an event count. A register
-        that can select anyone else (`always`, a test of REG_DAT) needs every patient keyed."""
+    def evidence(self) -> list[Evidence]:
+        """What a worklist shows beside a patient still due: invitations (the event-count
+        clusters, since the deadline's anchor) and the PCA codes of rules that test a coded date
+        against a window up to R (not rules about the diagnosis date itself, such as DIAG1_DAT)."""
+        if self.due_by is None:
+            return []
+        anchor = self.due_by.deadline.anchor
+        found = [
+            Evidence("invitation", cluster, DateExpr(anchor=anchor))
+            for cluster in sorted(
+                {r.when.events for r in self.rules if isinstance(r.when, EventCountTest)}
+            )
+        ]
         for rule in self.rules:
-            if not rule.kind.value.startswith("select"):
-                continue
+            when = rule.when
+            if (
+                rule.kind == RuleKind.reject_pca
+                and isinstance(when, DateTest)
+                and when.date != anchor
+                and isinstance(self.dates.get(when.date), LatestEvent)
+                and when.comparison == "after"
+                and when.bound.anchor == REFERENCE
+            ):
+                found.append(Evidence("pca", self.dates[when.date].latest, when.bound))
+        return found
+
+    def takes_patients_without_entries(self) -> bool:
+        """Can a patient with no entry in the pack's clusters reach a select rule? A cascade
+        over a register's patients cannot; one over the registered population can; a register
+        can when a select rule needs no entry (`always`, a test of REG_DAT). Then an engine
+        must key every patient, not only those with entries of interest."""
+        if self.register:
+            return False
+        if not self.is_register:
+            return True
+        for rule in self.rules:
             when = rule.when
             if isinstance(when, EventCountTest):
                 continue
             if isinstance(when, DateTest) and when.date in self.dates:
                 continue
-            return False
-        return True
+            return True
+        return False
 
     @model_validator(mode="after")
     def _consistent(self) -> IndicatorPack:
@@ -296,7 +442,16 @@ class IndicatorPack(Frozen):
                     )
                 if missing := undefined(rule.when.anchors()):
                     raise ValueError(f"{rule.rule} uses undefined date(s) {missing}")
+        for name in self.outcome_dates:
+            if name not in patient_dates:
+                raise ValueError(f"outcome_dates: {name} is not a patient date of the pack")
         if self.due_by is not None:
+            shown = set(self.outcome_dates)
+            for name in (self.due_by.missing, self.due_by.deadline.anchor):
+                if name in patient_dates and name not in shown:
+                    raise ValueError(
+                        f"due_by uses {name}: list it in outcome_dates, so worklists can show it"
+                    )
             if self.due_by.missing not in patient_dates:
                 raise ValueError(f"due_by.missing: {self.due_by.missing} is not a patient date")
             if missing := undefined({self.due_by.deadline.anchor} - {None}):
@@ -307,13 +462,19 @@ class IndicatorPack(Frozen):
                 raise ValueError(
                     "a register indicator (population: registered) has only select_register rules"
                 )
+            if not isinstance(self.population, Registered):
+                raise ValueError("a register indicator's population is 'registered'")
             if self.thresholds is not None:
                 raise ValueError("a register indicator has no thresholds")
         else:
             if RuleKind.select_register in kinds:
                 raise ValueError("select_register is only for register indicators")
             last = self.rules[-1] if self.rules else None
-            if not last or last.kind != RuleKind.select_denominator or last.when != "always":
+            if (
+                not last
+                or last.kind != RuleKind.select_denominator
+                or not isinstance(last.when, Always)
+            ):
                 raise ValueError(
                     "the last rule must be 'select_denominator' when 'always', so "
                     "every patient leaves the cascade at exactly one rule"

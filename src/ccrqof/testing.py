@@ -1,8 +1,10 @@
-"""Rule cases: small drawn tables of events with the expected outcome per patient.
+"""Rule cases: small drawn tables of events with the expected outcome per patient, run on any
+engine.
 
-The same format serves the project's own tests and a user's local packs (one
-``<INDICATOR>.cases.yaml`` beside each ``<INDICATOR>.yaml``). ``@CAN_COD`` in a code cell stands
-for "an entry of this cluster", so cases do not depend on any code list.
+The same format serves the project's own tests (on every engine) and a user's local packs (one
+``<INDICATOR>.cases.yaml`` beside each ``<INDICATOR>.yaml``, checked by ``ccrqof rules check``).
+``@CAN_COD`` in a code cell stands for "an entry of this cluster", so cases do not depend on any
+code list.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ccrqof.errors import RulePackError
 from ccrqof.rules.loader import RuleSet, load_year_folder
@@ -22,21 +25,31 @@ from ccrqof.rules.model import IndicatorPack
 
 DEFAULT_REGISTRATION = dt.date(2000, 1, 1)
 NOT_ON_REGISTER = "not on register"
-CHECKED_DATES = ("CAN_DAT", "MDRV_DAT", "SUPP_DAT", "REG_DAT", "due_by")
+_DATE_NAME = r"^[A-Z][A-Z0-9_]*$"
 
 
 class Expected(BaseModel):
+    """A patient's expected rule, and optionally outcome, field, due_by and any of the pack's
+    outcome dates (``CAN_DAT: 2023-06-01``)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: str
     outcome: str | None = None
     field: str | None = None
-    CAN_DAT: dt.date | None = None
-    MDRV_DAT: dt.date | None = None
-    SUPP_DAT: dt.date | None = None
-    REG_DAT: dt.date | None = None
     due_by: dt.date | None = None
     no_due_by: bool = False
+    dates: dict[Annotated[str, Field(pattern=_DATE_NAME)], dt.date] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates(cls, value: object) -> object:
+        """Upper-case keys are outcome dates: gathered into `dates`."""
+        if not isinstance(value, dict):
+            return value
+        dates = {k: v for k, v in value.items() if isinstance(k, str) and k.isupper()}
+        rest = {k: v for k, v in value.items() if k not in dates}
+        return {**rest, "dates": {**rest.get("dates", {}), **dates}} if dates else value
 
 
 class Case(BaseModel):
@@ -151,14 +164,17 @@ def _extract(case: Case):
     return Extract(frame, patients, InputReport(), has_practice=False)
 
 
-def run_case(case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path) -> CaseResult:
-    """Evaluate one case with its own pack folder at its reference date and compare."""
+def run_case(
+    case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path, engine="python"
+) -> CaseResult:
+    """Evaluate one case with its own pack folder at its reference date on `engine` (a name
+    or an engine) and compare."""
     from ccrqof import evaluate
     from ccrqof.codelists import illustrative_codelist
 
     reference = case.reference_date or ruleset.year.pped
     at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
-    outcomes = evaluate(_extract(case), at, illustrative_codelist()).outcomes
+    outcomes = evaluate(_extract(case), at, illustrative_codelist(), engine=engine).outcomes
     rows = outcomes[outcomes["indicator"] == pack.indicator].set_index("patient_id")
     result = CaseResult(case, file)
     for patient, expected in case.expect.items():
@@ -177,8 +193,11 @@ def run_case(case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path) -> C
             result.mismatches.append((patient, "outcome", expected.outcome, row["outcome"]))
         if expected.field and row["field"] != expected.field:
             result.mismatches.append((patient, "field", expected.field, row["field"]))
-        for name in CHECKED_DATES:
-            want = getattr(expected, name)
+        wanted = {**expected.dates, "due_by": expected.due_by}
+        for name, want in wanted.items():
+            if name != "due_by" and name not in pack.outcome_dates:
+                result.mismatches.append((patient, name, want, "(not an outcome date of the pack)"))
+                continue
             got = None if pd.isna(row[name]) else pd.Timestamp(row[name]).date()
             if want is not None and want != got:
                 result.mismatches.append((patient, name, want, got))
@@ -187,7 +206,7 @@ def run_case(case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path) -> C
     return result
 
 
-def run_case_file(path: Path) -> list[CaseResult]:
+def run_case_file(path: Path, engine="python") -> list[CaseResult]:
     """Run every case of ``<folder>/<INDICATOR>.cases.yaml`` against the pack beside it."""
     path = Path(path)
     cases = load_case_file(path)
@@ -199,7 +218,7 @@ def run_case_file(path: Path) -> list[CaseResult]:
             file=str(path),
         )
     ruleset = RuleSet(info, info.pped, info.status, packs)
-    return [run_case(case, packs[cases.indicator], ruleset, path) for case in cases.cases]
+    return [run_case(case, packs[cases.indicator], ruleset, path, engine) for case in cases.cases]
 
 
 def case_files(root: Path) -> list[Path]:
