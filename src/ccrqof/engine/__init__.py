@@ -91,6 +91,7 @@ class Engine(Protocol):
     has `notices` (what the user should know about how the extract was keyed)."""
 
     name: str
+    dispatchers: dict  # one singledispatch function per node role (tests/test_registry.py)
 
     def prepare(
         self,

@@ -145,7 +145,8 @@ def outcome_rows(trace: Trace, prepared: Prepared, dates: tuple[str, ...]) -> pd
         }
     )
     for name in dates:
-        frame[name] = timeline.dates[name][keys] if name in pack.outcome_dates else NaT
+        shown = name in pack.outcome_dates
+        frame[name] = timeline.dates[name][keys] if shown else np.full(len(keys), NaT)
     deadline = deadline_of(trace)[keys]
     missing = pack.due_by.missing if pack.due_by else None
     still = (

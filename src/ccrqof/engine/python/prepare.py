@@ -37,7 +37,7 @@ class Prepared:
     `episode_names`.
     """
 
-    patients: pd.DataFrame  # one row per patient key: practice_code, patient_id
+    patients: pd.DataFrame  # one row per key: practice_code, patient_id (date_of_birth, sex)
     pkey: np.ndarray  # event -> patient key
     cluster: np.ndarray  # event -> index into cluster_names
     code: np.ndarray  # event -> index into code_names ("" when only a cluster was given)
@@ -153,7 +153,11 @@ def _is_in(column: pd.Series, values) -> np.ndarray:
 
 
 _KEYED_COLUMNS = ("patient_id", "practice_code", "code", "cluster", "episode")
-_REGISTRATION_COLUMNS = ("patient_id", "practice_code", "registration_date", "deregistration_date")
+PATIENT_ATTRIBUTES = ("date_of_birth", "sex")  # for populations by sex and age
+_REGISTRATION_COLUMNS = (
+    *("patient_id", "practice_code", "registration_date", "deregistration_date"),
+    *PATIENT_ATTRIBUTES,
+)
 
 
 def _rows(frame: pd.DataFrame, keep: np.ndarray, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -214,12 +218,22 @@ class Units(NamedTuple):
     event_unit: np.ndarray  # ... and the unit of each
 
 
-def _units_from_events(ev_practice: np.ndarray, ev_pid: np.ndarray) -> Units:
+def _units_from_events(
+    ev_practice: np.ndarray, ev_pid: np.ndarray, more_practice=None, more_pid=None
+) -> tuple[Units, int]:
     """Each event row's own (practice, id) is its unit: used when the events carry practice
-    codes, or when the registrations do not either (then the id alone is the unit)."""
-    unit_of_event, _ = factorize(ev_practice, ev_pid)
-    first = np.unique(unit_of_event, return_index=True)[1]
-    return Units(ev_practice[first], ev_pid[first], np.arange(len(ev_pid)), unit_of_event)
+    codes, or when the registrations do not either (then the id alone is the unit). `more`
+    (practice, id) pairs are units too, with no events: registered patients a population over
+    the patients table needs. Also returns how many units the events name (they come first)."""
+    n = len(ev_pid)
+    practice = (
+        ev_practice if more_practice is None else np.concatenate([ev_practice, more_practice])
+    )
+    pid = ev_pid if more_pid is None else np.concatenate([ev_pid, more_pid])
+    unit_of_row, n_units = factorize(practice, pid)
+    first = np.unique(unit_of_row, return_index=True)[1]
+    from_events = int(unit_of_row[:n].max()) + 1 if n else 0
+    return Units(practice[first], pid[first], np.arange(n), unit_of_row[:n]), from_events
 
 
 def _units_from_registrations(
@@ -312,9 +326,16 @@ def prepare(
     # Patient units (a patient at a practice) and each event's unit(s).
     by_events = events_have_practice or not regs_have_practice
     if by_events:
-        units = _units_from_events(ev_practice, ev_pid)
+        more_practice = more_pid = None
+        if every_patient and registrations is not None:  # registered, with or without events
+            more_practice, more_pid = reg_practice, reg_pid
+            if not regs_have_practice:  # ids the events do not name, at no practice
+                more_pid = np.setdiff1d(reg_pid, ev_pid)
+                more_practice = np.full(len(more_pid), -1)
+        units, from_events = _units_from_events(ev_practice, ev_pid, more_practice, more_pid)
         if events_have_practice:  # the same id under two practices is two patients: say so
-            counts[MORE_THAN_ONE_PRACTICE] = int((np.bincount(units.pid) > 1).sum())
+            named = units.pid[:from_events]
+            counts[MORE_THAN_ONE_PRACTICE] = int((np.bincount(named) > 1).sum())
     else:
         units = _units_from_registrations(reg_practice, reg_pid, ev_pid)
     unit_practice, unit_pid = units.practice, units.pid
@@ -323,6 +344,7 @@ def prepare(
     # Registrations of each unit: by practice and id whenever the registrations name practices
     # (also for units made from them: a unit is one practice's registration), else by id.
     regs = None
+    attributes: dict[str, np.ndarray] = {}
     if registrations is not None:
         if regs_have_practice:
             reg_i, unit_j = join(
@@ -342,6 +364,12 @@ def prepare(
                 )[reg_i],
             }
         )
+        for name in PATIENT_ATTRIBUTES:
+            if name in registrations:
+                values = registrations[name].to_numpy()
+                attribute = np.full(n_units, None, dtype=object)
+                attribute[unit_j] = values[reg_i]  # a later registration's value wins
+                attributes[name] = attribute
         known = np.zeros(n_units, bool)
         known[unit_j] = True
         if by_events:
@@ -362,6 +390,13 @@ def prepare(
             "patient_id": _names(pid_names, unit_pid[keep_units]),
         }
     )
+    for name, values in attributes.items():
+        kept = values[keep_units]
+        people[name] = (
+            pd.to_datetime(pd.Series(kept)).astype("datetime64[s]")
+            if name == "date_of_birth"
+            else pd.Series(kept, dtype=object)
+        )
     if regs is not None:
         regs["pkey"] = new_key[regs["pkey"].to_numpy()]
         regs = regs[regs["pkey"] >= 0].reset_index(drop=True)
