@@ -45,3 +45,27 @@ def test_generated_pack_pages_are_current():
         assert path.exists() and path.read_text(encoding="utf-8") == text, (
             f"docs/packs/{name} is stale: run python docs/generate.py"
         )
+
+
+def _examples(page: str) -> list[tuple[str, str]]:
+    """(code, printed) pairs: a ```python block and the ```text block right after it."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    pairs = []
+    for part in text.split("```python\n")[1:]:
+        code, _, rest = part.partition("```\n")
+        if rest.lstrip("\n").startswith("```text\n"):
+            pairs.append((code, rest.lstrip("\n").removeprefix("```text\n").split("```")[0]))
+    return pairs
+
+
+@pytest.mark.parametrize(
+    "code, printed",
+    [
+        *_examples("explanation-architecture.md"),
+        *_examples("howto-contact-this-month.md"),
+    ],
+)
+def test_library_examples_print_what_the_page_says(code, printed, monkeypatch, capsys):
+    monkeypatch.chdir(DOCS.parent)
+    exec(compile(code, "docs example", "exec"), {})
+    assert capsys.readouterr().out == printed

@@ -228,3 +228,59 @@ def test_a_registration_counts_only_at_its_own_practice(tmp_path: Path):
         ]
         == 1
     )
+
+
+def test_explain_finds_a_registered_patient_with_no_events_when_events_carry_practices(
+    tmp_path: Path,
+):
+    """The other way of keying (practice from the events): p9 is only in the patients file.
+    Before issue 12 this said there was no such patient (surprise 2 of explanation-prepare.md)."""
+    events, patients = tmp_path / "events.csv", tmp_path / "patients.csv"
+    events.write_text(f"practice_code,patient_id,code,date\nA81001,p1,{CANCER},2023-06-01\n")
+    patients.write_text(
+        "practice_code,patient_id,registration_date\nA81001,p1,2000-01-01\nA81001,p9,2000-01-01\n"
+    )
+    code, stdout, stderr = run_main(
+        "explain", str(events), "--patients", str(patients), "--year", "2023-24",
+        "--patient", "p9", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    [found] = json.loads(stdout)["explanations"]
+    assert found["practice_code"] == "A81001"
+    assert [e["what"] for e in found["timeline"]] == ["registered"]
+    assert found["indicators"][0]["outcome"] == "not on the register"
+
+
+def test_a_register_of_everyone_registered_takes_patients_with_no_events_row(tmp_path: Path):
+    """Surprise 1 of explanation-prepare.md, fixed: with practice codes on the events, a
+    registered patient with no events row at all is keyed when every patient is needed."""
+    import shutil
+
+    from ccrqof.rules.loader import BUNDLED
+
+    packs = tmp_path / "packs"
+    shutil.copytree(Path(str(BUNDLED)) / "2023-24", packs / "2023-24")
+    register = packs / "2023-24" / "CAN001.yaml"
+    register.write_text(
+        register.read_text().replace(
+            "when: {date: CAN_DAT, on_or_after: 2003-04-01}",
+            "when: {date: REG_DAT, on_or_before: R}",
+        )
+    )
+    events, patients = tmp_path / "events.csv", tmp_path / "patients.csv"
+    events.write_text(f"practice_code,patient_id,code,date\nA81001,p1,{CANCER},2023-06-01\n")
+    patients.write_text(
+        "practice_code,patient_id,registration_date\nA81001,p1,2000-01-01\nA81001,p9,2000-01-01\n"
+        "B82002,p9,2000-01-01\n"
+    )
+    everyone = _calc_json(str(events), "--patients", str(patients), "--rules", str(packs))
+    register = {(r["practice_code"], r["indicator"]): r["register"] for r in everyone["results"]}
+    assert register[("A81001", "CAN001")] == 2  # p1 and p9
+    assert register[("B82002", "CAN001")] == 1  # p9 there too: a patient per practice
+    # p9's two registrations are not "entries of interest under more than one practice"
+    assert (
+        everyone["input"]["ignored"][
+            "patients with entries of interest under more than one practice"
+        ]
+        == 0
+    )

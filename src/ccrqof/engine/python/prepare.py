@@ -327,10 +327,13 @@ def prepare(
     by_events = events_have_practice or not regs_have_practice
     if by_events:
         more_practice = more_pid = None
-        if every_patient and registrations is not None:  # registered, with or without events
-            more_practice, more_pid = reg_practice, reg_pid
+        if registrations is not None and (every_patient or also_patients):
+            # registered patients, with or without events: everyone, or the ids asked for
+            wanted_ids = pd.Index(pid_names).get_indexer(list(also_patients))
+            pick = slice(None) if every_patient else np.isin(reg_pid, wanted_ids[wanted_ids >= 0])
+            more_practice, more_pid = reg_practice[pick], reg_pid[pick]
             if not regs_have_practice:  # ids the events do not name, at no practice
-                more_pid = np.setdiff1d(reg_pid, ev_pid)
+                more_pid = np.setdiff1d(more_pid, ev_pid)
                 more_practice = np.full(len(more_pid), -1)
         units, from_events = _units_from_events(ev_practice, ev_pid, more_practice, more_pid)
         if events_have_practice:  # the same id under two practices is two patients: say so
