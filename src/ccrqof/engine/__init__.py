@@ -115,7 +115,13 @@ def _python() -> Engine:
     return PythonEngine()
 
 
-ENGINES: dict[str, Callable[[], Engine]] = {"python": _python}
+def _duckdb() -> Engine:
+    from ccrqof.engine.sql.embedded import DuckDBEngine
+
+    return DuckDBEngine()
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {"python": _python, "duckdb": _duckdb}
 
 
 def get_engine(name: str | Engine = "python") -> Engine:

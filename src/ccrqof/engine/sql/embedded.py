@@ -1,0 +1,428 @@
+"""The DuckDB engine: the packs compiled to SQL and run in an embedded database.
+
+`prepare` hands the extract's Arrow tables to DuckDB without a copy and materialises the keyed
+units and entries once; `evaluate` runs one query per table (outcomes, evidence) at each
+reference date. DuckDB works out of core: with `memory_limit` and a spill folder it scores
+extracts larger than memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ccrqof.codelists import Codelist
+from ccrqof.engine import (
+    EVIDENCE_COLUMNS,
+    STEP_COLUMNS,
+    TIMELINE_COLUMNS,
+    Evaluation,
+    PatientTrace,
+    outcome_columns,
+)
+from ccrqof.engine.python.cascade import NOT_REGISTERED
+from ccrqof.engine.python.handlers import NO_BIRTH_DATE, NO_SEX
+from ccrqof.engine.python.prepare import (
+    MISSING_FROM_PATIENTS,
+    MORE_THAN_ONE_PRACTICE,
+    NO_REGISTRATION_NOTICE,
+)
+from ccrqof.engine.sql import keying
+from ccrqof.engine.sql.build import col, eq, lit, select, table, with_ctes
+from ccrqof.engine.sql.rules import (
+    DISPATCHERS,
+    date_column,
+    evidence_queries,
+    outcome_query,
+    ruleset_scope,
+    trace_query,
+    union_all,
+)
+from ccrqof.readers import Extract
+from ccrqof.rules.loader import RuleSet
+from ccrqof.rules.model import Registered
+
+DIALECT = "duckdb"
+_EVENT_COLUMNS = ("patient_id", "code", "cluster", "date", "episode", "practice_code")
+_PATIENT_COLUMNS = (
+    "patient_id",
+    "practice_code",
+    "registration_date",
+    "deregistration_date",
+    "date_of_birth",
+    "sex",
+)
+_MATERIALISED = {"units", "unit_regs", "kept", "entries", "members"}
+
+
+@dataclass
+class DuckHandle:
+    """An extract inside DuckDB: the keyed tables, and what `prepare` counted."""
+
+    con: object
+    shape: keying.Shape
+    practices: list
+    counts: Counter
+    entry_days: pd.Series  # rows with a coded entry per day, to count those after R
+    notices: list[str] = field(default_factory=list)
+
+
+def _arrow(frame: pd.DataFrame, names: Sequence[str], dates: Sequence[str]) -> pa.Table:
+    """The columns an engine reads, as Arrow (no copy for Arrow-backed text); absent ones null."""
+    columns = {}
+    for name in names:
+        if name in frame:
+            array = pa.array(frame[name], from_pandas=True)
+        else:
+            array = pa.nulls(len(frame), pa.date32() if name in dates else pa.string())
+        if name in dates:
+            array = array.cast(pa.timestamp("s")).cast(pa.date32())
+        elif pa.types.is_null(array.type):
+            array = array.cast(pa.string())
+        columns[name] = array
+    return pa.table(columns)
+
+
+def shape_of(
+    extract: Extract, codelist: Codelist | None, rulesets: Sequence[RuleSet], also_patients
+) -> keying.Shape:
+    """How `prepare` must key this extract (the same choices as the Python engine's)."""
+    patients = extract.patients
+    mode = "none" if codelist is None else ("illustrative" if codelist.illustrative else "given")
+    with_practice = (
+        patients is not None
+        and "practice_code" in patients
+        and len(patients) > 0
+        and bool(patients["practice_code"].notna().all())
+    )
+    return keying.Shape(
+        codelist=mode,
+        events_have_practice=extract.has_practice,
+        patients="none"
+        if patients is None
+        else ("with_practice" if with_practice else "without_practice"),
+        every_patient=any(r.needs_every_patient() for r in rulesets),
+        also_patients=tuple(also_patients),
+    )
+
+
+def _members(codelist: Codelist) -> pa.Table:
+    return pa.table(
+        {
+            "cluster": pa.array(codelist.members["cluster"].astype(str), pa.string()),
+            "code": pa.array(codelist.members["code"].astype(str), pa.string()),
+        }
+    )
+
+
+class DuckDBEngine:
+    name = "duckdb"
+    dialect = DIALECT
+    dispatchers = DISPATCHERS
+
+    def __init__(self, memory_limit: str | None = None, temp_directory: str | None = None):
+        self.memory_limit = memory_limit
+        self.temp_directory = temp_directory
+
+    def _connect(self):
+        import duckdb
+
+        config = {}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.temp_directory:
+            config["temp_directory"] = self.temp_directory
+        return duckdb.connect(config=config)
+
+    def prepare(
+        self,
+        extract: Extract,
+        codelist: Codelist | None,
+        rulesets: Sequence[RuleSet],
+        *,
+        also_patients: tuple[str, ...] = (),
+    ) -> DuckHandle:
+        con = self._connect()
+        con.register("events", _arrow(extract.events, _EVENT_COLUMNS, ("date",)))
+        if extract.patients is not None:
+            con.register(
+                "patients",
+                _arrow(
+                    extract.patients,
+                    _PATIENT_COLUMNS,
+                    ("registration_date", "deregistration_date", "date_of_birth"),
+                ),
+            )
+        if codelist is not None:
+            con.register("codelist", _members(codelist))
+        shape = shape_of(extract, codelist, rulesets, also_patients)
+        clusters = sorted(set().union(*(r.clusters() for r in rulesets)))
+        for name, query in keying.steps(shape, clusters):
+            kind = "TABLE" if name in _MATERIALISED else "VIEW"
+            con.execute(f"CREATE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}")
+        return self._handle(con, shape, extract)
+
+    def _handle(self, con, shape: keying.Shape, extract: Extract) -> DuckHandle:
+        has_patients = extract.patients is not None
+        return DuckHandle(
+            con,
+            shape,
+            _practices(con, has_patients),
+            _counts(con, shape),
+            _entry_days(con),
+            [] if has_patients else [NO_REGISTRATION_NOTICE],
+        )
+
+    def _run(self, handle: DuckHandle, query) -> pd.DataFrame:
+        return handle.con.execute(query.sql(dialect=self.dialect)).df()
+
+    def evaluate(self, handle: DuckHandle, ruleset: RuleSet) -> Evaluation:
+        has_regs = handle.shape.patients != "none"
+        scope, views = ruleset_scope(ruleset, has_regs)
+        dates = ruleset.outcome_dates()
+        outcomes = self._run(
+            handle, with_ctes(scope.ctes, union_all([outcome_query(v, dates) for v in views]))
+        )
+        evidence_parts = [q for v in views for q in evidence_queries(v)]
+        if evidence_parts:
+            evidence = self._run(handle, with_ctes(scope.ctes, union_all(evidence_parts)))
+            evidence = evidence.rename(columns={"n": "count"})
+        else:
+            evidence = pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
+        ignored = Counter(handle.counts)
+        R = np.datetime64(ruleset.reference_date, "D")
+        days = handle.entry_days
+        ignored["entries dated after the reference date"] = int(days[days.index > R].sum())
+        for name, value in self._population_counts(handle, ruleset, scope).items():
+            ignored[name] = value
+        return Evaluation(
+            ruleset,
+            _outcomes(outcomes, ruleset),
+            list(handle.practices),
+            ignored,
+            list(handle.notices),
+            _evidence(evidence),
+        )
+
+    def _population_counts(self, handle: DuckHandle, ruleset: RuleSet, scope) -> dict:
+        """Kept units not registered at R; registered ones without sex or date of birth when a
+        population needs them (as the Python engine counts them)."""
+        out = {}
+        if handle.shape.patients == "none":
+            return out
+        reg = scope.ctes[:2]  # visible, reg_dat
+        total = self._run(handle, select(exp_count()).from_(table("kept"))).iloc[0, 0]
+        registered = self._run(handle, with_ctes(reg, select(exp_count()).from_(table("reg_dat"))))
+        needs = [p.population for p in ruleset.ordered() if isinstance(p.population, Registered)]
+        if any(p.sex for p in needs):
+            out[NO_SEX] = self._missing(handle, reg, "sex")
+        if any(p.age for p in needs):
+            out[NO_BIRTH_DATE] = self._missing(handle, reg, "date_of_birth")
+        out[NOT_REGISTERED] = int(total - registered.iloc[0, 0])
+        return out
+
+    def _missing(self, handle, reg, column: str) -> int:
+        from sqlglot import exp
+
+        query = (
+            select(exp_count())
+            .from_(table("kept", "k"))
+            .join(
+                table("reg_dat", "r"),
+                on=exp.and_(
+                    eq(col("practice_key", "k"), col("practice_key", "r")),
+                    eq(col("patient_id", "k"), col("patient_id", "r")),
+                ),
+            )
+            .where(exp.Is(this=col(column, "k"), expression=exp.Null()))
+        )
+        return int(self._run(handle, with_ctes(reg, query)).iloc[0, 0])
+
+    def trace(
+        self,
+        handle: DuckHandle,
+        ruleset: RuleSet,
+        patient_id: str,
+        practice_code: str | None = None,
+    ) -> PatientTrace:
+        from sqlglot import exp
+
+        match = eq(col("patient_id"), lit(patient_id))
+        if practice_code is not None:
+            match = exp.and_(match, eq(col("practice_key"), lit(practice_code)))
+        only = [("kept", select(exp.Star()).from_(table("kept")).where(match))]
+        for name in ("entries", "unit_regs"):
+            if name == "unit_regs" and handle.shape.patients == "none":
+                continue
+            only.append(
+                (
+                    name,
+                    select(exp.Star())
+                    .from_(table(name))
+                    .where(
+                        exp.and_(
+                            eq(col("patient_id"), lit(patient_id)),
+                            *(
+                                [eq(col("practice_key"), lit(practice_code))]
+                                if practice_code is not None
+                                else []
+                            ),
+                        )
+                    ),
+                )
+            )
+        # the same names, shadowing the tables: every query below sees only this patient
+        people = self._run(
+            handle, with_ctes(only, select(col("practice_key"), col("patient_id")).from_("kept"))
+        )
+        people = people.sort_values("practice_key", ignore_index=True)
+        scope, views = ruleset_scope(ruleset, handle.shape.patients != "none")
+        ctes = only + scope.ctes
+        outcomes = self._run(
+            handle,
+            with_ctes(ctes, union_all([outcome_query(v, ruleset.outcome_dates()) for v in views])),
+        )
+        steps = []
+        for view in views:
+            facts = self._run(handle, with_ctes(ctes, trace_query(view)))
+            for row in facts.to_dict("records"):
+                for i, rule in enumerate(view.pack.rules):
+                    steps.append(
+                        {
+                            "practice_code": row["practice_key"] or None,
+                            "patient_id": row["patient_id"],
+                            "indicator": view.pack.indicator,
+                            "rule": rule.rule,
+                            "held": bool(row[f"held_{i}"]),
+                            "decided": row["rule_index"] == i,
+                            **{
+                                name: row[f"{name}_{i}"]
+                                for name in ("value", "bound", "count", "first", "last")
+                                if f"{name}_{i}" in row
+                            },
+                        }
+                    )
+        return PatientTrace(
+            ruleset,
+            pd.DataFrame(
+                {
+                    "practice_code": people["practice_key"].replace("", None),
+                    "patient_id": people["patient_id"],
+                }
+            ),
+            _outcomes(outcomes, ruleset),
+            pd.DataFrame(steps, columns=list(STEP_COLUMNS)),
+            self._timeline(handle, only),
+        )
+
+    def _timeline(self, handle: DuckHandle, only) -> pd.DataFrame:
+        entries = self._run(handle, with_ctes(only, select(exp_star()).from_("entries")))
+        rows = [
+            (
+                r["practice_key"] or None,
+                r["patient_id"],
+                r["entry_day"],
+                "entry",
+                r["entry_cluster"],
+                r["code"] or None,
+                r["episode"] or None,
+            )
+            for r in entries.to_dict("records")
+        ]
+        if handle.shape.patients != "none":
+            regs = self._run(handle, with_ctes(only, select(exp_star()).from_("unit_regs")))
+            for r in regs.to_dict("records"):
+                key = (r["practice_key"] or None, r["patient_id"])
+                rows.append((*key, r["registration_date"], "registered", None, None, None))
+                if not pd.isna(r["deregistration_date"]):
+                    rows.append((*key, r["deregistration_date"], "deregistered", None, None, None))
+        frame = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
+        frame["date"] = pd.to_datetime(frame["date"]).to_numpy("datetime64[D]")
+        return frame
+
+
+def exp_count():
+    from sqlglot import exp
+
+    return exp.Count(this=exp.Star())
+
+
+def exp_star():
+    from sqlglot import exp
+
+    return exp.Star()
+
+
+def _outcomes(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+    """The SQL columns under the names every engine's outcome table has."""
+    names = {date_column(n): n for n in ruleset.outcome_dates()}
+    frame = frame.rename(columns={"rule_id": "rule", "field_name": "field", **names})
+    for name in (*ruleset.outcome_dates(), "due_by", "deadline"):
+        frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
+    for name in ("practice_code", "patient_id", "indicator", "outcome", "rule", "field"):
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame[[*outcome_columns(ruleset), "deadline"]]
+
+
+def _evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    if len(frame):
+        frame["latest"] = pd.to_datetime(frame["latest"]).astype("datetime64[s]")
+    return frame[list(EVIDENCE_COLUMNS)]
+
+
+def _practices(con, has_patients: bool) -> list:
+    union = "SELECT practice_code FROM events"
+    if has_patients:
+        union += " UNION SELECT practice_code FROM patients"
+    rows = con.execute(
+        f"SELECT DISTINCT practice_code FROM ({union}) AS t WHERE practice_code IS NOT NULL "
+        "AND practice_code <> '' ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows] or [None]
+
+
+def _counts(con, shape: keying.Shape) -> Counter:
+    """What `prepare` counts, in the Python engine's order (docs/explanation-prepare.md)."""
+    counts: Counter = Counter()
+
+    def one(sql: str) -> int:
+        return int(con.execute(sql).fetchone()[0] or 0)
+
+    counts["entries with codes in no cluster of interest"] = one(
+        "SELECT COUNT(*) FROM classified WHERE is_entry = 1 AND of_interest = 0"
+    )
+    if shape.by_events and shape.events_have_practice:
+        counts[MORE_THAN_ONE_PRACTICE] = one(
+            "SELECT COUNT(*) FROM (SELECT patient_id FROM units WHERE from_events = 1 "
+            "GROUP BY patient_id HAVING COUNT(*) > 1) AS t"
+        )
+    if shape.patients != "none":
+        if shape.by_events:
+            counts[MISSING_FROM_PATIENTS] = one("SELECT COUNT(*) FROM units") - one(
+                "SELECT COUNT(*) FROM kept"
+            )
+        else:
+            counts[MISSING_FROM_PATIENTS] = one(
+                "SELECT COUNT(DISTINCT patient_id) FROM keyed WHERE patient_id NOT IN "
+                "(SELECT patient_id FROM units)"
+            )
+    counts["duplicate rows"] = one("SELECT COUNT(*) FROM keyed WHERE of_interest = 1") - one(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT practice_key, patient_id, code, cluster, "
+        "entry_day, episode FROM keyed WHERE of_interest = 1) AS t"
+    )
+    return counts
+
+
+def _entry_days(con) -> pd.Series:
+    frame = con.execute(
+        "SELECT entry_day, COUNT(*) AS n FROM classified WHERE is_entry = 1 "
+        "AND entry_day IS NOT NULL GROUP BY entry_day"
+    ).df()
+    return pd.Series(
+        frame["n"].to_numpy(), index=pd.to_datetime(frame["entry_day"]).to_numpy("datetime64[D]")
+    )
