@@ -10,7 +10,7 @@ from engines import ENGINE_NAMES
 
 from ccrqof.rules import load_year_folder
 from ccrqof.rules.loader import BUNDLED
-from ccrqof.testing import case_files, run_case_file
+from ccrqof.testing import case_files, run_case_file, run_case_files
 
 PACKS = Path(str(BUNDLED))
 FILES = case_files(PACKS)
@@ -18,8 +18,17 @@ FILES = case_files(PACKS)
 
 @pytest.fixture(scope="module", params=ENGINE_NAMES)
 def results(request):
-    """Every case file's results on one engine (each engine runs every case)."""
-    return {path: run_case_file(path, engine=request.param) for path in FILES}
+    """Every case file's results on one engine (each engine runs every case), the cases that
+    share a year and reference date run together."""
+    return run_case_files(FILES, engine=request.param)
+
+
+def test_a_case_run_alone_gives_what_it_gives_in_a_batch():
+    """Batching is only speed: each case's patients see only their own rows."""
+    path = FILES[0]
+    alone = [(r.case.name, r.mismatches, r.deciding) for r in run_case_file(path)]
+    batched = [(r.case.name, r.mismatches, r.deciding) for r in run_case_files([path])[path]]
+    assert alone == batched
 
 
 def _id(path: Path) -> str:

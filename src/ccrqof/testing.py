@@ -175,6 +175,11 @@ def run_case(
     reference = case.reference_date or ruleset.year.pped
     at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
     outcomes = evaluate(_extract(case), at, illustrative_codelist(), engine=engine).outcomes
+    return _compare(case, pack, outcomes, file)
+
+
+def _compare(case: Case, pack: IndicatorPack, outcomes: pd.DataFrame, file: Path) -> CaseResult:
+    """The case's expectations against the outcome rows of its patients."""
     rows = outcomes[outcomes["indicator"] == pack.indicator].set_index("patient_id")
     result = CaseResult(case, file)
     for patient, expected in case.expect.items():
@@ -204,6 +209,49 @@ def run_case(
         if expected.no_due_by and not pd.isna(row["due_by"]):
             result.mismatches.append((patient, "due_by", None, pd.Timestamp(row["due_by"]).date()))
     return result
+
+
+def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseResult]]:
+    """Every case of these files, in batches: the cases of one year folder that share a
+    reference date run as one extract (each case's patient ids made its own), so an engine
+    that is slow to start a query (Spark) pays it per batch, not per case. Each case's
+    patients see only their own rows, so the results are those of `run_case`."""
+    from ccrqof import evaluate
+    from ccrqof.codelists import illustrative_codelist
+    from ccrqof.readers import Extract, InputReport
+
+    batches: dict[tuple, list] = {}
+    order: dict[Path, int] = {}
+    for path in map(Path, paths):
+        cases = load_case_file(path)
+        info, packs = load_year_folder(path.parent)
+        ruleset = RuleSet(info, info.pped, info.status, packs)
+        for index, case in enumerate(cases.cases):
+            key = (str(path.parent), case.reference_date or info.pped)
+            batches.setdefault(key, []).append((path, packs[cases.indicator], ruleset, case, index))
+        order[path] = len(cases.cases)
+    found: dict[tuple, CaseResult] = {}
+    for (_, reference), items in batches.items():
+        events, patients = [], []
+        for n, (_, _, _, case, _) in enumerate(items):
+            extract = _extract(case)
+            for frame, parts in ((extract.events, events), (extract.patients, patients)):
+                parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
+        ruleset = items[0][2]
+        at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
+        combined = Extract(
+            pd.concat(events, ignore_index=True),
+            pd.concat(patients, ignore_index=True),
+            InputReport(),
+            has_practice=False,
+        )
+        outcomes = evaluate(combined, at, illustrative_codelist(), engine=engine).outcomes
+        for n, (path, pack, _, case, index) in enumerate(items):
+            prefix = f"{n}|"
+            mine = outcomes[outcomes["patient_id"].astype(str).str.startswith(prefix)]
+            mine = mine.assign(patient_id=mine["patient_id"].str[len(prefix) :])
+            found[path, index] = _compare(case, pack, mine, path)
+    return {path: [found[path, i] for i in range(n)] for path, n in order.items()}
 
 
 def run_case_file(path: Path, engine="python") -> list[CaseResult]:

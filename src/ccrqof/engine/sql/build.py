@@ -95,8 +95,9 @@ def alias(expression: exp.Expression, name: str) -> exp.Expression:
 
 
 def table(name: str, as_: str | None = None) -> exp.Table:
-    found = exp.to_table(name)
-    return found.as_(as_) if as_ else found
+    """A table by its plain name (built, not parsed: parsing costs more than the rest)."""
+    alias_node = exp.TableAlias(this=exp.to_identifier(as_)) if as_ else None
+    return exp.Table(this=exp.to_identifier(name), alias=alias_node)
 
 
 def select(*columns: exp.Expression) -> exp.Select:
@@ -109,6 +110,13 @@ def on(*pairs: tuple[str, str, str]) -> exp.Expression:
 
 
 def with_ctes(ctes: list[tuple[str, exp.Select]], final: exp.Select) -> exp.Select:
-    for name, query in ctes:
-        final = final.with_(name, as_=query)
+    """`WITH name AS (query), ... final`, sharing the queries' trees (no copies: a rule set's
+    queries are built once per evaluation and only read after)."""
+    clause = exp.With(
+        expressions=[
+            exp.CTE(this=query, alias=exp.TableAlias(this=exp.to_identifier(name)))
+            for name, query in ctes
+        ]
+    )
+    final.set("with_", clause)
     return final

@@ -163,9 +163,13 @@ class DuckDBEngine:
         shape = shape_of(extract, codelist, rulesets, also_patients)
         clusters = sorted(set().union(*(r.clusters() for r in rulesets)))
         for name, query in keying.steps(shape, clusters):
-            kind = "TABLE" if name in _MATERIALISED else "VIEW"
-            con.execute(f"CREATE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}")
+            self._materialise(con, name, query, name in _MATERIALISED)
         return self._handle(con, shape, extract)
+
+    def _materialise(self, con, name: str, query, as_table: bool) -> None:
+        """A named query as a temporary table (worked out once) or view (worked out when read)."""
+        kind = "TABLE" if as_table else "VIEW"
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}")
 
     def _handle(self, con, shape: keying.Shape, extract: Extract) -> DuckHandle:
         has_patients = extract.patients is not None
@@ -184,13 +188,13 @@ class DuckDBEngine:
     def evaluate(self, handle: DuckHandle, ruleset: RuleSet) -> Evaluation:
         has_regs = handle.shape.patients != "none"
         scope, views = ruleset_scope(ruleset, has_regs)
+        for name, query in scope.ctes:  # each generated once; the cascades' rows kept
+            self._materialise(handle.con, name, query, name.startswith(("decided_", "reg_dat")))
         dates = ruleset.outcome_dates()
-        outcomes = self._run(
-            handle, with_ctes(scope.ctes, union_all([outcome_query(v, dates) for v in views]))
-        )
+        outcomes = self._run(handle, union_all([outcome_query(v, dates) for v in views]))
         evidence_parts = [q for v in views for q in evidence_queries(v)]
         if evidence_parts:
-            evidence = self._run(handle, with_ctes(scope.ctes, union_all(evidence_parts)))
+            evidence = self._run(handle, union_all(evidence_parts))
             evidence = evidence.rename(columns={"n": "count"})
         else:
             evidence = pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
@@ -198,7 +202,7 @@ class DuckDBEngine:
         R = np.datetime64(ruleset.reference_date, "D")
         days = handle.entry_days
         ignored["entries dated after the reference date"] = int(days[days.index > R].sum())
-        for name, value in self._population_counts(handle, ruleset, scope).items():
+        for name, value in self._population_counts(handle, ruleset).items():
             ignored[name] = value
         return Evaluation(
             ruleset,
@@ -209,39 +213,30 @@ class DuckDBEngine:
             _evidence(evidence),
         )
 
-    def _population_counts(self, handle: DuckHandle, ruleset: RuleSet, scope) -> dict:
+    def _population_counts(self, handle: DuckHandle, ruleset: RuleSet) -> dict:
         """Kept units not registered at R; registered ones without sex or date of birth when a
         population needs them (as the Python engine counts them)."""
         out = {}
         if handle.shape.patients == "none":
             return out
-        reg = scope.ctes[:2]  # visible, reg_dat
-        total = self._run(handle, select(exp_count()).from_(table("kept"))).iloc[0, 0]
-        registered = self._run(handle, with_ctes(reg, select(exp_count()).from_(table("reg_dat"))))
+
+        def count(sql: str) -> int:
+            return int(handle.con.execute(sql).fetchone()[0] or 0)
+
+        registered = "kept k JOIN reg_dat r ON k.practice_key = r.practice_key AND " + (
+            "k.patient_id = r.patient_id"
+        )
         needs = [p.population for p in ruleset.ordered() if isinstance(p.population, Registered)]
         if any(p.sex for p in needs):
-            out[NO_SEX] = self._missing(handle, reg, "sex")
+            out[NO_SEX] = count(f"SELECT COUNT(*) FROM {registered} WHERE k.sex IS NULL")
         if any(p.age for p in needs):
-            out[NO_BIRTH_DATE] = self._missing(handle, reg, "date_of_birth")
-        out[NOT_REGISTERED] = int(total - registered.iloc[0, 0])
-        return out
-
-    def _missing(self, handle, reg, column: str) -> int:
-        from sqlglot import exp
-
-        query = (
-            select(exp_count())
-            .from_(table("kept", "k"))
-            .join(
-                table("reg_dat", "r"),
-                on=exp.and_(
-                    eq(col("practice_key", "k"), col("practice_key", "r")),
-                    eq(col("patient_id", "k"), col("patient_id", "r")),
-                ),
+            out[NO_BIRTH_DATE] = count(
+                f"SELECT COUNT(*) FROM {registered} WHERE k.date_of_birth IS NULL"
             )
-            .where(exp.Is(this=col(column, "k"), expression=exp.Null()))
+        out[NOT_REGISTERED] = count("SELECT COUNT(*) FROM kept") - count(
+            "SELECT COUNT(*) FROM reg_dat"
         )
-        return int(self._run(handle, with_ctes(reg, query)).iloc[0, 0])
+        return out
 
     def trace(
         self,
@@ -255,7 +250,9 @@ class DuckDBEngine:
         match = eq(col("patient_id"), lit(patient_id))
         if practice_code is not None:
             match = exp.and_(match, eq(col("practice_key"), lit(practice_code)))
-        only = [("kept", select(exp.Star()).from_(table("kept")).where(match))]
+        only = [
+            ("kept", select(exp.Star()).from_(table("kept"), copy=False).where(match, copy=False))
+        ]
         for name in ("entries", "unit_regs"):
             if name == "unit_regs" and handle.shape.patients == "none":
                 continue
@@ -263,7 +260,7 @@ class DuckDBEngine:
                 (
                     name,
                     select(exp.Star())
-                    .from_(table(name))
+                    .from_(table(name), copy=False)
                     .where(
                         exp.and_(
                             eq(col("patient_id"), lit(patient_id)),
@@ -272,13 +269,17 @@ class DuckDBEngine:
                                 if practice_code is not None
                                 else []
                             ),
-                        )
+                        ),
+                        copy=False,
                     ),
                 )
             )
         # the same names, shadowing the tables: every query below sees only this patient
         people = self._run(
-            handle, with_ctes(only, select(col("practice_key"), col("patient_id")).from_("kept"))
+            handle,
+            with_ctes(
+                only, select(col("practice_key"), col("patient_id")).from_("kept", copy=False)
+            ),
         )
         people = people.sort_values("practice_key", ignore_index=True)
         scope, views = ruleset_scope(ruleset, handle.shape.patients != "none")
@@ -321,7 +322,9 @@ class DuckDBEngine:
         )
 
     def _timeline(self, handle: DuckHandle, only) -> pd.DataFrame:
-        entries = self._run(handle, with_ctes(only, select(exp_star()).from_("entries")))
+        entries = self._run(
+            handle, with_ctes(only, select(exp_star()).from_("entries", copy=False))
+        )
         rows = [
             (
                 r["practice_key"] or None,
@@ -335,7 +338,9 @@ class DuckDBEngine:
             for r in entries.to_dict("records")
         ]
         if handle.shape.patients != "none":
-            regs = self._run(handle, with_ctes(only, select(exp_star()).from_("unit_regs")))
+            regs = self._run(
+                handle, with_ctes(only, select(exp_star()).from_("unit_regs", copy=False))
+            )
             for r in regs.to_dict("records"):
                 key = (r["practice_key"] or None, r["patient_id"])
                 rows.append((*key, r["registration_date"], "registered", None, None, None))

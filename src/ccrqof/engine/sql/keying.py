@@ -78,9 +78,9 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
                     alias(exp.Upper(this=_text("cluster")), "cluster"),
                     alias(_text("code"), "code"),
                 )
-                .from_(table("codelist"))
-                .where(is_in(exp.Upper(this=_text("cluster")), wanted))
-                .distinct(),
+                .from_(table("codelist"), copy=False)
+                .where(is_in(exp.Upper(this=_text("cluster")), wanted), copy=False)
+                .distinct(copy=False),
             )
         )
     cluster_value = exp.Upper(this=_text("cluster")) if shape.has_cluster_column else lit("")
@@ -94,7 +94,7 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
                 alias(cluster_value, "cluster"),
                 alias(exp.cast(col("date"), DATE), "entry_day"),
                 alias(exp.Lower(this=_text("episode")), "episode"),
-            ).from_(table("events")),
+            ).from_(table("events"), copy=False),
         )
     )
     if shape.codelist == "given":
@@ -105,7 +105,9 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
         by_list = None
     by_row = all_of(has_cluster, exp.Not(this=exp.Paren(this=by_list))) if by_list else has_cluster
     listed = (
-        all_of(by_list, col("code").isin(query=select(col("code")).from_(table("members"))))
+        all_of(
+            by_list, col("code").isin(query=select(col("code")).from_(table("members"), copy=False))
+        )
         if by_list is not None
         else exp.EQ(this=lit(1), expression=lit(0))
     )
@@ -119,15 +121,15 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
                 alias(flag(all_of(by_row, is_in(col("cluster"), wanted))), "by_row"),
                 alias(flag(listed), "listed"),
                 alias(flag(interest), "of_interest"),
-            ).from_(table("source_rows")),
+            ).from_(table("source_rows"), copy=False),
         )
     )
     keep = [eq(col("of_interest"), lit(1))]
     if shape.also_patients:
         keep.append(is_in(col("patient_id"), shape.also_patients))
-    keyed = select(exp.Star()).from_(table("classified"))
+    keyed = select(exp.Star()).from_(table("classified"), copy=False)
     if not shape.every_patient:
-        keyed = keyed.where(any_of(*keep) if len(keep) > 1 else keep[0])
+        keyed = keyed.where(any_of(*keep) if len(keep) > 1 else keep[0], copy=False)
     out.append(("keyed", keyed))
 
     if shape.patients != "none":
@@ -138,7 +140,7 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
             alias(exp.cast(col("deregistration_date"), DATE), "deregistration_date"),
             alias(exp.cast(col("date_of_birth"), DATE), "date_of_birth"),
             alias(exp.Lower(this=_text("sex")), "sex"),
-        ).from_(table("patients"))
+        ).from_(table("patients"), copy=False)
         out.append(("registrations", regs))
     out.extend(_units(shape))
     out.append(("entries", _entries(shape)))
@@ -150,57 +152,68 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
     events name; `unit_regs`: each unit's registrations; `kept`: the units with a registration
     (all, with no patients file), with date of birth and sex."""
     out = []
-    event_units = select(col("practice_key"), col("patient_id")).from_(table("keyed")).distinct()
+    event_units = (
+        select(col("practice_key"), col("patient_id"))
+        .from_(table("keyed"), copy=False)
+        .distinct(copy=False)
+    )
     if shape.by_events:
         units = select(col("practice_key"), col("patient_id"), alias(lit(1), "from_events")).from_(
-            event_units.subquery("e")
+            event_units.subquery("e"), copy=False
         )
         if shape.patients != "none" and (shape.every_patient or shape.also_patients):
-            more = select(col("practice_key"), col("patient_id")).from_(table("registrations"))
+            more = select(col("practice_key"), col("patient_id")).from_(
+                table("registrations"), copy=False
+            )
             if not shape.every_patient:
-                more = more.where(is_in(col("patient_id"), shape.also_patients))
+                more = more.where(is_in(col("patient_id"), shape.also_patients), copy=False)
             if shape.patients == "without_practice":  # ids the events do not name, no practice
                 more = select(alias(lit(""), "practice_key"), col("patient_id")).from_(
-                    table("registrations")
+                    table("registrations"), copy=False
                 )
                 if not shape.every_patient:
-                    more = more.where(is_in(col("patient_id"), shape.also_patients))
+                    more = more.where(is_in(col("patient_id"), shape.also_patients), copy=False)
                 more = more.where(
                     exp.Not(
                         this=col("patient_id").isin(
                             query=select(col("patient_id")).from_(table("keyed"))
                         )
-                    )
+                    ),
+                    copy=False,
                 )
             extra = (
                 select(
                     col("practice_key", "m"), col("patient_id", "m"), alias(lit(0), "from_events")
                 )
-                .from_(more.distinct().subquery("m"))
+                .from_(more.distinct().subquery("m"), copy=False)
                 .join(
                     event_units.subquery("e"),
                     on=on(("practice_key", "m", "e"), ("patient_id", "m", "e")),
                     join_type="left",
+                    copy=False,
                 )
-                .where(exp.Is(this=col("patient_id", "e"), expression=exp.Null()))
+                .where(exp.Is(this=col("patient_id", "e"), expression=exp.Null()), copy=False)
             )
-            units = units.union(extra, distinct=False)
+            units = units.union(extra, distinct=False, copy=False)
         out.append(("units", units))
     else:  # the registered (practice, id) pairs; an events row joins each unit of its id
-        regs = select(col("practice_key"), col("patient_id")).from_(table("registrations"))
+        regs = select(col("practice_key"), col("patient_id")).from_(
+            table("registrations"), copy=False
+        )
         if not shape.every_patient:
-            ids = select(col("patient_id")).from_(table("keyed"))
+            ids = select(col("patient_id")).from_(table("keyed"), copy=False)
             regs = regs.where(
                 any_of(
                     col("patient_id").isin(query=ids),
                     is_in(col("patient_id"), shape.also_patients),
-                )
+                ),
+                copy=False,
             )
         out.append(
             (
                 "units",
                 select(col("practice_key"), col("patient_id"), alias(lit(1), "from_events")).from_(
-                    regs.distinct().subquery("r")
+                    regs.distinct().subquery("r"), copy=False
                 ),
             )
         )
@@ -213,7 +226,7 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
                     col("patient_id"),
                     alias(exp.cast(exp.Null(), DATE), "date_of_birth"),
                     alias(exp.cast(exp.Null(), exp.DataType.build("TEXT")), "sex"),
-                ).from_(table("units")),
+                ).from_(table("units"), copy=False),
             )
         )
         return out
@@ -229,8 +242,8 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
                 col("date_of_birth", "r"),
                 col("sex", "r"),
             )
-            .from_(table("units", "u"))
-            .join(table("registrations", "r"), on=on(*((c, "u", "r") for c in by))),
+            .from_(table("units", "u"), copy=False)
+            .join(table("registrations", "r"), on=on(*((c, "u", "r") for c in by)), copy=False),
         )
     )
     # a patient's registrations may disagree on date of birth or sex: the largest value is
@@ -244,8 +257,8 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
                 alias(exp.Max(this=col("date_of_birth")), "date_of_birth"),
                 alias(exp.Max(this=exp.Nullif(this=col("sex"), expression=lit(""))), "sex"),
             )
-            .from_(table("unit_regs"))
-            .group_by(col("practice_key"), col("patient_id")),
+            .from_(table("unit_regs"), copy=False)
+            .group_by(col("practice_key"), col("patient_id"), copy=False),
         )
     )
     return out
@@ -256,24 +269,24 @@ def _entries(shape: Shape) -> exp.Select:
     row = ("practice_key", "patient_id", "code", "cluster", "entry_day", "episode")
     distinct = (
         select(*(col(c) for c in row), col("by_row"), col("listed"))
-        .from_(table("keyed"))
-        .where(eq(col("of_interest"), lit(1)))
-        .distinct()
+        .from_(table("keyed"), copy=False)
+        .where(eq(col("of_interest"), lit(1)), copy=False)
+        .distinct(copy=False)
     )
     own = (
         select(*(col(c, "d") for c in row), alias(col("cluster", "d"), "entry_cluster"))
-        .from_(distinct.subquery("d"))
-        .where(eq(col("by_row", "d"), lit(1)))
+        .from_(distinct.subquery("d"), copy=False)
+        .where(eq(col("by_row", "d"), lit(1)), copy=False)
     )
     parts = own
     if shape.codelist != "none":
         listed = (
             select(*(col(c, "d") for c in row), alias(col("cluster", "m"), "entry_cluster"))
-            .from_(distinct.subquery("d"))
-            .join(table("members", "m"), on=eq(col("code", "d"), col("code", "m")))
-            .where(eq(col("listed", "d"), lit(1)))
+            .from_(distinct.subquery("d"), copy=False)
+            .join(table("members", "m"), on=eq(col("code", "d"), col("code", "m")), copy=False)
+            .where(eq(col("listed", "d"), lit(1)), copy=False)
         )
-        parts = own.union(listed, distinct=False)
+        parts = own.union(listed, distinct=False, copy=False)
     kept = table("kept", "k")
     rows = parts.subquery("x")
     if shape.by_events:
@@ -289,6 +302,6 @@ def _entries(shape: Shape) -> exp.Select:
             col("code", "x"),
             col("episode", "x"),
         )
-        .from_(rows)
-        .join(kept, on=joined)
+        .from_(rows, copy=False)
+        .join(kept, on=joined, copy=False)
     )

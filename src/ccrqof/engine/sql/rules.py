@@ -124,9 +124,9 @@ def _latest(definition: LatestEvent, pack: PackScope) -> exp.Select:
         where.append(exp.Not(this=is_in(col("episode"), definition.exclude_episodes)))
     return (
         select(*_unit_group(), alias(exp.Max(this=col("entry_day")), "d"))
-        .from_(table("visible"))
-        .where(all_of(*where))
-        .group_by(*_unit_group())
+        .from_(table("visible"), copy=False)
+        .where(all_of(*where), copy=False)
+        .group_by(*_unit_group(), copy=False)
     )
 
 
@@ -135,16 +135,17 @@ def _earliest_from(definition: EarliestEventFrom, pack: PackScope) -> exp.Select
     anchor, _ = pack.dates[definition.on_or_after]
     return (
         select(*_unit_group("v"), alias(exp.Min(this=col("entry_day", "v")), "d"))
-        .from_(table("visible", "v"))
+        .from_(table("visible", "v"), copy=False)
         .join(
             table(anchor, "a"),
             on=all_of(
                 on(*((c, "v", "a") for c in UNIT)),
                 exp.GTE(this=col("entry_day", "v"), expression=col("d", "a")),
             ),
+            copy=False,
         )
-        .where(eq(col("entry_cluster", "v"), lit(definition.earliest)))
-        .group_by(*_unit_group("v"))
+        .where(eq(col("entry_cluster", "v"), lit(definition.earliest)), copy=False)
+        .group_by(*_unit_group("v"), copy=False)
     )
 
 
@@ -158,14 +159,15 @@ def _event_counts(condition: EventCountTest, scope: Scope) -> exp.Select:
             alias(exp.Min(this=col("entry_day")), "first_day"),
             alias(exp.Max(this=col("entry_day")), "last_day"),
         )
-        .from_(table("visible"))
+        .from_(table("visible"), copy=False)
         .where(
             all_of(
                 eq(col("entry_cluster"), lit(condition.events)),
                 exp.GT(this=col("entry_day"), expression=start),
-            )
+            ),
+            copy=False,
         )
-        .group_by(*_unit_group())
+        .group_by(*_unit_group(), copy=False)
     )
 
 
@@ -257,10 +259,10 @@ def _registered(definition: Registered, pack: PackScope) -> exp.Select:
         where += [exp.LTE(this=lowest, expression=R), exp.GT(this=beyond, expression=R)]
     query = (
         select(*_unit_group("k"))
-        .from_(table("kept", "k"))
-        .join(table("reg_dat", "r"), on=on(*((c, "k", "r") for c in UNIT)))
+        .from_(table("kept", "k"), copy=False)
+        .join(table("reg_dat", "r"), on=on(*((c, "k", "r") for c in UNIT)), copy=False)
     )
-    return query.where(all_of(*where)) if where else query
+    return query.where(all_of(*where), copy=False) if where else query
 
 
 def _months(n: int):
@@ -271,7 +273,9 @@ def _months(n: int):
 
 @population.register
 def _register_of(definition: RegisterOf, pack: PackScope) -> exp.Select:
-    return select(*_unit_group()).from_(table(f"selected_{definition.indicator.lower()}"))
+    return select(*_unit_group()).from_(
+        table(f"selected_{definition.indicator.lower()}"), copy=False
+    )
 
 
 DISPATCHERS = {
@@ -289,7 +293,9 @@ def registered_query(scope: Scope) -> exp.Select:
     """REG_DAT: the latest start of a registration current at R; with no registration data,
     every unit is registered and REG_DAT is unknown."""
     if not scope.has_registrations:
-        return select(*_unit_group(), alias(exp.cast(exp.Null(), "DATE"), "d")).from_(table("kept"))
+        return select(*_unit_group(), alias(exp.cast(exp.Null(), "DATE"), "d")).from_(
+            table("kept"), copy=False
+        )
     R = scope.r
     current = all_of(
         exp.LTE(this=col("registration_date"), expression=R),
@@ -300,9 +306,9 @@ def registered_query(scope: Scope) -> exp.Select:
     )
     return (
         select(*_unit_group(), alias(exp.Max(this=col("registration_date")), "d"))
-        .from_(table("unit_regs"))
-        .where(current)
-        .group_by(*_unit_group())
+        .from_(table("unit_regs"), copy=False)
+        .where(current, copy=False)
+        .group_by(*_unit_group(), copy=False)
     )
 
 
@@ -327,14 +333,17 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
             )
     ind = pack.indicator.lower()
     scope.ctes.append((f"population_{ind}", population(pack.population, view)))
-    facts = select(*_unit_group("p")).from_(table(f"population_{ind}", "p"))
+    facts = select(*_unit_group("p")).from_(table(f"population_{ind}", "p"), copy=False)
     for name, (query, _) in view.dates.items():
         alias_name = f"t_{date_column(name)}"
-        facts = facts.select(alias(col("d", alias_name), date_column(name)), append=True)
+        facts = facts.select(
+            alias(col("d", alias_name), date_column(name)), append=True, copy=False
+        )
         facts = facts.join(
             table(query, alias_name),
             on=on(*((c, "p", alias_name) for c in UNIT)),
             join_type="left",
+            copy=False,
         )
     for count in dict.fromkeys(view.counts.values()):
         facts = facts.select(
@@ -342,7 +351,8 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
             alias(col("first_day", count), f"{count}_first"),
             alias(col("last_day", count), f"{count}_last"),
             append=True,
-        ).join(table(count), on=on(*((c, "p", count) for c in UNIT)), join_type="left")
+            copy=False,
+        ).join(table(count), on=on(*((c, "p", count) for c in UNIT)), join_type="left", copy=False)
     scope.ctes.append((f"facts_{ind}", facts))
     deciding = case(
         [(holds(rule.when, view), lit(i)) for i, rule in enumerate(pack.rules)], default=None
@@ -350,7 +360,9 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
     scope.ctes.append(
         (
             f"decided_{ind}",
-            select(exp.Star(), alias(deciding, "rule_index")).from_(table(f"facts_{ind}")),
+            select(exp.Star(), alias(deciding, "rule_index")).from_(
+                table(f"facts_{ind}"), copy=False
+            ),
         )
     )
     chosen = [i for i, r in enumerate(pack.rules) if r.kind.value.startswith("select")]
@@ -358,8 +370,8 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
         (
             f"selected_{ind}",
             select(*_unit_group())
-            .from_(table(f"decided_{ind}"))
-            .where(is_in(col("rule_index"), chosen)),
+            .from_(table(f"decided_{ind}"), copy=False)
+            .where(is_in(col("rule_index"), chosen), copy=False),
         )
     )
     return view
@@ -398,8 +410,8 @@ def outcome_query(view: PackScope, dates: tuple[str, ...]) -> exp.Select:
     columns += [alias(due, "due_by"), alias(deadline, "deadline")]
     return (
         select(*columns)
-        .from_(table(f"decided_{pack.indicator.lower()}"))
-        .where(exp.Not(this=exp.Is(this=col("rule_index"), expression=exp.Null())))
+        .from_(table(f"decided_{pack.indicator.lower()}"), copy=False)
+        .where(exp.Not(this=exp.Is(this=col("rule_index"), expression=exp.Null())), copy=False)
     )
 
 
@@ -425,16 +437,17 @@ def evidence_queries(view: PackScope) -> list[exp.Select]:
                 alias(exp.Count(this=exp.Star()), "n"),
                 alias(exp.Max(this=col("entry_day", "v")), "latest"),
             )
-            .from_(table("visible", "v"))
-            .join(table(decided, "c"), on=on(*((c, "v", "c") for c in UNIT)))
+            .from_(table("visible", "v"), copy=False)
+            .join(table(decided, "c"), on=on(*((c, "v", "c") for c in UNIT)), copy=False)
             .where(
                 all_of(
                     exp.Not(this=exp.Is(this=col("rule_index", "c"), expression=exp.Null())),
                     eq(col("entry_cluster", "v"), lit(item.cluster)),
                     since,
-                )
+                ),
+                copy=False,
             )
-            .group_by(*_unit_group("v"))
+            .group_by(*_unit_group("v"), copy=False)
         )
     return out
 
@@ -447,7 +460,7 @@ def trace_query(view: PackScope) -> exp.Select:
         columns.append(alias(flag(holds(rule.when, view)), f"held_{i}"))
         for name, value in measures(rule.when, view).items():
             columns.append(alias(value, f"{name}_{i}"))
-    return select(*columns).from_(table(f"decided_{pack.indicator.lower()}"))
+    return select(*columns).from_(table(f"decided_{pack.indicator.lower()}"), copy=False)
 
 
 def ruleset_scope(ruleset: RuleSet, has_registrations: bool) -> tuple[Scope, list]:
@@ -457,8 +470,8 @@ def ruleset_scope(ruleset: RuleSet, has_registrations: bool) -> tuple[Scope, lis
         (
             "visible",
             select(exp.Star())
-            .from_(table("entries"))
-            .where(exp.LTE(this=col("entry_day"), expression=scope.r)),
+            .from_(table("entries"), copy=False)
+            .where(exp.LTE(this=col("entry_day"), expression=scope.r), copy=False),
         )
     )
     scope.ctes.append(("reg_dat", registered_query(scope)))
@@ -469,7 +482,7 @@ def ruleset_scope(ruleset: RuleSet, has_registrations: bool) -> tuple[Scope, lis
 def union_all(queries: list[exp.Select]) -> exp.Select:
     result = queries[0]
     for query in queries[1:]:
-        result = result.union(query, distinct=False)
+        result = result.union(query, distinct=False, copy=False)
     return result
 
 

@@ -95,8 +95,8 @@ def _practices(views, ruleset: RuleSet) -> exp.Select:
             alias(total("pca"), "pcas"),
             alias(total("exclusion"), "exclusions"),
         )
-        .from_(table("outcome_rows"))
-        .group_by(col("practice_code"), col("indicator"))
+        .from_(table("outcome_rows"), copy=False)
+        .group_by(col("practice_code"), col("indicator"), copy=False)
     )
     register_of = exp.Case(
         ifs=[
@@ -122,7 +122,7 @@ def _practices(views, ruleset: RuleSet) -> exp.Select:
             col("pcas", "c"),
             col("exclusions", "c"),
         )
-        .from_(counts.subquery("c"))
+        .from_(counts.subquery("c"), copy=False)
         .join(
             counts.subquery("r"),
             on=exp.and_(
@@ -130,6 +130,7 @@ def _practices(views, ruleset: RuleSet) -> exp.Select:
                 eq(col("indicator", "r"), register_of),
             ),
             join_type="left",
+            copy=False,
         )
     )
 
@@ -161,7 +162,7 @@ def script(
             col("field_name"),
             *(alias(col(date_column(n)), n.lower()) for n in dates),
             col("due_by"),
-        ).from_(rows.subquery("o"))
+        ).from_(rows.subquery("o"), copy=False)
     else:
         ctes.append(("outcome_rows", rows))
         final = _practices(views, ruleset)

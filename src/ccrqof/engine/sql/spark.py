@@ -110,11 +110,14 @@ class SparkEngine(DuckDBEngine):
         shape = shape_of(extract, codelist, rulesets, also_patients)
         clusters = sorted(set().union(*(r.clusters() for r in rulesets)))
         for name, query in keying.steps(shape, clusters):
-            frame = con.spark.sql(query.sql(dialect=DIALECT))
-            if name in _MATERIALISED:
-                frame = frame.cache()
-            frame.createOrReplaceTempView(name)
+            self._materialise(con, name, query, name in _MATERIALISED)
         return self._handle(con, shape, extract)
+
+    def _materialise(self, con, name: str, query, as_table: bool) -> None:
+        frame = con.spark.sql(query.sql(dialect=self.dialect))
+        if as_table:
+            frame = frame.cache()
+        frame.createOrReplaceTempView(name)
 
 
 __all__ = ["SparkEngine", "session"]
