@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ccrqof import schemas
 from ccrqof.columns import (
     EVENT_COLUMNS,
     PATIENT_COLUMNS,
@@ -235,20 +236,6 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PANDAS_TYPES = {pa.string(): _TEXT, pa.large_string(): _TEXT}.get
 
 
-def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
-    """Kept rows as a DataFrame straight from Arrow (text stays Arrow-backed, no copies to
-    Python objects); dates become datetime64[s]."""
-    arrays = {}
-    for name, values in columns.items():
-        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-            values = pa.array(values.astype("datetime64[s]", copy=False))
-        arrays[name] = values
-    table = pa.table(arrays)
-    if not keep.all():
-        table = table.filter(pa.array(keep))
-    return table.to_pandas(types_mapper=_PANDAS_TYPES, split_blocks=True, self_destruct=True)
-
-
 # clusters are matched in upper case, episodes in lower case
 _CASES = {"cluster": pc.utf8_upper, "episode": pc.utf8_lower}
 
@@ -382,7 +369,8 @@ def read_events(
     details, unusable = _patient_details(table, mapping, file, report)
     columns_out.update(details)
     _count_birth_dates(report, file, mapping, unusable, keep)
-    return _frame(columns_out, keep), has_practice
+    frame = schemas.as_frame(schemas.EVENTS, columns_out, extras=schemas.EVENT_EXTRAS, keep=keep)
+    return frame, has_practice
 
 
 def _patient_details(
@@ -475,19 +463,8 @@ def patients_from_events(
             events, distinct[backwards], ["deregistration_date"], DEREG_BEFORE_REG, report
         )
         distinct = distinct[~backwards]
-    patients = distinct[distinct["registration_date"].notna()].reset_index(drop=True)
-    return events, _with_details(patients)
-
-
-def _with_details(patients: pd.DataFrame) -> pd.DataFrame:
-    """Registrations with every column, those not given null."""
-    n = len(patients)
-    missing = {
-        "deregistration_date": pd.Series(np.full(n, _NAT)),
-        "date_of_birth": pd.Series(np.full(n, _NAT)),
-        "sex": pd.Series(pa.nulls(n, pa.large_string()).to_pandas(types_mapper=_PANDAS_TYPES)),
-    }
-    return patients.assign(**{k: v for k, v in missing.items() if k not in patients})
+    patients = distinct[distinct["registration_date"].notna()]
+    return events, schemas.as_frame(schemas.PATIENTS, patients)
 
 
 def _reject_patients(
@@ -514,7 +491,7 @@ def read_patients(
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
 ) -> pd.DataFrame:
-    """Registrations: patient_id, practice_code,
+    """Registrations (`ccrqof.schemas.PATIENTS`): patient_id, practice_code,
     registration_date, deregistration_date, date_of_birth, sex. A date of birth that cannot
     be used is null, counted in a warning: the registration is kept."""
     report = report if report is not None else InputReport()
@@ -574,9 +551,7 @@ def read_patients(
     }
     _reject_registrations(report, source, mapping, columns_out, keep)
     _count_birth_dates(report, file, mapping, unusable, keep)
-    columns_out.setdefault("date_of_birth", np.full(n, _NAT))
-    columns_out.setdefault("sex", pa.nulls(n, pa.large_string()))
-    return _frame(columns_out, keep)
+    return schemas.as_frame(schemas.PATIENTS, columns_out, keep=keep)
 
 
 def _reject_registrations(
@@ -770,7 +745,7 @@ def read_extract(
     if registrations is None and "registration_date" in frame:
         frame, registrations = patients_from_events(frame, report)
     _say_what_changed(report)
-    return Extract(frame, registrations, report, has_practice.pop())
+    return schemas.extract(frame, registrations, has_practice=has_practice.pop(), report=report)
 
 
 def _say_what_changed(report: InputReport) -> None:
