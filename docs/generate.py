@@ -16,6 +16,7 @@ from ccrqof.rules import available_years, load_year_folder
 from ccrqof.testing import load_case_file
 from ccrqof.rules.describe import pack_page
 from ccrqof.rules.loader import BUNDLED
+from ccrqof.schemas import markdown as schemas_markdown
 
 DOCS = Path(__file__).resolve().parent
 BUNDLED_PATH = Path(str(BUNDLED))
@@ -37,6 +38,7 @@ def main() -> None:
         )
         replace(DOCS / "reference-cli.md", f"help:{command}", help_text.rstrip("\n"), True)
     replace(DOCS / "howto-clinical-system-extract.md", "spellings", spellings_markdown(), False)
+    replace(DOCS / "explanation-prepare.md", "schemas", schemas_markdown(), False)
     for name, text in pack_pages().items():
         (DOCS / "packs").mkdir(exist_ok=True)
         (DOCS / "packs" / name).write_text(text, encoding="utf-8")

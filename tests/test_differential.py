@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
 import oracle
 import pandas as pd
 import pytest
@@ -27,8 +26,9 @@ from hypothesis import strategies as st
 from oracle import Event, Registration, add_months
 
 import ccrqof
+from ccrqof import schemas
 from ccrqof.engine import Evaluation, outcome_columns
-from ccrqof.readers import Extract, InputReport
+from ccrqof.readers import Extract
 from ccrqof.rules.loader import BUNDLED, RuleSet, load_year_folder
 from ccrqof.rules.model import YearStatus
 
@@ -261,12 +261,9 @@ def scenarios(draw, max_patients: int = 25, explicit_year: bool = True) -> Scena
 # --- building ccrqof's inputs -----------------------------------------------------------------
 
 
-def _dates(values) -> np.ndarray:
-    return pd.to_datetime(pd.Series(values, dtype=object)).to_numpy("datetime64[s]")
-
-
 def events_frame(scenario: Scenario, extra: list[tuple] = ()) -> pd.DataFrame:
-    """Canonical events (readers.py shape); patients without events get a patient-only row.
+    """The scenario's events as plain columns of the canonical events table (`to_extract`
+    types them through `ccrqof.schemas`); patients without events get a patient-only row.
 
     ``extra`` rows are (practice, patient, code, cluster, date, episode).
     """
@@ -277,34 +274,33 @@ def events_frame(scenario: Scenario, extra: list[tuple] = ()) -> pd.DataFrame:
     practice, patient, code, cluster, date, episode = (list(c) for c in zip(*rows, strict=True))
     return pd.DataFrame(
         {
-            "patient_id": pd.Series(patient, dtype=object),
-            "code": pd.Series(code, dtype=object),
-            "cluster": pd.Series(cluster, dtype=object),
-            "date": _dates(date),
-            "episode": pd.Series(episode, dtype=object).str.strip().str.lower(),
-            "practice_code": pd.Series(practice, dtype=object),
-            "line": np.arange(2, len(rows) + 2),
+            "patient_id": patient,
+            "code": code,
+            "cluster": cluster,
+            "date": pd.Series(date, dtype=object),
+            "episode": [e.strip().lower() for e in episode],
+            "practice_code": practice,
+            "line": range(2, len(rows) + 2),
         }
     )
 
 
-def patients_frame(scenario: Scenario) -> pd.DataFrame | None:
+def patients_frame(scenario: Scenario) -> dict[str, list] | None:
+    """The scenario's registrations as columns of the canonical patients table."""
     if scenario.registrations is None:
         return None
     regs = scenario.registrations
-    return pd.DataFrame(
-        {
-            "patient_id": pd.Series([r.patient for r in regs], dtype=object),
-            "practice_code": pd.Series([r.practice for r in regs], dtype=object),
-            "registration_date": _dates([r.start for r in regs]),
-            "deregistration_date": _dates([r.end for r in regs]),
-        }
-    )
+    return {
+        "patient_id": [r.patient for r in regs],
+        "practice_code": [r.practice for r in regs],
+        "registration_date": [r.start for r in regs],
+        "deregistration_date": [r.end for r in regs],
+    }
 
 
 def to_extract(scenario: Scenario, events: pd.DataFrame | None = None) -> Extract:
     frame = events_frame(scenario) if events is None else events
-    return Extract(frame.reset_index(drop=True), patients_frame(scenario), InputReport(), True)
+    return schemas.extract(frame, patients_frame(scenario), has_practice=True)
 
 
 @lru_cache

@@ -15,6 +15,14 @@ def test_recognised_spellings_are_current():
     assert between == spellings_markdown(), "regenerate with ccrqof.columns.spellings_markdown()"
 
 
+def test_declared_tables_are_current():
+    from ccrqof.schemas import markdown
+
+    text = (DOCS / "explanation-prepare.md").read_text(encoding="utf-8")
+    between = text.split("<!-- schemas:start -->\n")[1].split("\n<!-- schemas:end -->")[0]
+    assert between == markdown(), "run: python docs/generate.py"
+
+
 def _help(command: str) -> str:
     from click.testing import CliRunner
 

@@ -12,8 +12,9 @@ from engines import ENGINE_NAMES
 from pydantic import ValidationError
 
 import ccrqof
+from ccrqof import schemas
 from ccrqof.engine.python.handlers import NO_BIRTH_DATE, NO_SEX
-from ccrqof.readers import Extract, InputReport
+from ccrqof.readers import Extract
 from ccrqof.rules import load_ruleset
 from ccrqof.rules.describe import pack_lines
 from ccrqof.rules.loader import RuleSet
@@ -53,31 +54,27 @@ PEOPLE = {
 }
 
 
+def _day(text: str | None) -> dt.date | None:
+    return None if text is None else dt.date.fromisoformat(text)
+
+
 def _extract() -> Extract:
     ids = list(PEOPLE)
-    patients = pd.DataFrame(
-        {
-            "patient_id": ids,
-            "practice_code": "P1",
-            "registration_date": pd.to_datetime(["2000-01-01"] * len(ids)).astype("datetime64[s]"),
-            "deregistration_date": pd.Series(pd.NaT, index=range(len(ids))).astype("datetime64[s]"),
-            "sex": [PEOPLE[p][0] for p in ids],
-            "date_of_birth": pd.to_datetime([PEOPLE[p][1] for p in ids]).astype("datetime64[s]"),
-        }
-    )
+    patients = {
+        "patient_id": ids,
+        "practice_code": ["P1"] * len(ids),
+        "registration_date": [dt.date(2000, 1, 1)] * len(ids),
+        "sex": [PEOPLE[p][0] for p in ids],
+        "date_of_birth": [_day(PEOPLE[p][1]) for p in ids],
+    }
     screened = [p for p in ids if PEOPLE[p][2]]
-    events = pd.DataFrame(
-        {
-            "patient_id": screened,
-            "code": "",
-            "cluster": "SMEAR_COD",
-            "date": pd.to_datetime(["2024-01-10"] * len(screened)).astype("datetime64[s]"),
-            "episode": "",
-            "practice_code": "P1",
-            "line": range(2, len(screened) + 2),
-        }
-    )
-    return Extract(events, patients, InputReport(), has_practice=True)
+    events = {
+        "patient_id": screened,
+        "cluster": ["SMEAR_COD"] * len(screened),
+        "date": [dt.date(2024, 1, 10)] * len(screened),
+        "practice_code": ["P1"] * len(screened),
+    }
+    return schemas.extract(events, patients, has_practice=True)
 
 
 def _ruleset(pack: dict = PACK) -> RuleSet:

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ccrqof import schemas
 from ccrqof.columns import (
     EVENT_COLUMNS,
     PATIENT_COLUMNS,
@@ -33,7 +34,6 @@ from ccrqof.readers.values import (
     NON_INTEGRAL,
     ColumnError,
     Text,
-    as_text,
     code_column,
     mask,
     parse_dates,
@@ -236,20 +236,6 @@ _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _PANDAS_TYPES = {pa.string(): _TEXT, pa.large_string(): _TEXT}.get
 
 
-def _frame(columns: dict[str, object], keep: np.ndarray) -> pd.DataFrame:
-    """Kept rows as a DataFrame straight from Arrow (text stays Arrow-backed, no copies to
-    Python objects); dates become datetime64[s]."""
-    arrays = {}
-    for name, values in columns.items():
-        if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-            values = pa.array(values.astype("datetime64[s]", copy=False))
-        arrays[name] = values
-    table = pa.table(arrays)
-    if not keep.all():
-        table = table.filter(pa.array(keep))
-    return table.to_pandas(types_mapper=_PANDAS_TYPES, split_blocks=True, self_destruct=True)
-
-
 # clusters are matched in upper case, episodes in lower case
 _CASES = {"cluster": pc.utf8_upper, "episode": pc.utf8_lower}
 
@@ -380,16 +366,78 @@ def read_events(
                 allow_blank=extra == "deregistration_date",
             )
             columns_out[extra] = days
-    for extra in ("date_of_birth", "sex"):
-        if extra in mapping:
-            columns_out[extra] = _checked(as_text, table, mapping[extra], file)[0]
-    return _frame(columns_out, keep), has_practice
+    details, unusable = _patient_details(table, mapping, file, report)
+    columns_out.update(details)
+    _count_birth_dates(report, file, mapping, unusable, keep)
+    frame = schemas.as_frame(schemas.EVENTS, columns_out, extras=schemas.EVENT_EXTRAS, keep=keep)
+    return frame, has_practice
+
+
+def _patient_details(
+    table: pa.Table, mapping: dict, file: str, report: InputReport
+) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    """The mapped `date_of_birth` (dates, read as every date column is) and `sex` (trimmed
+    text, null when blank), and a mask per reason a date of birth cannot be used.
+
+    No cancer rule reads either, so neither ever rejects a row or stops a read: an unusable
+    date of birth becomes null (counted by `_count_birth_dates`), and a column that cannot be
+    used at all (its type, or dates written month first) is read as empty, with a warning.
+    """
+    n = table.num_rows
+    details: dict[str, object] = {}
+    unusable: dict[str, np.ndarray] = {}
+    if "date_of_birth" in mapping:
+        try:
+            days, problems, _ = parse_dates(table.column(mapping["date_of_birth"]))
+        except ColumnError as exc:
+            _unusable_column(report, exc, file, mapping["date_of_birth"], "date of birth")
+            days, problems = np.full(n, _NAT), {}
+        # parse_dates gives NaT for every value with a problem: only the count is left to do
+        unusable = {r: hit for r, hit in problems.items() if r != MISSING_DATE and hit.any()}
+        details["date_of_birth"] = days
+    if "sex" in mapping:
+        try:
+            found = text_column(table.column(mapping["sex"]))
+        except ColumnError as exc:
+            _unusable_column(report, exc, file, mapping["sex"], "sex")
+            details["sex"] = pa.nulls(n, pa.large_string())
+        else:
+            nulls = pc.if_else(pa.array(found.blank), pa.scalar(None, found.text.type), found.text)
+            details["sex"] = nulls if found.blank.any() else found.text
+    return details, unusable
+
+
+def _unusable_column(
+    report: InputReport, exc: ColumnError, file: str, column: str, what: str
+) -> None:
+    report.warnings.append(f"{exc.at(file, column)}; the column is read as empty (no {what})")
+
+
+_NAT = np.datetime64("NaT", "s")
+
+
+def _count_birth_dates(
+    report: InputReport, file: str, mapping: dict, unusable: dict[str, np.ndarray], keep
+) -> None:
+    """One warning for the kept rows whose date of birth could not be used: the count by
+    reason and the column, never a value."""
+    counts = {reason: int((hit & keep).sum()) for reason, hit in unusable.items()}
+    counts = {reason: count for reason, count in counts.items() if count}
+    if not counts:
+        return
+    reasons = ", ".join(f"{reason}: {count:,}" for reason, count in counts.items())
+    report.warnings.append(
+        f"{Path(file).name}: {sum(counts.values()):,} row(s) have a date of birth (column "
+        f"'{mapping['date_of_birth']}') that cannot be used ({reasons}); the rows are kept, "
+        "with no date of birth"
+    )
 
 
 def patients_from_events(
     events: pd.DataFrame, report: InputReport
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Registration repeated on event rows becomes the patients table (single-file extracts).
+    """Registration repeated on event rows becomes the patients table (single-file extracts;
+    date of birth and sex too, when given).
 
     A patient whose rows disagree is rejected, with every row of theirs, rather than guessed.
     """
@@ -415,12 +463,8 @@ def patients_from_events(
             events, distinct[backwards], ["deregistration_date"], DEREG_BEFORE_REG, report
         )
         distinct = distinct[~backwards]
-    if "deregistration_date" not in distinct:
-        distinct = distinct.assign(
-            deregistration_date=events["deregistration_date"].iloc[:0].reindex(distinct.index)
-        )
-    patients = distinct[distinct["registration_date"].notna()].reset_index(drop=True)
-    return events, patients
+    patients = distinct[distinct["registration_date"].notna()]
+    return events, schemas.as_frame(schemas.PATIENTS, patients)
 
 
 def _reject_patients(
@@ -447,7 +491,9 @@ def read_patients(
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
 ) -> pd.DataFrame:
-    """Registrations: patient_id, practice_code, registration_date, deregistration_date."""
+    """Registrations (`ccrqof.schemas.PATIENTS`): patient_id, practice_code,
+    registration_date, deregistration_date, date_of_birth, sex. A date of birth that cannot
+    be used is null, counted in a warning: the registration is kept."""
     report = report if report is not None else InputReport()
     source = path if isinstance(path, SourceTable) else read_table(path, encoding)
     report.notices.extend(source.notices)
@@ -495,14 +541,17 @@ def read_patients(
         )
     else:
         dereg = np.full(n, "NaT", "datetime64[s]")
+    details, unusable = _patient_details(table, mapping, file, report)
     columns_out = {
         "patient_id": patient_id.text,
         "practice_code": practice_text,
         "registration_date": reg,
         "deregistration_date": dereg,
+        **details,
     }
     _reject_registrations(report, source, mapping, columns_out, keep)
-    return _frame(columns_out, keep)
+    _count_birth_dates(report, file, mapping, unusable, keep)
+    return schemas.as_frame(schemas.PATIENTS, columns_out, keep=keep)
 
 
 def _reject_registrations(
@@ -533,8 +582,10 @@ def _reject_registrations(
     key = ids * (int(practice.max()) + 1) + practice
     starts = reg[open_rows].astype(np.int64)
     starts -= starts.min()
-    copies = pd.Series(key * (int(starts.max()) + 1) + starts).duplicated().to_numpy()
+    row_key = key * (int(starts.max()) + 1) + starts
+    copies = pd.Series(row_key).duplicated().to_numpy()
     if copies.any():
+        _forget_disagreeing_details(report, source, columns, open_rows, row_key)
         report.ignored[DUPLICATE_REGISTRATIONS] += int(copies.sum())
         keep[open_rows[copies]] = False
         key, open_rows = key[~copies], open_rows[~copies]
@@ -545,6 +596,35 @@ def _reject_registrations(
         column = mapping.get("deregistration_date", mapping["registration_date"])
         report.reject(source, hit, column, TWO_OPEN_REGISTRATIONS)
         keep &= ~hit
+
+
+def _forget_disagreeing_details(
+    report: InputReport, source: SourceTable, columns: dict, rows: np.ndarray, key: np.ndarray
+) -> None:
+    """Copies of one registration (`rows`, equal `key`) are kept once: if they disagree on
+    date of birth or sex, the one kept records neither, rather than whichever came first."""
+    present = [c for c in ("date_of_birth", "sex") if c in columns]
+    if not present:
+        return
+    values = {
+        c: columns[c][rows] if c == "date_of_birth" else columns[c].take(pa.array(rows))
+        for c in present
+    }
+    frame = pd.DataFrame({"key": key, **values})
+    varying = frame.groupby("key")[present].nunique(dropna=False).gt(1).any(axis=1)
+    if not varying.any():
+        return
+    hit = np.zeros(len(columns["patient_id"]), bool)
+    hit[rows[np.isin(key, varying.index[varying].to_numpy())]] = True
+    if "date_of_birth" in columns:
+        columns["date_of_birth"] = np.where(hit, _NAT, columns["date_of_birth"])
+    if "sex" in columns:
+        sex = columns["sex"]
+        columns["sex"] = pc.if_else(pa.array(hit), pa.scalar(None, sex.type), sex)
+    report.warnings.append(
+        f"{Path(source.file).name}: {int(varying.sum()):,} registration(s) are repeated with "
+        "different dates of birth or sex; each is kept once, with neither recorded"
+    )
 
 
 def _repeated(values: np.ndarray) -> np.ndarray:
@@ -665,7 +745,7 @@ def read_extract(
     if registrations is None and "registration_date" in frame:
         frame, registrations = patients_from_events(frame, report)
     _say_what_changed(report)
-    return Extract(frame, registrations, report, has_practice.pop())
+    return schemas.extract(frame, registrations, has_practice=has_practice.pop(), report=report)
 
 
 def _say_what_changed(report: InputReport) -> None:
