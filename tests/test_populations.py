@@ -142,3 +142,22 @@ def test_a_register_cannot_have_a_register_as_population():
     register = load_ruleset(year="2024-25").packs["CAN001"].model_dump(by_alias=True)
     with pytest.raises(ValidationError, match="population is 'registered'"):
         IndicatorPack.model_validate({**register, "population": "CAN001"})
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_registrations_that_disagree_on_sex_or_birth_date_use_the_largest(engine):
+    """A patient registered twice at a practice with different details: every engine takes
+    the largest value (sex compared in lower case; the later date of birth)."""
+    patients = {
+        "patient_id": ["a", "a", "b", "b"],
+        "practice_code": ["P1"] * 4,
+        "registration_date": [dt.date(2000, 1, 1), dt.date(2010, 1, 1)] * 2,
+        "deregistration_date": [dt.date(2009, 12, 31), None] * 2,
+        "sex": ["M", "female", "F", "f"],  # a: 'm' beats 'female'; b: female either way
+        "date_of_birth": [dt.date(1990, 6, 1), dt.date(1960, 6, 1)] * 2,  # 1990: aged 34
+    }
+    events = {"patient_id": ["a"], "cluster": ["SMEAR_COD"], "date": [dt.date(2024, 1, 10)]}
+    extract = schemas.extract({**events, "practice_code": ["P1"]}, patients, has_practice=True)
+    outcomes = ccrqof.evaluate(extract, _ruleset(), None, engine=engine).outcomes
+    rows = outcomes[outcomes["indicator"] == "TST001"]
+    assert dict(zip(rows["patient_id"], rows["outcome"], strict=True)) == {"b": "denominator"}

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -119,49 +118,35 @@ def load_case_file(path: Path) -> CaseFile:
 
 
 def _extract(case: Case):
-    from ccrqof.readers import Extract, InputReport
+    """The case's drawn tables as an extract, built like the readers' (`ccrqof.schemas`)."""
+    from ccrqof import schemas
 
     events = parse_drawn_table(case.events)
     is_cluster = events["code"].str.startswith("@")
-    frame = pd.DataFrame(
-        {
-            "patient_id": events["patient"],
-            "code": np.where(is_cluster, "", events["code"]),
-            "cluster": np.where(is_cluster, events["code"].str[1:], ""),
-            "date": pd.to_datetime(events["date"].replace("", None)).astype("datetime64[s]"),
-            "episode": events.get("episode", pd.Series("", index=events.index)).str.lower(),
-            "practice_code": events.get(
-                "practice", pd.Series(None, index=events.index, dtype=object)
-            ),
-            "line": np.arange(2, len(events) + 2),
-        }
-    )
+    columns = {
+        "patient_id": events["patient"],
+        "code": events["code"].where(~is_cluster, ""),
+        "cluster": events["code"].str[1:].where(is_cluster, ""),
+        "date": pd.to_datetime(events["date"].replace("", None)),
+    }
+    if "episode" in events:
+        columns["episode"] = events["episode"].str.lower()
+    if "practice" in events:
+        columns["practice_code"] = events["practice"]
     if case.registrations:
         regs = parse_drawn_table(case.registrations)
-        patients = pd.DataFrame(
-            {
-                "patient_id": regs["patient"],
-                "practice_code": None,
-                "registration_date": pd.to_datetime(regs["registration_date"]).astype(
-                    "datetime64[s]"
-                ),
-                "deregistration_date": pd.to_datetime(
-                    regs.get("deregistration_date", pd.Series("", index=regs.index)).replace(
-                        "", None
-                    )
-                ).astype("datetime64[s]"),
-            }
-        )
+        patients = {
+            "patient_id": regs["patient"],
+            "registration_date": pd.to_datetime(regs["registration_date"]),
+        }
+        if "deregistration_date" in regs:
+            patients["deregistration_date"] = pd.to_datetime(
+                regs["deregistration_date"].replace("", None)
+            )
     else:
-        patients = pd.DataFrame(
-            {
-                "patient_id": frame["patient_id"].unique(),
-                "practice_code": None,
-                "registration_date": pd.Timestamp(DEFAULT_REGISTRATION),
-                "deregistration_date": pd.NaT,
-            }
-        ).astype({"registration_date": "datetime64[s]", "deregistration_date": "datetime64[s]"})
-    return Extract(frame, patients, InputReport(), has_practice=False)
+        ids = events["patient"].unique()
+        patients = {"patient_id": ids, "registration_date": [DEFAULT_REGISTRATION] * len(ids)}
+    return schemas.extract(columns, patients, has_practice=False)
 
 
 def run_case(
@@ -216,9 +201,8 @@ def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseRe
     reference date run as one extract (each case's patient ids made its own), so an engine
     that is slow to start a query (Spark) pays it per batch, not per case. Each case's
     patients see only their own rows, so the results are those of `run_case`."""
-    from ccrqof import evaluate
+    from ccrqof import evaluate, schemas
     from ccrqof.codelists import illustrative_codelist
-    from ccrqof.readers import Extract, InputReport
 
     batches: dict[tuple, list] = {}
     order: dict[Path, int] = {}
@@ -239,10 +223,9 @@ def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseRe
                 parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
         ruleset = items[0][2]
         at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
-        combined = Extract(
+        combined = schemas.extract(
             pd.concat(events, ignore_index=True),
             pd.concat(patients, ignore_index=True),
-            InputReport(),
             has_practice=False,
         )
         outcomes = evaluate(combined, at, illustrative_codelist(), engine=engine).outcomes

@@ -369,10 +369,7 @@ def prepare(
         )
         for name in PATIENT_ATTRIBUTES:
             if name in registrations:
-                values = registrations[name].to_numpy()
-                attribute = np.full(n_units, None, dtype=object)
-                attribute[unit_j] = values[reg_i]  # a later registration's value wins
-                attributes[name] = attribute
+                attributes[name] = _largest_per_unit(registrations[name], reg_i, unit_j, n_units)
         known = np.zeros(n_units, bool)
         known[unit_j] = True
         if by_events:
@@ -468,6 +465,19 @@ def prepare(
         counts=counts,
         notices=notices,
     )
+
+
+def _largest_per_unit(values: pd.Series, rows: np.ndarray, units: np.ndarray, n: int):
+    """Each unit's largest value of a registration column (None without one): when a patient's
+    registrations disagree on date of birth or sex, every engine takes the largest alike."""
+    frame = pd.DataFrame({"unit": units, "value": values.to_numpy()[rows]}).dropna()
+    if values.dtype.kind != "M":  # text (sex) compared as the populations read it
+        frame["value"] = frame["value"].astype(str).str.strip().str.lower()
+        frame = frame[frame["value"] != ""]
+    largest = frame.groupby("unit")["value"].max()
+    out = np.full(n, None, dtype=object)
+    out[largest.index.to_numpy()] = largest.to_numpy(dtype=object)
+    return out
 
 
 def _names(names, codes: np.ndarray) -> pd.Series:
