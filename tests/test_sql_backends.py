@@ -196,3 +196,25 @@ def test_script_splitting_respects_strings_and_comments():
         "SELECT ';' AS a",
         "-- ; not a cut\nSELECT $$x;y$$ AS b",
     ]
+
+
+def test_an_engine_that_cannot_start_fails_its_tests_instead_of_skipping(monkeypatch):
+    class Broken(sql_backends.Backend):
+        def __init__(self):
+            raise sql_backends.BackendUnavailable("PostgreSQL cannot start: initdb not found")
+
+    monkeypatch.setitem(sql_backends.BACKENDS, "postgres", Broken)
+    with pytest.raises(pytest.fail.Exception, match="initdb not found"):
+        sql_backends.start("postgres")
+
+
+def test_a_timestamp_column_loads_when_named_and_casts_to_its_day(sql_backend):
+    # an event late on day R must count on day R once cast to DATE at the source
+    late = pd.DataFrame({"patient_id": ["a", "b"], "at": ["2024-03-31 23:30:00", None]})
+    sql_backend.load({"late_events": late}, types={"late_events": {"at": "timestamp"}})
+    day = exp.cast(exp.column("at"), exp.DataType.Type.DATE).as_("day")
+    query = exp.select("patient_id", "at", day).from_("late_events").order_by("patient_id")
+    frame = sql_backend.query(query.sql(dialect=sql_backend.dialect))
+    assert frame.attrs["types"] == {"patient_id": "text", "at": "timestamp", "day": "date"}
+    assert frame["at"].tolist() == [pd.Timestamp("2024-03-31 23:30:00"), pd.NaT]
+    assert frame["day"].tolist() == [pd.Timestamp("2024-03-31"), pd.NaT]
