@@ -84,7 +84,7 @@ def _practices(views, ruleset: RuleSet) -> exp.Select:
     """Counts per practice and indicator, as the summary's first columns."""
 
     def total(outcome: str) -> exp.Expression:
-        return exp.Sum(this=flag(eq(col("outcome"), lit(outcome))))
+        return exp.cast(exp.Sum(this=flag(eq(col("outcome"), lit(outcome)))), "BIGINT")
 
     counts = (
         select(
@@ -163,9 +163,14 @@ def script(
             *(alias(col(date_column(n)), n.lower()) for n in dates),
             col("due_by"),
         ).from_(rows.subquery("o"), copy=False)
+        final = final.order_by(
+            col("practice_code"), col("indicator"), col("patient_id"), copy=False
+        )
     else:
         ctes.append(("outcome_rows", rows))
-        final = _practices(views, ruleset)
+        final = _practices(views, ruleset).order_by(
+            col("practice_code", "c"), col("indicator", "c"), copy=False
+        )
     query = with_ctes(ctes, final)
     names = {name for name, _ in ctes}
     query = _rename(query, tables or {}, names - set(INPUT_TABLES))
