@@ -197,43 +197,54 @@ def _compare(case: Case, pack: IndicatorPack, outcomes: pd.DataFrame, file: Path
 
 
 def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseResult]]:
-    """Every case of these files, in batches: the cases of one year folder that share a
-    reference date run as one extract (each case's patient ids made its own), so an engine
-    that is slow to start a query (Spark) pays it per batch, not per case. Each case's
-    patients see only their own rows, so the results are those of `run_case`."""
-    from ccrqof import evaluate, schemas
+    """Every case of these files, in batches: the cases of one year folder are one extract
+    (each case's patient ids made its own), prepared once and evaluated at each of their
+    reference dates, so an engine that is slow to start a query (Spark) pays it per batch, not
+    per case. Each case's patients see only their own rows: the results are `run_case`'s."""
+    from ccrqof import schemas
     from ccrqof.codelists import illustrative_codelist
+    from ccrqof.engine import get_engine
 
-    batches: dict[tuple, list] = {}
+    chosen = get_engine(engine)
+    years: dict[str, list] = {}
     order: dict[Path, int] = {}
     for path in map(Path, paths):
         cases = load_case_file(path)
         info, packs = load_year_folder(path.parent)
         ruleset = RuleSet(info, info.pped, info.status, packs)
         for index, case in enumerate(cases.cases):
-            key = (str(path.parent), case.reference_date or info.pped)
-            batches.setdefault(key, []).append((path, packs[cases.indicator], ruleset, case, index))
+            reference = case.reference_date or info.pped
+            item = (path, packs[cases.indicator], ruleset, case, index, reference)
+            years.setdefault(str(path.parent), []).append(item)
         order[path] = len(cases.cases)
     found: dict[tuple, CaseResult] = {}
-    for (_, reference), items in batches.items():
+    for items in years.values():
         events, patients = [], []
-        for n, (_, _, _, case, _) in enumerate(items):
-            extract = _extract(case)
+        for n, item in enumerate(items):
+            extract = _extract(item[3])
             for frame, parts in ((extract.events, events), (extract.patients, patients)):
                 parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
         ruleset = items[0][2]
-        at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
         combined = schemas.extract(
             pd.concat(events, ignore_index=True),
             pd.concat(patients, ignore_index=True),
             has_practice=False,
         )
-        outcomes = evaluate(combined, at, illustrative_codelist(), engine=engine).outcomes
-        for n, (path, pack, _, case, index) in enumerate(items):
-            prefix = f"{n}|"
-            mine = outcomes[outcomes["patient_id"].astype(str).str.startswith(prefix)]
-            mine = mine.assign(patient_id=mine["patient_id"].str[len(prefix) :])
-            found[path, index] = _compare(case, pack, mine, path)
+        at = {
+            r: RuleSet(ruleset.year, r, ruleset.status, ruleset.packs)
+            for r in {i[5] for i in items}
+        }
+        handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
+        for reference, rules in at.items():
+            outcomes = chosen.evaluate(handle, rules).outcomes
+            ids = outcomes["patient_id"].astype(str)
+            for n, (path, pack, _, case, index, when) in enumerate(items):
+                if when != reference:
+                    continue
+                prefix = f"{n}|"
+                mine = outcomes[ids.str.startswith(prefix)]
+                mine = mine.assign(patient_id=mine["patient_id"].str[len(prefix) :])
+                found[path, index] = _compare(case, pack, mine, path)
     return {path: [found[path, i] for i in range(n)] for path, n in order.items()}
 
 

@@ -49,7 +49,8 @@ class _SparkConnection:
         return [tuple(r) for r in self._result.collect()]
 
     def view(self, name: str, table) -> None:
-        self.spark.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
+        """An Arrow table as a temporary view, its column types kept (Spark 4 reads Arrow)."""
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
 
 
 def session(remote: str | None = None):
