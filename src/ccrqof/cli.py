@@ -391,7 +391,6 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         stages.start("Writing")
         if fmt == "json":
             document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
-            document["rule_pack"] = rule_pack_identity(ruleset, inputs.rules_dir)
             text = dump_json(document)
             write_text(output, text) if output else click.echo(text, nl=False)
         elif fmt in ("csv", "parquet", "published"):
@@ -670,20 +669,6 @@ def trend(
         write_frame(flat, output, fmt) if output else click.echo(flat.to_csv(index=False), nl=False)
     else:
         _print_or_write(output, lambda console: render_trend(console, frame))
-
-
-def rule_pack_identity(ruleset, rules_dir: Path | None) -> dict:
-    """Which pack produced a result: the folder name (or 'bundled'), year and a file hash."""
-    from ccrqof.rules.check import folder_sha256
-    from ccrqof.rules.loader import BUNDLED
-
-    folder = ruleset.folder or Path(str(BUNDLED)) / ruleset.year.year
-    bundled = folder.resolve().parent == Path(str(BUNDLED)).resolve()
-    return {
-        "name": "bundled" if bundled else folder.resolve().parent.name,
-        "year": ruleset.year.year,
-        "sha256": folder_sha256(folder),
-    }
 
 
 RULES_DIR_OPTION = click.option(
