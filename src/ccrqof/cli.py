@@ -20,12 +20,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 import ccrqof
-from ccrqof.codelists import missing_clusters
 from ccrqof.columns import parse_column_options
-from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
+from ccrqof.errors import CcrqofError, UsageError
 from ccrqof.explanation import explain_patient
+from ccrqof.loading import load
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
-from ccrqof.output import check_outputs, publish, together, write_text
+from ccrqof.output import check_outputs, together, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
@@ -40,7 +40,6 @@ from ccrqof.reporters.trends import render_trend, write_chart
 from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist
 
-STALE_AFTER_DAYS = 31
 MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
 INPUT_NAMES = (
     "events",
@@ -126,10 +125,6 @@ class Inputs:
     as_of: str | None
     rules_dir: Path | None = None
     allow_missing_clusters: bool = False
-
-    @property
-    def files(self) -> tuple:
-        return (self.events, self.patients, self.codelists)
 
 
 def input_options(command):
@@ -251,82 +246,31 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     return chosen or None
 
 
-def _check_clusters(codelist, needed: set[str], extract, inputs: Inputs) -> None:
-    """A cluster the rules read with no code in the list would count as zero, silently."""
-    empty = missing_clusters(codelist, needed, extract)
-    if not empty:
-        return
-    message = (
-        f"the code list {codelist.source} has no codes for {len(empty)} cluster(s) the rules "
-        f"read: {', '.join(empty)}"
-    )
-    if not inputs.allow_missing_clusters:
-        why = "".join(f" ({w})" for w in codelist.warnings())
-        raise UsageError(
-            f"{message}{why}. Check that it is the full PCD refset (or the folder has a file "
-            "per cluster); --allow-missing-clusters goes on, counting nothing for them"
-        )
-    _warn(f"{message}; every count that uses them is zero (--allow-missing-clusters)")
-
-
 def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
-    """Rule set, extract and code list for the shared options, with their notices and checks.
-
-    Returns (ruleset, extract, codelist, stale_days) where stale_days is set only when the
-    reference date defaulted to today and the extract's latest entry is over a month older.
-    """
-    events, patients, codelists = inputs.files
-    year, as_of, rejects = inputs.year, inputs.as_of, inputs.rejects
-    if year and as_of:
+    """(ruleset, extract, codelist) for the shared options, from `ccrqof.loading.load`, its
+    notices and warnings printed on stderr as they arise. The options' own spelling is checked
+    first, as click usage errors."""
+    if inputs.year and inputs.as_of:
         raise click.UsageError("give --year or --as-of, not both")
-    as_of_date = _parse_as_of(as_of)
+    as_of = _parse_as_of(inputs.as_of)
     columns = parse_column_options(inputs.column_options)
-    ruleset = ccrqof.load_ruleset(
-        year=year,
-        reference_date=None if year else (as_of_date or dt.date.today()),
-        rules_dir=inputs.rules_dir,
-    )
-    given = ccrqof.read_codelists(codelists) if codelists is not None else None
-    known = (given or ccrqof.illustrative_codelist()).codes()
-    extract = ccrqof.read_extract(
-        list(events),
-        patients,
+    loaded = load(
+        inputs.events,
+        inputs.patients,
+        codelists=inputs.codelists,
         columns=columns,
         encoding=inputs.encoding,
+        rejects=inputs.rejects,
+        strict=inputs.strict,
+        year=inputs.year,
+        as_of=as_of,
+        rules_dir=inputs.rules_dir,
+        allow_missing_clusters=inputs.allow_missing_clusters,
+        clusters=clusters,
         on_file=on_file,
-        known_codes=known,
+        on_message=lambda message: (_notice if message.kind == "notice" else _warn)(message.text),
     )
-    codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
-    if given is not None:
-        needed = clusters if clusters is not None else ccrqof.clusters_used(ruleset)
-        _check_clusters(given, needed, extract, inputs)
-    for notice in extract.report.notices:
-        _notice(notice)
-    for problem in extract.report.warnings + (given.warnings() if given else []):
-        _warn(problem)
-    if rejects is not None:
-        write_frame(extract.report.rejects_table(), rejects)
-    if inputs.strict and extract.report.total_rejected:
-        publish()  # the rejects file is what the user needs to fix it
-        where = f"; they are listed in {rejects}" if rejects else "; list them with --rejects FILE"
-        raise RejectedRowsError(
-            f"{extract.report.total_rejected:,} row(s) rejected and --strict is set{where}"
-        )
-    if warning:
-        _warn(warning)
-    latest = extract.latest_event_date
-    if (
-        not year
-        and not as_of
-        and latest is not None
-        and (ruleset.reference_date - latest).days > STALE_AFTER_DAYS
-    ):
-        _warn(
-            f"the extract's latest entry is {(ruleset.reference_date - latest).days} days "
-            f"before the reference date ({ruleset.reference_date.isoformat()}); results may "
-            "be out of date. Use --as-of or --year to score an earlier date."
-        )
-    return ruleset, extract, codelist
+    return loaded.ruleset, loaded.extract, loaded.codelist
 
 
 @cli.command()
