@@ -10,14 +10,10 @@ import functools
 import io
 import os
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 import ccrqof
 from ccrqof.columns import parse_column_options
@@ -25,8 +21,9 @@ from ccrqof.errors import CcrqofError, UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.loading import load
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
-from ccrqof.output import check_outputs, together, write_text
+from ccrqof.output import check_outputs, together
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
+from ccrqof.reporters.console import Stages, deliver, error, say, warn
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
@@ -56,21 +53,6 @@ INPUT_NAMES = (
 )
 FORMATS = ("table", "json", "csv", "parquet")
 CALC_FORMATS = (*FORMATS, "published")
-
-
-def _stderr(label: str, style: str, message: str) -> None:
-    """One unwrapped line on stderr; the message is plain text, never rich markup."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text.assemble((label, style), " ", message)
-    )
-
-
-def _notice(message: str) -> None:
-    _stderr("Note:", "cyan", message)
-
-
-def _warn(message: str) -> None:
-    _stderr("Warning:", "yellow", message)
 
 
 def _parse_as_of(value: str | None) -> dt.date | None:
@@ -268,7 +250,7 @@ def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
         allow_missing_clusters=inputs.allow_missing_clusters,
         clusters=clusters,
         on_file=on_file,
-        on_message=lambda message: (_notice if message.kind == "notice" else _warn)(message.text),
+        on_message=say,
     )
     return loaded.ruleset, loaded.extract, loaded.codelist
 
@@ -335,83 +317,21 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         stages.start("Writing")
         if fmt == "json":
             document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
-            text = dump_json(document)
-            write_text(output, text) if output else click.echo(text, nl=False)
+            deliver(output, dump_json(document))
         elif fmt in ("csv", "parquet", "published"):
             shape = published if fmt == "published" else flat_summary
-            flat = shape(summary, evaluation.ruleset)
-            if output:
-                kind = (
-                    fmt
-                    if fmt != "published"
-                    else ("parquet" if output.suffix.lower() in (".parquet", ".pq") else "csv")
-                )
-                write_frame(flat, output, kind)
-            else:
-                click.echo(flat.to_csv(index=False), nl=False)
+            kind = fmt
+            if fmt == "published":  # CSV, unless --output names a Parquet file
+                parquet = output is not None and output.suffix.lower() in (".parquet", ".pq")
+                kind = "parquet" if parquet else "csv"
+            deliver(output, shape(summary, evaluation.ruleset), kind)
         if patients_out is not None:
             write_frame(patient_outcomes(evaluation), patients_out)
     for notice in [*evaluation.notices, *notices]:
-        _warn(notice)
+        warn(notice)
     if fmt == "table":
         lines = _input_lines(input_counts(evaluation, extract.report))
-        _print_or_write(output, lambda c: render_summary(c, evaluation, summary, lines))
-
-
-class Stages:
-    """A progress display on stderr: only for runs longer than a second, never on stdout,
-    off with --quiet or when stderr is not a terminal."""
-
-    def __init__(self, quiet: bool) -> None:
-        console = Console(stderr=True)
-        # a real terminal only: FORCE_COLOR in a CI log must not fill it with spinner frames
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.fields[detail]}", style="dim"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            redirect_stdout=False,  # stdout is for results only, even while the display runs
-            disable=not self.enabled,
-        )
-        self.task = None
-        self.files = 0
-        self._timer = threading.Timer(1.0, self.progress.start) if self.enabled else None
-
-    def __enter__(self) -> Stages:
-        if self._timer:
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._timer:
-            self._timer.cancel()
-        self.progress.stop()
-
-    def start(self, description: str) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=1, visible=False)
-        self.task = self.progress.add_task(description, total=None, detail="")
-
-    def file_read(self, path: Path) -> None:
-        self.files += 1
-        self.progress.update(self.task, detail=f"{self.files} file(s)")
-
-
-def _print_or_write(output: Path | None, render) -> None:
-    """Render a rich view to the terminal, or as plain text to --output."""
-    if output:
-        recorder = Console(record=True, width=120, file=io.StringIO())
-        render(recorder)
-        write_text(output, recorder.export_text())
-    else:
-        console = Console()
-        if not console.is_terminal:
-            console.width = max(console.width, 110)
-        render(console)
+        deliver(output, lambda c: render_summary(c, evaluation, summary, lines))
 
 
 @cli.command()
@@ -448,22 +368,16 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     ruleset, extract, codelist = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
-        _warn(notice)
+        warn(notice)
     indicator = _chosen(indicator, {p.indicator for p in ruleset.packs.values() if p.due_by})
     result = build_worklist(evaluation, ccrqof.score(evaluation), indicator, within_days)
     reference = ruleset.reference_date.isoformat()
     if fmt == "json":
-        text = dump_json(worklist_document(result, reference, ruleset.year.year))
-        write_text(output, text) if output else click.echo(text, nl=False)
+        deliver(output, dump_json(worklist_document(result, reference, ruleset.year.year)))
     elif fmt in ("csv", "parquet"):
-        frame = worklist_frame(result)
-        write_frame(frame, output, fmt) if output else click.echo(
-            frame.to_csv(index=False), nl=False
-        )
+        deliver(output, worklist_frame(result), fmt)
     else:
-        _print_or_write(
-            output, lambda console: render_worklist(console, result, reference, ruleset.year.year)
-        )
+        deliver(output, lambda c: render_worklist(c, result, reference, ruleset.year.year))
 
 
 @cli.command()
@@ -501,13 +415,12 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
         every_patient=ccrqof.every_patient_needed(ruleset),
     )
     for notice in prepared.notices:
-        _warn(notice)
+        warn(notice)
     explanations = explain_patient(prepared, ruleset, patient_id, practice)
     if fmt == "json":
-        text = dump_json({"explanations": explanation_document(explanations)})
-        write_text(output, text) if output else click.echo(text, nl=False)
+        deliver(output, dump_json({"explanations": explanation_document(explanations)}))
     else:
-        _print_or_write(output, lambda console: render_explanations(console, explanations))
+        deliver(output, lambda console: render_explanations(console, explanations))
 
 
 @cli.command()
@@ -603,16 +516,14 @@ def trend(
             )
             write_chart(frame, thresholds, chart, retirement)
     for notice in prepared.notices:
-        _warn(notice)
+        warn(notice)
     if fmt == "json":
         records = records_of(frame)  # full precision, as calc's JSON
-        text = dump_json({"ccrqof_version": ccrqof.__version__, "series": records})
-        write_text(output, text) if output else click.echo(text, nl=False)
+        deliver(output, dump_json({"ccrqof_version": ccrqof.__version__, "series": records}))
     elif fmt in ("csv", "parquet"):
-        flat = frame.drop(columns=[c for c in frame.columns if c == "breakdown"])
-        write_frame(flat, output, fmt) if output else click.echo(flat.to_csv(index=False), nl=False)
+        deliver(output, frame.drop(columns=[c for c in frame.columns if c == "breakdown"]), fmt)
     else:
-        _print_or_write(output, lambda console: render_trend(console, frame))
+        deliver(output, lambda console: render_trend(console, frame))
 
 
 RULES_DIR_OPTION = click.option(
@@ -830,14 +741,12 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except CcrqofError as exc:
-        _stderr("Error:", "bold red", str(exc))
+        error(str(exc))
         sys.exit(exc.exit_code)
     except MemoryError:
-        _stderr(
-            "Error:",
-            "bold red",
+        error(
             "ran out of memory: are the inputs what you expect (not an endless device such as "
-            "/dev/zero)? For a very large extract, split it by practice",
+            "/dev/zero)? For a very large extract, split it by practice"
         )
         sys.exit(2)
     except OSError as exc:
@@ -847,6 +756,5 @@ def main() -> None:
         if exc.errno == errno.EPIPE:
             sys.exit(1)  # the reader went away (`| head`): nothing to say, as click and rich do
         with contextlib.suppress(OSError):
-            cause = os.strerror(exc.errno)
-            _stderr("Error:", "bold red", f"cannot write to standard output: {cause}")
+            error(f"cannot write to standard output: {os.strerror(exc.errno)}")
         sys.exit(2)
