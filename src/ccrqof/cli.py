@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
-import errno
 import functools
-import io
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +13,14 @@ import click
 
 import ccrqof
 from ccrqof.columns import parse_column_options
-from ccrqof.errors import CcrqofError, UsageError
+from ccrqof.entry import run
+from ccrqof.errors import UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.loading import load
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
-from ccrqof.output import check_outputs, together
+from ccrqof.output import check_outputs
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
-from ccrqof.reporters.console import Stages, deliver, error, say, warn
+from ccrqof.reporters.console import Stages, deliver, say, warn
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
@@ -674,87 +671,6 @@ def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
         click.echo(line)
 
 
-def _flush_stdout() -> None:
-    try:
-        sys.stdout.flush()
-    except OSError as exc:
-        exc.ccrqof_stdout = True
-        raise
-
-
-def _stream_failed(exc: OSError) -> bool:
-    """Did writing to standard output fail (a full disk under `> file`, /dev/full)? The command's
-    own files fail as OutputError and its inputs as InputError, so an OSError raised inside click
-    or rich, which write only to the terminal streams here, is one."""
-    if getattr(exc, "ccrqof_stdout", False):
-        return True
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
-    return exc.errno is not None and module.split(".")[0] in ("click", "rich")
-
-
-def _discard_stdout() -> None:
-    """Point standard output at the null device, so that Python's last flush on the way out
-    cannot fail again and print 'Exception ignored'."""
-    if sys.stdout is not sys.__stdout__ and sys.stdout is not _own_stdout:
-        return  # not the process's own stream (tests): nothing flushes it at exit
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
-_own_stdout = None  # the buffered stdout put in place of an unbuffered one
-
-
-def _buffered_stdout() -> None:
-    """Unbuffered stdout (`python -u`, PYTHONUNBUFFERED) writes straight to the file, and a
-    short write (a disk that fills part way) is then dropped without an error. A buffered writer
-    retries the rest and raises, so the run ends in an error instead of a cut-off file."""
-    global _own_stdout
-    raw = getattr(sys.stdout, "buffer", None)
-    if isinstance(raw, io.FileIO):
-        sys.stdout = _own_stdout = io.TextIOWrapper(
-            io.BufferedWriter(raw),
-            encoding=sys.stdout.encoding,
-            errors=sys.stdout.errors,
-            line_buffering=sys.stdout.line_buffering,
-        )
-
-
 def main() -> None:
-    _buffered_stdout()
-    try:
-        with together():  # every output of the run, or none
-            cli.main(standalone_mode=False)
-            _flush_stdout()  # a full disk under `> file` must fail here, not at exit
-    except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):
-            raise exc.__cause__ from None  # Ctrl-C: reported by ccrqof.entry
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except CcrqofError as exc:
-        error(str(exc))
-        sys.exit(exc.exit_code)
-    except MemoryError:
-        error(
-            "ran out of memory: are the inputs what you expect (not an endless device such as "
-            "/dev/zero)? For a very large extract, split it by practice"
-        )
-        sys.exit(2)
-    except OSError as exc:
-        if not _stream_failed(exc):
-            raise
-        _discard_stdout()
-        if exc.errno == errno.EPIPE:
-            sys.exit(1)  # the reader went away (`| head`): nothing to say, as click and rich do
-        with contextlib.suppress(OSError):
-            error(f"cannot write to standard output: {os.strerror(exc.errno)}")
-        sys.exit(2)
+    """The command as a process: exit codes and stderr lines (ccrqof.entry.main adds signals)."""
+    run(cli)
