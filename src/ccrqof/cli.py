@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import functools
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 import ccrqof
-from ccrqof.columns import parse_column_options
+from ccrqof.cli_inputs import Inputs, check_inputs_outputs, input_options, load_inputs
+from ccrqof.cli_rules import rules
 from ccrqof.entry import run
 from ccrqof.errors import UsageError
 from ccrqof.explanation import explain_patient
-from ccrqof.loading import load
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
-from ccrqof.output import check_outputs
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
-from ccrqof.reporters.console import Stages, deliver, say, warn
+from ccrqof.reporters.console import Stages, deliver, warn
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
@@ -30,57 +25,14 @@ from ccrqof.reporters.patients import (
     worklist_document,
     worklist_frame,
 )
+from ccrqof.reporters.terminal import input_lines
 from ccrqof.reporters.trends import render_trend, write_chart
 from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist
 
 MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
-INPUT_NAMES = (
-    "events",
-    "patients",
-    "codelists",
-    "column_options",
-    "encoding",
-    "rejects",
-    "strict",
-    "year",
-    "as_of",
-    "rules_dir",
-    "allow_missing_clusters",
-)
 FORMATS = ("table", "json", "csv", "parquet")
 CALC_FORMATS = (*FORMATS, "published")
-
-
-def _parse_as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            "expected a date as YYYY-MM-DD, e.g. 2024-03-31", param_hint="--as-of"
-        ) from None
-
-
-def _input_lines(counts: dict) -> list[str]:
-    read = ", ".join(f"{n:,} {what} rows" for what, n in counts["rows_read"].items())
-    lines = [f"Read {read}."]
-    rejected = counts["rejected"]
-    if rejected:
-        lines.append(
-            "Rejected: "
-            + "; ".join(f"{n:,} {why}" for why, n in rejected.items())
-            + " (nothing else was dropped)."
-        )
-    else:
-        lines.append("Rejected: none.")
-    ignored = {k: v for k, v in counts["ignored"].items() if v}
-    if ignored:
-        lines.append(
-            "Not counted: " + "; ".join(f"{n:,} {why}" for why, n in ignored.items()) + "."
-        )
-    return lines
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,119 +41,7 @@ def cli() -> None:
     """QOF cancer indicators (CAN001, CAN004, CAN005) from SNOMED CT coded GP extracts."""
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """The options every evaluating command shares, gathered in one value."""
-
-    events: tuple
-    patients: Path | None
-    codelists: Path | None
-    column_options: tuple
-    encoding: str | None
-    rejects: Path | None
-    strict: bool
-    year: str | None
-    as_of: str | None
-    rules_dir: Path | None = None
-    allow_missing_clusters: bool = False
-
-
-def input_options(command):
-    """The shared input, code-list, column-mapping and date options, passed as `inputs`."""
-
-    @functools.wraps(command)
-    def with_inputs(**kwargs):
-        inputs = Inputs(**{name: kwargs.pop(name) for name in INPUT_NAMES})
-        return command(inputs, **kwargs)
-
-    for option in reversed(
-        (
-            click.argument("events", nargs=-1, required=True, type=click.Path(path_type=Path)),
-            click.option(
-                "--patients",
-                type=click.Path(path_type=Path),
-                help="Registrations file (patient_id, registration_date, ...). Without "
-                "it, registration columns on event rows are used, or every patient counts "
-                "as registered.",
-            ),
-            click.option(
-                "--codelists",
-                type=click.Path(path_type=Path),
-                help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
-                "<cluster>.csv files. Without it, a cluster column or the small bundled "
-                "illustrative list is used.",
-            ),
-            click.option(
-                "--column",
-                "column_options",
-                multiple=True,
-                metavar="NAME=SOURCE",
-                help="Use input column SOURCE as NAME (e.g. code=SnomedCTConceptId). Repeatable.",
-            ),
-            click.option(
-                "--encoding",
-                help="Text encoding of CSV inputs (default: UTF-8, else "
-                "Windows-1252 with a notice).",
-            ),
-            click.option(
-                "--rejects",
-                type=click.Path(path_type=Path),
-                help="Write every rejected row with its file, line, column and reason "
-                "(.csv or .parquet). Contains the rows' values.",
-            ),
-            click.option(
-                "--strict",
-                is_flag=True,
-                help="Fail (exit 1) if any row is rejected, after writing --rejects.",
-            ),
-            click.option(
-                "--year", help="QOF year such as 2023-24: the reference date is its end (31 March)."
-            ),
-            click.option(
-                "--as-of",
-                "as_of",
-                metavar="YYYY-MM-DD",
-                help="Reference date; the rules of the QOF year containing it apply.",
-            ),
-            click.option(
-                "--rules",
-                "rules_dir",
-                type=click.Path(path_type=Path, exists=True, file_okay=False),
-                metavar="DIR",
-                help="Use the rule packs in DIR (year folders such as 2023-24, as bundled) "
-                "on top of the bundled packs: its years replace the bundled ones. Check them "
-                "first with 'ccrqof rules check DIR'.",
-            ),
-            click.option(
-                "--allow-missing-clusters",
-                is_flag=True,
-                help="Go on (with a warning) when the code list has no codes for a cluster "
-                "the rules read; by default that is an error, since every count using the "
-                "cluster would be a quiet zero.",
-            ),
-        )
-    ):
-        with_inputs = option(with_inputs)
-    return with_inputs
-
-
-def _check_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | None) -> None:
-    """Before any work: no output is or could become an input, no two outputs share a file,
-    output folders are writable, suffixes are known."""
-    sources = [
-        *(("EVENTS", events) for events in inputs.events),
-        ("--patients", inputs.patients),
-        ("--codelists", inputs.codelists),
-        ("--org-map", org_map),
-        ("--rules", inputs.rules_dir),
-    ]
-    named = {"--" + option.replace("_", "-"): path for option, path in paths.items()}
-    check_outputs(named, sources)
-    for option, path in paths.items():
-        if path is None:
-            continue
-        if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
-            raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
+cli.add_command(rules)
 
 
 def _org_map(path: Path | None, by: str):
@@ -223,33 +63,6 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
             f"choose from {', '.join(sorted(available))}"
         )
     return chosen or None
-
-
-def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
-    """(ruleset, extract, codelist) for the shared options, from `ccrqof.loading.load`, its
-    notices and warnings printed on stderr as they arise. The options' own spelling is checked
-    first, as click usage errors."""
-    if inputs.year and inputs.as_of:
-        raise click.UsageError("give --year or --as-of, not both")
-    as_of = _parse_as_of(inputs.as_of)
-    columns = parse_column_options(inputs.column_options)
-    loaded = load(
-        inputs.events,
-        inputs.patients,
-        codelists=inputs.codelists,
-        columns=columns,
-        encoding=inputs.encoding,
-        rejects=inputs.rejects,
-        strict=inputs.strict,
-        year=inputs.year,
-        as_of=as_of,
-        rules_dir=inputs.rules_dir,
-        allow_missing_clusters=inputs.allow_missing_clusters,
-        clusters=clusters,
-        on_file=on_file,
-        on_message=say,
-    )
-    return loaded.ruleset, loaded.extract, loaded.codelist
 
 
 @cli.command()
@@ -300,7 +113,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         raise click.UsageError("--format published is per practice; leave out --by")
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
-    _check_outputs(
+    check_inputs_outputs(
         inputs, org_map, output=output, patients_out=patients_out, rejects=inputs.rejects
     )
     organisations = _org_map(org_map, by)
@@ -327,7 +140,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     for notice in [*evaluation.notices, *notices]:
         warn(notice)
     if fmt == "table":
-        lines = _input_lines(input_counts(evaluation, extract.report))
+        lines = input_lines(input_counts(evaluation, extract.report))
         deliver(output, lambda c: render_summary(c, evaluation, summary, lines))
 
 
@@ -361,7 +174,7 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    _check_outputs(inputs, output=output, rejects=inputs.rejects)
+    check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
@@ -402,7 +215,7 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
     patient_id = patient_id.strip()  # ids are trimmed when read: a pasted space must not miss
     practice = practice.strip().upper() if practice else None
-    _check_outputs(inputs, output=output, rejects=inputs.rejects)
+    check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     prepared = ccrqof.prepare(
         extract,
@@ -475,7 +288,7 @@ def trend(
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    _check_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
+    check_inputs_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
@@ -521,154 +334,6 @@ def trend(
         deliver(output, frame.drop(columns=[c for c in frame.columns if c == "breakdown"]), fmt)
     else:
         deliver(output, lambda console: render_trend(console, frame))
-
-
-RULES_DIR_OPTION = click.option(
-    "--rules",
-    "rules_dir",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    metavar="DIR",
-    help="A folder of year folders (as bundled); its years replace the bundled ones.",
-)
-
-
-def _rules_root(rules_dir: Path | None) -> Path:
-    from ccrqof.rules.loader import BUNDLED
-
-    return Path(str(rules_dir or BUNDLED))
-
-
-def _year_folder(root: Path, year: str) -> Path:
-    from ccrqof.errors import UsageError
-    from ccrqof.rules import available_years
-
-    years = available_years(root)
-    if year not in years:
-        raise UsageError(f"no rule pack for {year} in {root}: packs exist for {', '.join(years)}")
-    return root / year
-
-
-@cli.group()
-def rules() -> None:
-    """Inspect, compare and check rule packs (the bundled ones, or your own folder)."""
-
-
-@rules.command("check")
-@click.argument(
-    "directory",
-    required=False,
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-)
-def rules_check(directory: Path | None, fmt: str) -> None:
-    """Validate every pack under DIRECTORY and run its cases (default: the bundled packs).
-
-    DIRECTORY holds year folders (2023-24/ with year.yaml, <INDICATOR>.yaml and
-    <INDICATOR>.cases.yaml), or is one. Exit 0 when everything passes, 1 when any check or case
-    fails, 2 for usage errors.
-    """
-    from ccrqof.rules.check import check_packs
-
-    report = check_packs(_rules_root(directory))
-    if fmt == "json":
-        click.echo(dump_json(report.as_dict()), nl=False)
-    else:
-        for line in _check_lines(report):
-            click.echo(line)
-    if not report.passed:
-        sys.exit(1)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _check_lines(report) -> list[str]:
-    lines = [f"Checking rule packs in {report.root}"]
-    failing = {p.file for p in report.problems}
-    for pack in report.packs:
-        cases_file = pack.file.removesuffix(".yaml") + ".cases.yaml"
-        bad = pack.file in failing or cases_file in failing
-        detail = f"{_count(pack.rules, 'rule')}, {_count(pack.cases, 'case')}"
-        if pack.cases_failed:
-            detail += f", {pack.cases_failed} failed"
-        lines.append(f"  {'FAIL' if bad else 'ok  '}  {pack.file}  {detail}")
-    for problem in report.problems:
-        lines.append(f"FAIL {problem}")
-    verdict = "passed" if report.passed else f"FAILED: {len(report.problems)} problem(s)"
-    lines.append(
-        f"{len(report.years)} year(s), {len(report.packs)} pack(s), {report.cases} case(s): "
-        + verdict
-    )
-    return lines
-
-
-@rules.command("list")
-@RULES_DIR_OPTION
-def rules_list(rules_dir: Path | None) -> None:
-    """The QOF years and indicators available, with their status and points."""
-    from ccrqof.rules import available_years, load_year_folder
-    from ccrqof.rules.describe import thresholds_words
-
-    root = _rules_root(rules_dir)
-    for year in available_years(root):
-        info, packs = load_year_folder(root / year)
-        status = info.status.value.replace("_", " ")
-        if info.local_monitoring_from:
-            status += f"; local monitoring from {info.local_monitoring_from.isoformat()}"
-        click.echo(f"{year}  (PPED {info.pped.isoformat()})  {status}")
-        for pack in sorted(packs.values(), key=lambda p: p.indicator):
-            points = f"{pack.max_points} points"
-            if pack.thresholds:
-                points += f", {thresholds_words(pack)}"
-            click.echo(
-                f"  {pack.indicator}  {pack.title}  ({points}, {_count(len(pack.rules), 'rule')})"
-            )
-
-
-@rules.command("show")
-@click.argument("indicator")
-@click.option("--year", help="QOF year such as 2023-24. Default: the latest with INDICATOR.")
-@RULES_DIR_OPTION
-def rules_show(indicator: str, year: str | None, rules_dir: Path | None) -> None:
-    """INDICATOR's cascade in plain words: rules, fields, windows, thresholds and points."""
-    from ccrqof.errors import UsageError
-    from ccrqof.rules import available_years, load_year_folder
-    from ccrqof.rules.describe import pack_lines
-
-    root = _rules_root(rules_dir)
-    indicator = indicator.upper()
-    years = [year] if year else list(reversed(available_years(root)))
-    for name in years:
-        _, packs = load_year_folder(_year_folder(root, name))
-        if indicator in packs:
-            for line in pack_lines(packs[indicator]):
-                click.echo(line)
-            return
-    raise UsageError(f"no pack for {indicator} in {', '.join(years)}")
-
-
-@rules.command("diff")
-@click.argument("old_year")
-@click.argument("new_year")
-@RULES_DIR_OPTION
-def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
-    """What changed from OLD_YEAR's packs to NEW_YEAR's, indicator by indicator, rule by rule."""
-    from ccrqof.rules import load_year_folder
-    from ccrqof.rules.describe import diff_lines
-
-    root = _rules_root(rules_dir)
-    _, old = load_year_folder(_year_folder(root, old_year))
-    _, new = load_year_folder(_year_folder(root, new_year))
-    click.echo(f"Rule packs {old_year} → {new_year}")
-    for line in diff_lines(old, new):
-        click.echo(line)
 
 
 def main() -> None:
