@@ -1,9 +1,11 @@
 """`ccrqof.loading.load` used as a library, without the CLI: what it reads, writes, raises and
-says, and that the command says exactly that."""
+says, and that the command says exactly that; and that a run through it gives the command's
+JSON document."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +15,12 @@ from entry import run_main
 import ccrqof
 from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
 from ccrqof.loading import Loaded, Message, load
+from ccrqof.reporters import json_document
+from ccrqof.reporters.documents import dump_json
 
 # Codes of the bundled illustrative list (src/ccrqof/data/illustrative_codelist.csv).
 CANCER = "254837009"  # CAN_COD
 REVIEW = "720006006"  # MDRV_COD
-SUPPORT = "1239881000000109"  # CANPCSUPP_COD
 
 # One patient with an empty id (rejected); the latest entry is 2024-05-01, so with no date
 # given the extract is stale.
@@ -156,3 +159,14 @@ def test_the_command_prints_the_library_messages_exactly(cp1252_events, codelist
     expected = "".join(f"{label[m.kind]} {m.text}\n" for m in loaded.messages)
     assert stderr.startswith(expected)
     assert "PIDSECRET" not in stderr
+
+
+def test_a_library_run_gives_the_command_s_json_document(events):
+    loaded = load(events, year="2023-24")
+    evaluation = ccrqof.evaluate(loaded.extract, loaded.ruleset, loaded.codelist)
+    summary = ccrqof.score(evaluation)
+    document = json_document(evaluation, summary, loaded.extract.report, ccrqof.__version__)
+    code, stdout, stderr = run_main("calc", events, "--year", "2023-24", "--format", "json")
+    assert code == 0, stderr
+    assert json.loads(stdout) == document
+    assert stdout == dump_json(document)
