@@ -26,9 +26,11 @@ class _PostgresConnection:
         self.backend.load({name: table.to_pandas()}, types={name: kinds})
 
     def execute(self, sql: str) -> _PostgresConnection:
-        self._rows = self.backend.query(sql) if sql.lstrip().upper().startswith(
-            ("SELECT", "WITH")
-        ) else self._statement(sql)
+        self._rows = (
+            self.backend.query(sql)
+            if sql.lstrip().upper().startswith(("SELECT", "WITH"))
+            else self._statement(sql)
+        )
         return self
 
     def _statement(self, sql: str) -> None:

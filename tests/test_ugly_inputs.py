@@ -1223,7 +1223,7 @@ def test_crash_while_writing_leaves_the_old_output(old_output: Path, monkeypatch
 
         ccrqof.output.write_atomically(path, write)
 
-    monkeypatch.setattr("ccrqof.cli.write_text", half_then_fail)
+    monkeypatch.setattr("ccrqof.reporters.console.write_text", half_then_fail)
     run = run_entry(
         FIXTURES / "uk_dates.csv",
         "--year",

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime as dt
-import errno
-import functools
-import io
-import os
-import sys
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.text import Text
 
 import ccrqof
-from ccrqof.codelists import missing_clusters
-from ccrqof.columns import parse_column_options
-from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
+from ccrqof.cli_inputs import Inputs, check_inputs_outputs, input_options, load_inputs
+from ccrqof.cli_rules import rules
+from ccrqof.entry import run
+from ccrqof.errors import UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
-from ccrqof.output import check_outputs, publish, together, write_text
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
+from ccrqof.reporters.console import Stages, deliver, warn
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
@@ -36,73 +25,14 @@ from ccrqof.reporters.patients import (
     worklist_document,
     worklist_frame,
 )
+from ccrqof.reporters.terminal import input_lines
 from ccrqof.reporters.trends import render_trend, write_chart
 from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist
 
-STALE_AFTER_DAYS = 31
 MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
-INPUT_NAMES = (
-    "events",
-    "patients",
-    "codelists",
-    "column_options",
-    "encoding",
-    "rejects",
-    "strict",
-    "year",
-    "as_of",
-    "rules_dir",
-    "allow_missing_clusters",
-)
 FORMATS = ("table", "json", "csv", "parquet")
 CALC_FORMATS = (*FORMATS, "published")
-
-
-def _stderr(label: str, style: str, message: str) -> None:
-    """One unwrapped line on stderr; the message is plain text, never rich markup."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text.assemble((label, style), " ", message)
-    )
-
-
-def _notice(message: str) -> None:
-    _stderr("Note:", "cyan", message)
-
-
-def _warn(message: str) -> None:
-    _stderr("Warning:", "yellow", message)
-
-
-def _parse_as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            "expected a date as YYYY-MM-DD, e.g. 2024-03-31", param_hint="--as-of"
-        ) from None
-
-
-def _input_lines(counts: dict) -> list[str]:
-    read = ", ".join(f"{n:,} {what} rows" for what, n in counts["rows_read"].items())
-    lines = [f"Read {read}."]
-    rejected = counts["rejected"]
-    if rejected:
-        lines.append(
-            "Rejected: "
-            + "; ".join(f"{n:,} {why}" for why, n in rejected.items())
-            + " (nothing else was dropped)."
-        )
-    else:
-        lines.append("Rejected: none.")
-    ignored = {k: v for k, v in counts["ignored"].items() if v}
-    if ignored:
-        lines.append(
-            "Not counted: " + "; ".join(f"{n:,} {why}" for why, n in ignored.items()) + "."
-        )
-    return lines
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,123 +41,7 @@ def cli() -> None:
     """QOF cancer indicators (CAN001, CAN004, CAN005) from SNOMED CT coded GP extracts."""
 
 
-@dataclass(frozen=True)
-class Inputs:
-    """The options every evaluating command shares, gathered in one value."""
-
-    events: tuple
-    patients: Path | None
-    codelists: Path | None
-    column_options: tuple
-    encoding: str | None
-    rejects: Path | None
-    strict: bool
-    year: str | None
-    as_of: str | None
-    rules_dir: Path | None = None
-    allow_missing_clusters: bool = False
-
-    @property
-    def files(self) -> tuple:
-        return (self.events, self.patients, self.codelists)
-
-
-def input_options(command):
-    """The shared input, code-list, column-mapping and date options, passed as `inputs`."""
-
-    @functools.wraps(command)
-    def with_inputs(**kwargs):
-        inputs = Inputs(**{name: kwargs.pop(name) for name in INPUT_NAMES})
-        return command(inputs, **kwargs)
-
-    for option in reversed(
-        (
-            click.argument("events", nargs=-1, required=True, type=click.Path(path_type=Path)),
-            click.option(
-                "--patients",
-                type=click.Path(path_type=Path),
-                help="Registrations file (patient_id, registration_date, ...). Without "
-                "it, registration columns on event rows are used, or every patient counts "
-                "as registered.",
-            ),
-            click.option(
-                "--codelists",
-                type=click.Path(path_type=Path),
-                help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
-                "<cluster>.csv files. Without it, a cluster column or the small bundled "
-                "illustrative list is used.",
-            ),
-            click.option(
-                "--column",
-                "column_options",
-                multiple=True,
-                metavar="NAME=SOURCE",
-                help="Use input column SOURCE as NAME (e.g. code=SnomedCTConceptId). Repeatable.",
-            ),
-            click.option(
-                "--encoding",
-                help="Text encoding of CSV inputs (default: UTF-8, else "
-                "Windows-1252 with a notice).",
-            ),
-            click.option(
-                "--rejects",
-                type=click.Path(path_type=Path),
-                help="Write every rejected row with its file, line, column and reason "
-                "(.csv or .parquet). Contains the rows' values.",
-            ),
-            click.option(
-                "--strict",
-                is_flag=True,
-                help="Fail (exit 1) if any row is rejected, after writing --rejects.",
-            ),
-            click.option(
-                "--year", help="QOF year such as 2023-24: the reference date is its end (31 March)."
-            ),
-            click.option(
-                "--as-of",
-                "as_of",
-                metavar="YYYY-MM-DD",
-                help="Reference date; the rules of the QOF year containing it apply.",
-            ),
-            click.option(
-                "--rules",
-                "rules_dir",
-                type=click.Path(path_type=Path, exists=True, file_okay=False),
-                metavar="DIR",
-                help="Use the rule packs in DIR (year folders such as 2023-24, as bundled) "
-                "on top of the bundled packs: its years replace the bundled ones. Check them "
-                "first with 'ccrqof rules check DIR'.",
-            ),
-            click.option(
-                "--allow-missing-clusters",
-                is_flag=True,
-                help="Go on (with a warning) when the code list has no codes for a cluster "
-                "the rules read; by default that is an error, since every count using the "
-                "cluster would be a quiet zero.",
-            ),
-        )
-    ):
-        with_inputs = option(with_inputs)
-    return with_inputs
-
-
-def _check_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | None) -> None:
-    """Before any work: no output is or could become an input, no two outputs share a file,
-    output folders are writable, suffixes are known."""
-    sources = [
-        *(("EVENTS", events) for events in inputs.events),
-        ("--patients", inputs.patients),
-        ("--codelists", inputs.codelists),
-        ("--org-map", org_map),
-        ("--rules", inputs.rules_dir),
-    ]
-    named = {"--" + option.replace("_", "-"): path for option, path in paths.items()}
-    check_outputs(named, sources)
-    for option, path in paths.items():
-        if path is None:
-            continue
-        if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
-            raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
+cli.add_command(rules)
 
 
 def _org_map(path: Path | None, by: str):
@@ -249,84 +63,6 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
             f"choose from {', '.join(sorted(available))}"
         )
     return chosen or None
-
-
-def _check_clusters(codelist, needed: set[str], extract, inputs: Inputs) -> None:
-    """A cluster the rules read with no code in the list would count as zero, silently."""
-    empty = missing_clusters(codelist, needed, extract)
-    if not empty:
-        return
-    message = (
-        f"the code list {codelist.source} has no codes for {len(empty)} cluster(s) the rules "
-        f"read: {', '.join(empty)}"
-    )
-    if not inputs.allow_missing_clusters:
-        why = "".join(f" ({w})" for w in codelist.warnings())
-        raise UsageError(
-            f"{message}{why}. Check that it is the full PCD refset (or the folder has a file "
-            "per cluster); --allow-missing-clusters goes on, counting nothing for them"
-        )
-    _warn(f"{message}; every count that uses them is zero (--allow-missing-clusters)")
-
-
-def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
-    """Rule set, extract and code list for the shared options, with their notices and checks.
-
-    Returns (ruleset, extract, codelist, stale_days) where stale_days is set only when the
-    reference date defaulted to today and the extract's latest entry is over a month older.
-    """
-    events, patients, codelists = inputs.files
-    year, as_of, rejects = inputs.year, inputs.as_of, inputs.rejects
-    if year and as_of:
-        raise click.UsageError("give --year or --as-of, not both")
-    as_of_date = _parse_as_of(as_of)
-    columns = parse_column_options(inputs.column_options)
-    ruleset = ccrqof.load_ruleset(
-        year=year,
-        reference_date=None if year else (as_of_date or dt.date.today()),
-        rules_dir=inputs.rules_dir,
-    )
-    given = ccrqof.read_codelists(codelists) if codelists is not None else None
-    known = (given or ccrqof.illustrative_codelist()).codes()
-    extract = ccrqof.read_extract(
-        list(events),
-        patients,
-        columns=columns,
-        encoding=inputs.encoding,
-        on_file=on_file,
-        known_codes=known,
-    )
-    codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
-    if given is not None:
-        needed = clusters if clusters is not None else ruleset.clusters()
-        _check_clusters(given, needed, extract, inputs)
-    for notice in extract.report.notices:
-        _notice(notice)
-    for problem in extract.report.warnings + (given.warnings() if given else []):
-        _warn(problem)
-    if rejects is not None:
-        write_frame(extract.report.rejects_table(), rejects)
-    if inputs.strict and extract.report.total_rejected:
-        publish()  # the rejects file is what the user needs to fix it
-        where = f"; they are listed in {rejects}" if rejects else "; list them with --rejects FILE"
-        raise RejectedRowsError(
-            f"{extract.report.total_rejected:,} row(s) rejected and --strict is set{where}"
-        )
-    if warning:
-        _warn(warning)
-    latest = extract.latest_event_date
-    if (
-        not year
-        and not as_of
-        and latest is not None
-        and (ruleset.reference_date - latest).days > STALE_AFTER_DAYS
-    ):
-        _warn(
-            f"the extract's latest entry is {(ruleset.reference_date - latest).days} days "
-            f"before the reference date ({ruleset.reference_date.isoformat()}); results may "
-            "be out of date. Use --as-of or --year to score an earlier date."
-        )
-    return ruleset, extract, codelist
 
 
 @cli.command()
@@ -377,7 +113,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         raise click.UsageError("--format published is per practice; leave out --by")
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
-    _check_outputs(
+    check_inputs_outputs(
         inputs, org_map, output=output, patients_out=patients_out, rejects=inputs.rejects
     )
     organisations = _org_map(org_map, by)
@@ -391,84 +127,21 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         stages.start("Writing")
         if fmt == "json":
             document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
-            document["rule_pack"] = rule_pack_identity(ruleset, inputs.rules_dir)
-            text = dump_json(document)
-            write_text(output, text) if output else click.echo(text, nl=False)
+            deliver(output, dump_json(document))
         elif fmt in ("csv", "parquet", "published"):
             shape = published if fmt == "published" else flat_summary
-            flat = shape(summary, evaluation.ruleset)
-            if output:
-                kind = (
-                    fmt
-                    if fmt != "published"
-                    else ("parquet" if output.suffix.lower() in (".parquet", ".pq") else "csv")
-                )
-                write_frame(flat, output, kind)
-            else:
-                click.echo(flat.to_csv(index=False), nl=False)
+            kind = fmt
+            if fmt == "published":  # CSV, unless --output names a Parquet file
+                parquet = output is not None and output.suffix.lower() in (".parquet", ".pq")
+                kind = "parquet" if parquet else "csv"
+            deliver(output, shape(summary, evaluation.ruleset), kind)
         if patients_out is not None:
             write_frame(patient_outcomes(evaluation), patients_out)
     for notice in [*evaluation.notices, *notices]:
-        _warn(notice)
+        warn(notice)
     if fmt == "table":
-        lines = _input_lines(input_counts(evaluation, extract.report))
-        _print_or_write(output, lambda c: render_summary(c, evaluation, summary, lines))
-
-
-class Stages:
-    """A progress display on stderr: only for runs longer than a second, never on stdout,
-    off with --quiet or when stderr is not a terminal."""
-
-    def __init__(self, quiet: bool) -> None:
-        console = Console(stderr=True)
-        # a real terminal only: FORCE_COLOR in a CI log must not fill it with spinner frames
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.fields[detail]}", style="dim"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            redirect_stdout=False,  # stdout is for results only, even while the display runs
-            disable=not self.enabled,
-        )
-        self.task = None
-        self.files = 0
-        self._timer = threading.Timer(1.0, self.progress.start) if self.enabled else None
-
-    def __enter__(self) -> Stages:
-        if self._timer:
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._timer:
-            self._timer.cancel()
-        self.progress.stop()
-
-    def start(self, description: str) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=1, visible=False)
-        self.task = self.progress.add_task(description, total=None, detail="")
-
-    def file_read(self, path: Path) -> None:
-        self.files += 1
-        self.progress.update(self.task, detail=f"{self.files} file(s)")
-
-
-def _print_or_write(output: Path | None, render) -> None:
-    """Render a rich view to the terminal, or as plain text to --output."""
-    if output:
-        recorder = Console(record=True, width=120, file=io.StringIO())
-        render(recorder)
-        write_text(output, recorder.export_text())
-    else:
-        console = Console()
-        if not console.is_terminal:
-            console.width = max(console.width, 110)
-        render(console)
+        lines = input_lines(input_counts(evaluation, extract.report))
+        deliver(output, lambda c: render_summary(c, evaluation, summary, lines))
 
 
 @cli.command()
@@ -501,26 +174,20 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    _check_outputs(inputs, output=output, rejects=inputs.rejects)
+    check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist)
     for notice in evaluation.notices:
-        _warn(notice)
+        warn(notice)
     indicator = _chosen(indicator, {p.indicator for p in ruleset.packs.values() if p.due_by})
     result = build_worklist(evaluation, ccrqof.score(evaluation), indicator, within_days)
     reference = ruleset.reference_date.isoformat()
     if fmt == "json":
-        text = dump_json(worklist_document(result, reference, ruleset.year.year))
-        write_text(output, text) if output else click.echo(text, nl=False)
+        deliver(output, dump_json(worklist_document(result, reference, ruleset.year.year)))
     elif fmt in ("csv", "parquet"):
-        frame = worklist_frame(result)
-        write_frame(frame, output, fmt) if output else click.echo(
-            frame.to_csv(index=False), nl=False
-        )
+        deliver(output, worklist_frame(result), fmt)
     else:
-        _print_or_write(
-            output, lambda console: render_worklist(console, result, reference, ruleset.year.year)
-        )
+        deliver(output, lambda c: render_worklist(c, result, reference, ruleset.year.year))
 
 
 @cli.command()
@@ -548,18 +215,17 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     """Why one patient counts as they do: timeline and every rule, in order."""
     patient_id = patient_id.strip()  # ids are trimmed when read: a pasted space must not miss
     practice = practice.strip().upper() if practice else None
-    _check_outputs(inputs, output=output, rejects=inputs.rejects)
+    check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
     engine = ccrqof.get_engine()
     handle = engine.prepare(extract, codelist, [ruleset], also_patients=(patient_id,))
     for notice in handle.notices:
-        _warn(notice)
+        warn(notice)
     explanations = explain_patient(engine, handle, ruleset, patient_id, practice)
     if fmt == "json":
-        text = dump_json({"explanations": explanation_document(explanations)})
-        write_text(output, text) if output else click.echo(text, nl=False)
+        deliver(output, dump_json({"explanations": explanation_document(explanations)}))
     else:
-        _print_or_write(output, lambda console: render_explanations(console, explanations))
+        deliver(output, lambda console: render_explanations(console, explanations))
 
 
 @cli.command()
@@ -617,7 +283,7 @@ def trend(
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    _check_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
+    check_inputs_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
@@ -655,264 +321,16 @@ def trend(
             )
             write_chart(frame, thresholds, chart, retirement)
     for notice in handle.notices:
-        _warn(notice)
+        warn(notice)
     if fmt == "json":
         records = records_of(frame)  # full precision, as calc's JSON
-        text = dump_json({"ccrqof_version": ccrqof.__version__, "series": records})
-        write_text(output, text) if output else click.echo(text, nl=False)
+        deliver(output, dump_json({"ccrqof_version": ccrqof.__version__, "series": records}))
     elif fmt in ("csv", "parquet"):
-        flat = frame.drop(columns=[c for c in frame.columns if c == "breakdown"])
-        write_frame(flat, output, fmt) if output else click.echo(flat.to_csv(index=False), nl=False)
+        deliver(output, frame.drop(columns=[c for c in frame.columns if c == "breakdown"]), fmt)
     else:
-        _print_or_write(output, lambda console: render_trend(console, frame))
-
-
-def rule_pack_identity(ruleset, rules_dir: Path | None) -> dict:
-    """Which pack produced a result: the folder name (or 'bundled'), year and a file hash."""
-    from ccrqof.rules.check import folder_sha256
-    from ccrqof.rules.loader import BUNDLED
-
-    folder = ruleset.folder or Path(str(BUNDLED)) / ruleset.year.year
-    bundled = folder.resolve().parent == Path(str(BUNDLED)).resolve()
-    return {
-        "name": "bundled" if bundled else folder.resolve().parent.name,
-        "year": ruleset.year.year,
-        "sha256": folder_sha256(folder),
-    }
-
-
-RULES_DIR_OPTION = click.option(
-    "--rules",
-    "rules_dir",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    metavar="DIR",
-    help="A folder of year folders (as bundled); its years replace the bundled ones.",
-)
-
-
-def _rules_root(rules_dir: Path | None) -> Path:
-    from ccrqof.rules.loader import BUNDLED
-
-    return Path(str(rules_dir or BUNDLED))
-
-
-def _year_folder(root: Path, year: str) -> Path:
-    from ccrqof.errors import UsageError
-    from ccrqof.rules import available_years
-
-    years = available_years(root)
-    if year not in years:
-        raise UsageError(f"no rule pack for {year} in {root}: packs exist for {', '.join(years)}")
-    return root / year
-
-
-@cli.group()
-def rules() -> None:
-    """Inspect, compare and check rule packs (the bundled ones, or your own folder)."""
-
-
-@rules.command("check")
-@click.argument(
-    "directory",
-    required=False,
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-)
-def rules_check(directory: Path | None, fmt: str) -> None:
-    """Validate every pack under DIRECTORY and run its cases (default: the bundled packs).
-
-    DIRECTORY holds year folders (2023-24/ with year.yaml, <INDICATOR>.yaml and
-    <INDICATOR>.cases.yaml), or is one. Exit 0 when everything passes, 1 when any check or case
-    fails, 2 for usage errors.
-    """
-    from ccrqof.rules.check import check_packs
-
-    report = check_packs(_rules_root(directory))
-    if fmt == "json":
-        click.echo(dump_json(report.as_dict()), nl=False)
-    else:
-        for line in _check_lines(report):
-            click.echo(line)
-    if not report.passed:
-        sys.exit(1)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _check_lines(report) -> list[str]:
-    lines = [f"Checking rule packs in {report.root}"]
-    failing = {p.file for p in report.problems}
-    for pack in report.packs:
-        cases_file = pack.file.removesuffix(".yaml") + ".cases.yaml"
-        bad = pack.file in failing or cases_file in failing
-        detail = f"{_count(pack.rules, 'rule')}, {_count(pack.cases, 'case')}"
-        if pack.cases_failed:
-            detail += f", {pack.cases_failed} failed"
-        lines.append(f"  {'FAIL' if bad else 'ok  '}  {pack.file}  {detail}")
-    for problem in report.problems:
-        lines.append(f"FAIL {problem}")
-    verdict = "passed" if report.passed else f"FAILED: {len(report.problems)} problem(s)"
-    lines.append(
-        f"{len(report.years)} year(s), {len(report.packs)} pack(s), {report.cases} case(s): "
-        + verdict
-    )
-    return lines
-
-
-@rules.command("list")
-@RULES_DIR_OPTION
-def rules_list(rules_dir: Path | None) -> None:
-    """The QOF years and indicators available, with their status and points."""
-    from ccrqof.rules import available_years, load_year_folder
-    from ccrqof.rules.describe import thresholds_words
-
-    root = _rules_root(rules_dir)
-    for year in available_years(root):
-        info, packs = load_year_folder(root / year)
-        status = info.status.value.replace("_", " ")
-        if info.local_monitoring_from:
-            status += f"; local monitoring from {info.local_monitoring_from.isoformat()}"
-        click.echo(f"{year}  (PPED {info.pped.isoformat()})  {status}")
-        for pack in sorted(packs.values(), key=lambda p: p.indicator):
-            points = f"{pack.max_points} points"
-            if pack.thresholds:
-                points += f", {thresholds_words(pack)}"
-            click.echo(
-                f"  {pack.indicator}  {pack.title}  ({points}, {_count(len(pack.rules), 'rule')})"
-            )
-
-
-@rules.command("show")
-@click.argument("indicator")
-@click.option("--year", help="QOF year such as 2023-24. Default: the latest with INDICATOR.")
-@RULES_DIR_OPTION
-def rules_show(indicator: str, year: str | None, rules_dir: Path | None) -> None:
-    """INDICATOR's cascade in plain words: rules, fields, windows, thresholds and points."""
-    from ccrqof.errors import UsageError
-    from ccrqof.rules import available_years, load_year_folder
-    from ccrqof.rules.describe import pack_lines
-
-    root = _rules_root(rules_dir)
-    indicator = indicator.upper()
-    years = [year] if year else list(reversed(available_years(root)))
-    for name in years:
-        _, packs = load_year_folder(_year_folder(root, name))
-        if indicator in packs:
-            for line in pack_lines(packs[indicator]):
-                click.echo(line)
-            return
-    raise UsageError(f"no pack for {indicator} in {', '.join(years)}")
-
-
-@rules.command("diff")
-@click.argument("old_year")
-@click.argument("new_year")
-@RULES_DIR_OPTION
-def rules_diff(old_year: str, new_year: str, rules_dir: Path | None) -> None:
-    """What changed from OLD_YEAR's packs to NEW_YEAR's, indicator by indicator, rule by rule."""
-    from ccrqof.rules import load_year_folder
-    from ccrqof.rules.describe import diff_lines
-
-    root = _rules_root(rules_dir)
-    _, old = load_year_folder(_year_folder(root, old_year))
-    _, new = load_year_folder(_year_folder(root, new_year))
-    click.echo(f"Rule packs {old_year} → {new_year}")
-    for line in diff_lines(old, new):
-        click.echo(line)
-
-
-def _flush_stdout() -> None:
-    try:
-        sys.stdout.flush()
-    except OSError as exc:
-        exc.ccrqof_stdout = True
-        raise
-
-
-def _stream_failed(exc: OSError) -> bool:
-    """Did writing to standard output fail (a full disk under `> file`, /dev/full)? The command's
-    own files fail as OutputError and its inputs as InputError, so an OSError raised inside click
-    or rich, which write only to the terminal streams here, is one."""
-    if getattr(exc, "ccrqof_stdout", False):
-        return True
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
-    return exc.errno is not None and module.split(".")[0] in ("click", "rich")
-
-
-def _discard_stdout() -> None:
-    """Point standard output at the null device, so that Python's last flush on the way out
-    cannot fail again and print 'Exception ignored'."""
-    if sys.stdout is not sys.__stdout__ and sys.stdout is not _own_stdout:
-        return  # not the process's own stream (tests): nothing flushes it at exit
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-
-
-_own_stdout = None  # the buffered stdout put in place of an unbuffered one
-
-
-def _buffered_stdout() -> None:
-    """Unbuffered stdout (`python -u`, PYTHONUNBUFFERED) writes straight to the file, and a
-    short write (a disk that fills part way) is then dropped without an error. A buffered writer
-    retries the rest and raises, so the run ends in an error instead of a cut-off file."""
-    global _own_stdout
-    raw = getattr(sys.stdout, "buffer", None)
-    if isinstance(raw, io.FileIO):
-        sys.stdout = _own_stdout = io.TextIOWrapper(
-            io.BufferedWriter(raw),
-            encoding=sys.stdout.encoding,
-            errors=sys.stdout.errors,
-            line_buffering=sys.stdout.line_buffering,
-        )
+        deliver(output, lambda console: render_trend(console, frame))
 
 
 def main() -> None:
-    _buffered_stdout()
-    try:
-        with together():  # every output of the run, or none
-            cli.main(standalone_mode=False)
-            _flush_stdout()  # a full disk under `> file` must fail here, not at exit
-    except click.exceptions.Abort as exc:
-        if isinstance(exc.__cause__, KeyboardInterrupt):
-            raise exc.__cause__ from None  # Ctrl-C: reported by ccrqof.entry
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except CcrqofError as exc:
-        _stderr("Error:", "bold red", str(exc))
-        sys.exit(exc.exit_code)
-    except MemoryError:
-        _stderr(
-            "Error:",
-            "bold red",
-            "ran out of memory: are the inputs what you expect (not an endless device such as "
-            "/dev/zero)? For a very large extract, split it by practice",
-        )
-        sys.exit(2)
-    except OSError as exc:
-        if not _stream_failed(exc):
-            raise
-        _discard_stdout()
-        if exc.errno == errno.EPIPE:
-            sys.exit(1)  # the reader went away (`| head`): nothing to say, as click and rich do
-        with contextlib.suppress(OSError):
-            cause = os.strerror(exc.errno)
-            _stderr("Error:", "bold red", f"cannot write to standard output: {cause}")
-        sys.exit(2)
+    """The command as a process: exit codes and stderr lines (ccrqof.entry.main adds signals)."""
+    run(cli)

@@ -1,4 +1,5 @@
-"""The `ccrqof` command's entry point: Ctrl-C and SIGTERM handling first, then the CLI.
+"""The `ccrqof` command's entry point: Ctrl-C and SIGTERM handling first, then the CLI, whose
+errors `run` turns into one line on stderr and an exit status.
 
 The handlers go in before pandas and pyarrow are imported (most of a short run), so that an
 interrupt at any moment ends the same way: temporary files removed, outputs already written kept
@@ -13,13 +14,16 @@ A second signal ends the process at once.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
 import select
 import signal
 import sys
 import threading
 
-from ccrqof.output import discard_temporaries
+from ccrqof.output import discard_temporaries, together
 
 GRACE = 0.5
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal was closed
@@ -98,6 +102,100 @@ def _install() -> None:
     sys.unraisablehook = _unraisable(sys.unraisablehook)
     for signum in SIGNALS:
         signal.signal(signum, _on_signal)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        exc.ccrqof_stdout = True
+        raise
+
+
+def _stream_failed(exc: OSError) -> bool:
+    """Did writing to standard output fail (a full disk under `> file`, /dev/full)? The command's
+    own files fail as OutputError and its inputs as InputError, so an OSError raised inside click
+    or rich, which write only to the terminal streams here, is one."""
+    if getattr(exc, "ccrqof_stdout", False):
+        return True
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return exc.errno is not None and module.split(".")[0] in ("click", "rich")
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that Python's last flush on the way out
+    cannot fail again and print 'Exception ignored'."""
+    if sys.stdout is not sys.__stdout__ and sys.stdout is not _own_stdout:
+        return  # not the process's own stream (tests): nothing flushes it at exit
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+_own_stdout = None  # the buffered stdout put in place of an unbuffered one
+
+
+def _buffered_stdout() -> None:
+    """Unbuffered stdout (`python -u`, PYTHONUNBUFFERED) writes straight to the file, and a
+    short write (a disk that fills part way) is then dropped without an error. A buffered writer
+    retries the rest and raises, so the run ends in an error instead of a cut-off file."""
+    global _own_stdout
+    raw = getattr(sys.stdout, "buffer", None)
+    if isinstance(raw, io.FileIO):
+        sys.stdout = _own_stdout = io.TextIOWrapper(
+            io.BufferedWriter(raw),
+            encoding=sys.stdout.encoding,
+            errors=sys.stdout.errors,
+            line_buffering=sys.stdout.line_buffering,
+        )
+
+
+def run(command) -> None:
+    """Run a click command as the process: every output of the run published together or none,
+    a user error as one line on stderr and its exit status, a failed standard output (a full
+    disk, a reader gone) as exit 2 or 1 without a traceback."""
+    import click
+
+    from ccrqof.errors import CcrqofError
+    from ccrqof.reporters.console import error
+
+    _buffered_stdout()
+    try:
+        with together():  # every output of the run, or none
+            command.main(standalone_mode=False)
+            _flush_stdout()  # a full disk under `> file` must fail here, not at exit
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            raise exc.__cause__ from None  # Ctrl-C: reported by main
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CcrqofError as exc:
+        error(str(exc))
+        sys.exit(exc.exit_code)
+    except MemoryError:
+        error(
+            "ran out of memory: are the inputs what you expect (not an endless device such as "
+            "/dev/zero)? For a very large extract, split it by practice"
+        )
+        sys.exit(2)
+    except OSError as exc:
+        if not _stream_failed(exc):
+            raise
+        _discard_stdout()
+        if exc.errno == errno.EPIPE:
+            sys.exit(1)  # the reader went away (`| head`): nothing to say, as click and rich do
+        with contextlib.suppress(OSError):
+            error(f"cannot write to standard output: {os.strerror(exc.errno)}")
+        sys.exit(2)
 
 
 def main() -> None:

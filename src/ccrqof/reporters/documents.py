@@ -61,7 +61,8 @@ def input_counts(evaluation: Evaluation, report: InputReport) -> dict:
 def json_document(
     evaluation: Evaluation, summary: pd.DataFrame, report: InputReport, version: str
 ) -> dict:
-    """The document of data.md: version, rule set, reference date, results and input counts."""
+    """The `calc --format json` document: version, rule set, reference date, results, input
+    counts, notices and the rule pack's identity (docs/reference-outputs.md)."""
     ruleset = evaluation.ruleset
     return {
         "ccrqof_version": version,
@@ -72,6 +73,21 @@ def json_document(
         "results": json_records(summary),
         "input": input_counts(evaluation, report),
         "notices": [*report.notices, *evaluation.notices],
+        "rule_pack": rule_pack_identity(ruleset),
+    }
+
+
+def rule_pack_identity(ruleset: RuleSet) -> dict:
+    """Which pack produced a result: the folder name (or 'bundled'), year and a file hash."""
+    from ccrqof.rules.check import folder_sha256
+    from ccrqof.rules.loader import BUNDLED
+
+    folder = ruleset.folder or Path(str(BUNDLED)) / ruleset.year.year
+    bundled = folder.resolve().parent == Path(str(BUNDLED)).resolve()
+    return {
+        "name": "bundled" if bundled else folder.resolve().parent.name,
+        "year": ruleset.year.year,
+        "sha256": folder_sha256(folder),
     }
 
 

@@ -186,3 +186,24 @@ def _compact_table(summary: pd.DataFrame, ruleset) -> Table:
 
 def _text(value) -> str:
     return "" if value is None or pd.isna(value) else str(value)
+
+
+def input_lines(counts: dict) -> list[str]:
+    """The input counts under the summary table: rows read, rejected and not counted."""
+    read = ", ".join(f"{n:,} {what} rows" for what, n in counts["rows_read"].items())
+    lines = [f"Read {read}."]
+    rejected = counts["rejected"]
+    if rejected:
+        lines.append(
+            "Rejected: "
+            + "; ".join(f"{n:,} {why}" for why, n in rejected.items())
+            + " (nothing else was dropped)."
+        )
+    else:
+        lines.append("Rejected: none.")
+    ignored = {k: v for k, v in counts["ignored"].items() if v}
+    if ignored:
+        lines.append(
+            "Not counted: " + "; ".join(f"{n:,} {why}" for why, n in ignored.items()) + "."
+        )
+    return lines

@@ -1,0 +1,183 @@
+"""The input options every evaluating command shares (events, patients, code list, columns,
+dates, rule packs, rejects), and loading them with `ccrqof.loading.load`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ccrqof.columns import parse_column_options
+from ccrqof.loading import load
+from ccrqof.output import check_outputs
+from ccrqof.reporters.console import say
+
+INPUT_NAMES = (
+    "events",
+    "patients",
+    "codelists",
+    "column_options",
+    "encoding",
+    "rejects",
+    "strict",
+    "year",
+    "as_of",
+    "rules_dir",
+    "allow_missing_clusters",
+)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The options every evaluating command shares, gathered in one value."""
+
+    events: tuple
+    patients: Path | None
+    codelists: Path | None
+    column_options: tuple
+    encoding: str | None
+    rejects: Path | None
+    strict: bool
+    year: str | None
+    as_of: str | None
+    rules_dir: Path | None = None
+    allow_missing_clusters: bool = False
+
+
+def input_options(command):
+    """The shared input, code-list, column-mapping and date options, passed as `inputs`."""
+
+    @functools.wraps(command)
+    def with_inputs(**kwargs):
+        inputs = Inputs(**{name: kwargs.pop(name) for name in INPUT_NAMES})
+        return command(inputs, **kwargs)
+
+    for option in reversed(
+        (
+            click.argument("events", nargs=-1, required=True, type=click.Path(path_type=Path)),
+            click.option(
+                "--patients",
+                type=click.Path(path_type=Path),
+                help="Registrations file (patient_id, registration_date, ...). Without "
+                "it, registration columns on event rows are used, or every patient counts "
+                "as registered.",
+            ),
+            click.option(
+                "--codelists",
+                type=click.Path(path_type=Path),
+                help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
+                "<cluster>.csv files. Without it, a cluster column or the small bundled "
+                "illustrative list is used.",
+            ),
+            click.option(
+                "--column",
+                "column_options",
+                multiple=True,
+                metavar="NAME=SOURCE",
+                help="Use input column SOURCE as NAME (e.g. code=SnomedCTConceptId). Repeatable.",
+            ),
+            click.option(
+                "--encoding",
+                help="Text encoding of CSV inputs (default: UTF-8, else "
+                "Windows-1252 with a notice).",
+            ),
+            click.option(
+                "--rejects",
+                type=click.Path(path_type=Path),
+                help="Write every rejected row with its file, line, column and reason "
+                "(.csv or .parquet). Contains the rows' values.",
+            ),
+            click.option(
+                "--strict",
+                is_flag=True,
+                help="Fail (exit 1) if any row is rejected, after writing --rejects.",
+            ),
+            click.option(
+                "--year", help="QOF year such as 2023-24: the reference date is its end (31 March)."
+            ),
+            click.option(
+                "--as-of",
+                "as_of",
+                metavar="YYYY-MM-DD",
+                help="Reference date; the rules of the QOF year containing it apply.",
+            ),
+            click.option(
+                "--rules",
+                "rules_dir",
+                type=click.Path(path_type=Path, exists=True, file_okay=False),
+                metavar="DIR",
+                help="Use the rule packs in DIR (year folders such as 2023-24, as bundled) "
+                "on top of the bundled packs: its years replace the bundled ones. Check them "
+                "first with 'ccrqof rules check DIR'.",
+            ),
+            click.option(
+                "--allow-missing-clusters",
+                is_flag=True,
+                help="Go on (with a warning) when the code list has no codes for a cluster "
+                "the rules read; by default that is an error, since every count using the "
+                "cluster would be a quiet zero.",
+            ),
+        )
+    ):
+        with_inputs = option(with_inputs)
+    return with_inputs
+
+
+def check_inputs_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | None) -> None:
+    """Before any work: no output is or could become an input, no two outputs share a file,
+    output folders are writable, suffixes are known."""
+    sources = [
+        *(("EVENTS", events) for events in inputs.events),
+        ("--patients", inputs.patients),
+        ("--codelists", inputs.codelists),
+        ("--org-map", org_map),
+        ("--rules", inputs.rules_dir),
+    ]
+    named = {"--" + option.replace("_", "-"): path for option, path in paths.items()}
+    check_outputs(named, sources)
+    for option, path in paths.items():
+        if path is None:
+            continue
+        if option not in ("output", "chart") and path.suffix.lower() not in (".csv", ".parquet"):
+            raise click.UsageError(f"--{option.replace('_', '-')} must end in .csv or .parquet")
+
+
+def _parse_as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            "expected a date as YYYY-MM-DD, e.g. 2024-03-31", param_hint="--as-of"
+        ) from None
+
+
+def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
+    """(ruleset, extract, codelist) for the shared options, from `ccrqof.loading.load`, its
+    notices and warnings printed on stderr as they arise. The options' own spelling is checked
+    first, as click usage errors."""
+    if inputs.year and inputs.as_of:
+        raise click.UsageError("give --year or --as-of, not both")
+    as_of = _parse_as_of(inputs.as_of)
+    columns = parse_column_options(inputs.column_options)
+    loaded = load(
+        inputs.events,
+        inputs.patients,
+        codelists=inputs.codelists,
+        columns=columns,
+        encoding=inputs.encoding,
+        rejects=inputs.rejects,
+        strict=inputs.strict,
+        year=inputs.year,
+        as_of=as_of,
+        rules_dir=inputs.rules_dir,
+        allow_missing_clusters=inputs.allow_missing_clusters,
+        clusters=clusters,
+        on_file=on_file,
+        on_message=say,
+    )
+    return loaded.ruleset, loaded.extract, loaded.codelist
