@@ -197,16 +197,16 @@ def _compare(case: Case, pack: IndicatorPack, outcomes: pd.DataFrame, file: Path
 
 
 def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseResult]]:
-    """Every case of these files, in batches: the cases of one year folder are one extract
-    (each case's patient ids made its own), prepared once and evaluated at each of their
-    reference dates, so an engine that is slow to start a query (Spark) pays it per batch, not
-    per case. Each case's patients see only their own rows: the results are `run_case`'s."""
+    """Every case of these files in one batch: all cases are one extract (each case's patient
+    ids made its own), prepared once and evaluated at each year's reference dates, so an
+    engine that is slow to start a query (Spark) pays it per reference date, not per case. Each
+    case's patients see only their own rows: the results are `run_case`'s."""
     from ccrqof import schemas
     from ccrqof.codelists import illustrative_codelist
     from ccrqof.engine import get_engine
 
     chosen = get_engine(engine)
-    years: dict[str, list] = {}
+    batches: dict[str, list] = {}
     order: dict[Path, int] = {}
     for path in map(Path, paths):
         cases = load_case_file(path)
@@ -215,31 +215,30 @@ def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseRe
         for index, case in enumerate(cases.cases):
             reference = case.reference_date or info.pped
             item = (path, packs[cases.indicator], ruleset, case, index, reference)
-            years.setdefault(str(path.parent), []).append(item)
+            batches.setdefault("all", []).append(item)
         order[path] = len(cases.cases)
     found: dict[tuple, CaseResult] = {}
-    for items in years.values():
+    for items in batches.values():
         events, patients = [], []
         for n, item in enumerate(items):
             extract = _extract(item[3])
             for frame, parts in ((extract.events, events), (extract.patients, patients)):
                 parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
-        ruleset = items[0][2]
         combined = schemas.extract(
             pd.concat(events, ignore_index=True),
             pd.concat(patients, ignore_index=True),
             has_practice=False,
         )
         at = {
-            r: RuleSet(ruleset.year, r, ruleset.status, ruleset.packs)
-            for r in {i[5] for i in items}
+            (str(path.parent), r): RuleSet(rules.year, r, rules.status, rules.packs)
+            for path, _, rules, _, _, r in items
         }
         handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
-        for reference, rules in at.items():
+        for (folder, reference), rules in at.items():
             outcomes = chosen.evaluate(handle, rules).outcomes
             ids = outcomes["patient_id"].astype(str)
             for n, (path, pack, _, case, index, when) in enumerate(items):
-                if when != reference:
+                if (str(path.parent), when) != (folder, reference):
                     continue
                 prefix = f"{n}|"
                 mine = outcomes[ids.str.startswith(prefix)]

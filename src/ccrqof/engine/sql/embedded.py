@@ -216,27 +216,22 @@ class DuckDBEngine:
     def _population_counts(self, handle: DuckHandle, ruleset: RuleSet) -> dict:
         """Kept units not registered at R; registered ones without sex or date of birth when a
         population needs them (as the Python engine counts them)."""
-        out = {}
         if handle.shape.patients == "none":
-            return out
-
-        def count(sql: str) -> int:
-            return int(handle.con.execute(sql).fetchone()[0] or 0)
-
-        registered = "kept k JOIN reg_dat r ON k.practice_key = r.practice_key AND " + (
-            "k.patient_id = r.patient_id"
+            return {}
+        registered = (
+            "SELECT COUNT(*) FROM kept k JOIN reg_dat r ON k.practice_key = r.practice_key "
+            "AND k.patient_id = r.patient_id WHERE k.{} IS NULL"
         )
         needs = [p.population for p in ruleset.ordered() if isinstance(p.population, Registered)]
+        parts = {}
         if any(p.sex for p in needs):
-            out[NO_SEX] = count(f"SELECT COUNT(*) FROM {registered} WHERE k.sex IS NULL")
+            parts[NO_SEX] = registered.format("sex")
         if any(p.age for p in needs):
-            out[NO_BIRTH_DATE] = count(
-                f"SELECT COUNT(*) FROM {registered} WHERE k.date_of_birth IS NULL"
-            )
-        out[NOT_REGISTERED] = count("SELECT COUNT(*) FROM kept") - count(
-            "SELECT COUNT(*) FROM reg_dat"
+            parts[NO_BIRTH_DATE] = registered.format("date_of_birth")
+        parts[NOT_REGISTERED] = (
+            "SELECT (SELECT COUNT(*) FROM kept) - (SELECT COUNT(*) FROM reg_dat)"
         )
-        return out
+        return dict(zip(parts, _scalars(handle.con, list(parts.values())), strict=True))
 
     def trace(
         self,
@@ -392,35 +387,39 @@ def _practices(con, has_patients: bool) -> list:
 
 
 def _counts(con, shape: keying.Shape) -> Counter:
-    """What `prepare` counts, in the Python engine's order (docs/explanation-prepare.md)."""
-    counts: Counter = Counter()
-
-    def one(sql: str) -> int:
-        return int(con.execute(sql).fetchone()[0] or 0)
-
-    counts["entries with codes in no cluster of interest"] = one(
-        "SELECT COUNT(*) FROM classified WHERE is_entry = 1 AND of_interest = 0"
-    )
+    """What `prepare` counts, in the Python engine's order (docs/explanation-prepare.md), in
+    one query (one job on Spark)."""
+    parts = {
+        "entries with codes in no cluster of interest": (
+            "SELECT COUNT(*) FROM classified WHERE is_entry = 1 AND of_interest = 0"
+        )
+    }
     if shape.by_events and shape.events_have_practice:
-        counts[MORE_THAN_ONE_PRACTICE] = one(
+        parts[MORE_THAN_ONE_PRACTICE] = (
             "SELECT COUNT(*) FROM (SELECT patient_id FROM units WHERE from_events = 1 "
             "GROUP BY patient_id HAVING COUNT(*) > 1) AS t"
         )
     if shape.patients != "none":
-        if shape.by_events:
-            counts[MISSING_FROM_PATIENTS] = one("SELECT COUNT(*) FROM units") - one(
-                "SELECT COUNT(*) FROM kept"
-            )
-        else:
-            counts[MISSING_FROM_PATIENTS] = one(
-                "SELECT COUNT(DISTINCT patient_id) FROM keyed WHERE patient_id NOT IN "
-                "(SELECT patient_id FROM units)"
-            )
-    counts["duplicate rows"] = one("SELECT COUNT(*) FROM keyed WHERE of_interest = 1") - one(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT practice_key, patient_id, code, cluster, "
-        "entry_day, episode FROM keyed WHERE of_interest = 1) AS t"
+        parts[MISSING_FROM_PATIENTS] = (
+            "SELECT (SELECT COUNT(*) FROM units) - (SELECT COUNT(*) FROM kept)"
+            if shape.by_events
+            else "SELECT COUNT(DISTINCT patient_id) FROM keyed WHERE patient_id NOT IN "
+            "(SELECT patient_id FROM units)"
+        )
+    parts["duplicate rows"] = (
+        "SELECT (SELECT COUNT(*) FROM keyed WHERE of_interest = 1) - (SELECT COUNT(*) FROM "
+        "(SELECT DISTINCT practice_key, patient_id, code, cluster, entry_day, episode FROM keyed "
+        "WHERE of_interest = 1) AS t)"
     )
-    return counts
+    values = _scalars(con, list(parts.values()))
+    return Counter(dict(zip(parts, values, strict=True)))
+
+
+def _scalars(con, queries: list[str]) -> list[int]:
+    """Several one-number queries as one row."""
+    columns = ", ".join(f"({q}) AS v{i}" for i, q in enumerate(queries))
+    row = con.execute(f"SELECT {columns}").fetchone()
+    return [int(v or 0) for v in row]
 
 
 def _entry_days(con) -> pd.Series:
