@@ -1,6 +1,6 @@
 """The SQL engine verified by running, not by reading: every rule case of every bundled pack on
-PostgreSQL (a throwaway cluster) and on Spark (local mode), each started once; and the
-`ccrqof sql` scripts and probe of both dialects run there against the engines' results."""
+PostgreSQL (a throwaway cluster, started once), and the `ccrqof sql` script and probe run there
+against the engines' results."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sql_engines import PostgresEngine
 
 import ccrqof
 from ccrqof.engine.sql.script import probe, script
-from ccrqof.engine.sql.spark import SparkEngine
 from ccrqof.rules.loader import BUNDLED
 from ccrqof.synthetic import make_extract
 from ccrqof.testing import case_files, run_case_files
@@ -26,16 +25,8 @@ def python_results():
     return run_case_files(FILES, engine="python")
 
 
-def _engine(name: str, request):
-    backend = request.getfixturevalue(f"{name}_backend")
-    if name == "postgres":
-        return PostgresEngine(backend)
-    return SparkEngine(spark=backend.session)
-
-
-@pytest.mark.parametrize("name", ["postgres", "spark"])
-def test_every_rule_case_passes(name, request, python_results):
-    results = run_case_files(FILES, engine=_engine(name, request))
+def test_every_rule_case_passes_on_postgresql(postgres_backend, python_results):
+    results = run_case_files(FILES, engine=PostgresEngine(postgres_backend))
     failures = [
         f"{path.parent.name}/{path.name} {r.case.name}: {patient} {what} expected {want}, got {got}"
         for path, found in results.items()
@@ -71,9 +62,8 @@ def warehouse(tmp_path_factory):
     return tables, extract, codelist
 
 
-@pytest.mark.parametrize("name", ["postgres", "spark"])
-def test_the_script_and_the_probe_run_on_the_warehouse(name, request, warehouse):
-    backend = request.getfixturevalue(f"{name}_backend")
+def test_the_script_and_the_probe_run_on_postgresql(postgres_backend, warehouse):
+    backend, name = postgres_backend, "postgres"
     tables, extract, codelist = warehouse
     backend.load(tables, types={"patients": {"deregistration_date": "date"}})
     assert set(backend.query(probe(name))["result"]) == {"PASS"}

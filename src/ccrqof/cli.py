@@ -10,6 +10,7 @@ import click
 import ccrqof
 from ccrqof.cli_inputs import Inputs, check_inputs_outputs, input_options, load_inputs
 from ccrqof.cli_rules import rules
+from ccrqof.cli_sql import sql
 from ccrqof.entry import run
 from ccrqof.errors import UsageError
 from ccrqof.explanation import explain_patient
@@ -42,6 +43,7 @@ def cli() -> None:
 
 
 cli.add_command(rules)
+cli.add_command(sql)
 
 
 def _org_map(path: Path | None, by: str):
@@ -121,7 +123,7 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         stages.start("Reading")
         ruleset, extract, codelist = load_inputs(inputs, on_file=stages.file_read)
         stages.start("Applying the rules")
-        evaluation = ccrqof.evaluate(extract, ruleset, codelist)
+        evaluation = ccrqof.evaluate(extract, ruleset, codelist, engine=inputs.chosen_engine())
         stages.start("Scoring")
         summary, notices = summarise(evaluation, by, organisations)
         stages.start("Writing")
@@ -176,7 +178,7 @@ def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
         raise click.UsageError("--format parquet needs --output FILE")
     check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
-    evaluation = ccrqof.evaluate(extract, ruleset, codelist)
+    evaluation = ccrqof.evaluate(extract, ruleset, codelist, engine=inputs.chosen_engine())
     for notice in evaluation.notices:
         warn(notice)
     indicator = _chosen(indicator, {p.indicator for p in ruleset.packs.values() if p.due_by})
@@ -217,7 +219,7 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     practice = practice.strip().upper() if practice else None
     check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
     ruleset, extract, codelist = load_inputs(inputs)
-    engine = ccrqof.get_engine()
+    engine = inputs.chosen_engine()
     handle = engine.prepare(extract, codelist, [ruleset], also_patients=(patient_id,))
     for notice in handle.notices:
         warn(notice)
@@ -297,7 +299,7 @@ def trend(
             clusters=clusters,
         )
         stages.start(f"Evaluating {len(days)} month ends")
-        engine = ccrqof.get_engine()
+        engine = inputs.chosen_engine()
         handle = engine.prepare(extract, codelist, rulesets)
         frame = series(
             engine,

@@ -27,7 +27,9 @@ INPUT_NAMES = (
     "as_of",
     "rules_dir",
     "allow_missing_clusters",
+    "engine",
 )
+ENGINE_NAMES = ("duckdb", "python")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class Inputs:
     as_of: str | None
     rules_dir: Path | None = None
     allow_missing_clusters: bool = False
+    engine: str = "duckdb"
+
+    def chosen_engine(self):
+        from ccrqof.engine import get_engine
+
+        return get_engine(self.engine)
 
 
 def input_options(command):
@@ -119,6 +127,14 @@ def input_options(command):
                 help="Go on (with a warning) when the code list has no codes for a cluster "
                 "the rules read; by default that is an error, since every count using the "
                 "cluster would be a quiet zero.",
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(ENGINE_NAMES),
+                default="duckdb",
+                show_default=True,
+                help="How the rules run: embedded DuckDB (the packs compiled to SQL), or the "
+                "in-memory Python reference engine. Both give the same results.",
             ),
         )
     ):

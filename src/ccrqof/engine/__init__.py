@@ -109,33 +109,39 @@ class Engine(Protocol):
     ) -> PatientTrace: ...
 
 
-def _python() -> Engine:
+def _python(**options) -> Engine:
     from ccrqof.engine.python import PythonEngine
 
     return PythonEngine()
 
 
-def _duckdb() -> Engine:
+def _duckdb(**options) -> Engine:
     from ccrqof.engine.sql.embedded import DuckDBEngine
 
-    return DuckDBEngine()
+    return DuckDBEngine(**options)
 
 
-ENGINES: dict[str, Callable[[], Engine]] = {"python": _python, "duckdb": _duckdb}
+ENGINES: dict[str, Callable[..., Engine]] = {
+    "python": _python,
+    "duckdb": _duckdb,
+}
+DEFAULT_ENGINE = "duckdb"
 
 
-def get_engine(name: str | Engine = "python") -> Engine:
-    """An engine by name (`ENGINES`), or the engine given."""
+def get_engine(name: str | Engine = DEFAULT_ENGINE, **options) -> Engine:
+    """An engine by name (`ENGINES`; options such as DuckDB's `memory_limit`), or the engine
+    given."""
     if not isinstance(name, str):
         return name
     from ccrqof.errors import UsageError
 
     if name not in ENGINES:
         raise UsageError(f"no engine called {name}; choose from {', '.join(ENGINES)}")
-    return ENGINES[name]()
+    return ENGINES[name](**options)
 
 
 __all__ = [
+    "DEFAULT_ENGINE",
     "ENGINES",
     "EVIDENCE_COLUMNS",
     "OUTCOME_KEYS",

@@ -1,2 +1,2 @@
-"""SQL engines: the packs compiled to SQL syntax trees (sqlglot), run embedded (DuckDB) or on
-Spark, or printed as a script for a warehouse (`ccrqof sql`)."""
+"""The SQL engine: the packs compiled to SQL syntax trees (sqlglot), run embedded in DuckDB or
+printed as a script for a warehouse (`ccrqof sql`)."""
