@@ -71,7 +71,7 @@ def evaluate(
     ruleset: RuleSet,
     codelist: Codelist | None = None,
     *,
-    engine: str | Engine = "duckdb",
+    engine: str | Engine = "python",
 ) -> Evaluation:
     """Outcome rows for every patient and indicator at the rule set's reference date.
 
@@ -91,7 +91,7 @@ def explain(
     patient_id: str,
     practice_code: str | None = None,
     *,
-    engine: str | Engine = "duckdb",
+    engine: str | Engine = "python",
 ) -> list[PatientExplanation]:
     """Why one patient counts as they do, rule by rule (one explanation per practice)."""
     from ccrqof.engine import get_engine

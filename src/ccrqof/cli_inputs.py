@@ -29,7 +29,7 @@ INPUT_NAMES = (
     "allow_missing_clusters",
     "engine",
 )
-ENGINE_NAMES = ("duckdb", "python")
+ENGINE_NAMES = ("python", "duckdb")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Inputs:
     as_of: str | None
     rules_dir: Path | None = None
     allow_missing_clusters: bool = False
-    engine: str = "duckdb"
+    engine: str = "python"
 
     def chosen_engine(self):
         from ccrqof.engine import get_engine
@@ -131,10 +131,10 @@ def input_options(command):
             click.option(
                 "--engine",
                 type=click.Choice(ENGINE_NAMES),
-                default="duckdb",
+                default="python",
                 show_default=True,
-                help="How the rules run: embedded DuckDB (the packs compiled to SQL), or the "
-                "in-memory Python reference engine. Both give the same results.",
+                help="How the rules run: the in-memory Python engine, or embedded DuckDB (the "
+                "packs compiled to SQL). Both give the same results.",
             ),
         )
     ):

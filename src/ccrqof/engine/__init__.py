@@ -125,7 +125,7 @@ ENGINES: dict[str, Callable[..., Engine]] = {
     "python": _python,
     "duckdb": _duckdb,
 }
-DEFAULT_ENGINE = "duckdb"
+DEFAULT_ENGINE = "python"  # duckdb once its start-up cost is down (issue 13)
 
 
 def get_engine(name: str | Engine = DEFAULT_ENGINE, **options) -> Engine:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ccrqof import schemas
 from ccrqof.codelists import Codelist
 from ccrqof.engine import (
     EVIDENCE_COLUMNS,
@@ -48,15 +49,8 @@ from ccrqof.rules.loader import RuleSet
 from ccrqof.rules.model import Registered
 
 DIALECT = "duckdb"
-_EVENT_COLUMNS = ("patient_id", "code", "cluster", "date", "episode", "practice_code")
-_PATIENT_COLUMNS = (
-    "patient_id",
-    "practice_code",
-    "registration_date",
-    "deregistration_date",
-    "date_of_birth",
-    "sex",
-)
+_EVENT_COLUMNS = tuple(schemas.EVENTS.names)  # the declared tables (ccrqof.schemas)
+_PATIENT_COLUMNS = tuple(schemas.PATIENTS.names)
 _MATERIALISED = {"units", "unit_regs", "kept", "entries", "members"}
 
 
