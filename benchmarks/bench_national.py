@@ -195,9 +195,10 @@ def stages(events: Path, patients: Path) -> dict[str, float]:
     ruleset = ccrqof.load_ruleset(year="2023-24")
     read = ccrqof.read_extract(events, patients)
     times["read"], t = time.perf_counter() - t, time.perf_counter()
-    prepared = ccrqof.prepare(read, ccrqof.illustrative_codelist(), ccrqof.clusters_used(ruleset))
+    engine = ccrqof.get_engine("python")
+    prepared = engine.prepare(read, ccrqof.illustrative_codelist(), [ruleset])
     times["prepare"], t = time.perf_counter() - t, time.perf_counter()
-    evaluation = ccrqof.evaluate_prepared(prepared, ruleset)
+    evaluation = engine.evaluate(prepared, ruleset)
     times["evaluate"], t = time.perf_counter() - t, time.perf_counter()
     ccrqof.score(evaluation)
     times["score"] = time.perf_counter() - t

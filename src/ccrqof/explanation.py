@@ -144,7 +144,10 @@ def explain_patient(
             "no patient with that id in the extract (patients absent from a given "
             "patients file are not counted); check the id and --practice"
         )
-    return [explain_one(trace, practice) for practice in trace.people["practice_code"]]
+    return [
+        explain_one(trace, None if pd.isna(practice) else practice)
+        for practice in trace.people["practice_code"]
+    ]
 
 
 def explain_one(trace: PatientTrace, practice_code) -> PatientExplanation:

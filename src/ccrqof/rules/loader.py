@@ -52,6 +52,13 @@ class RuleSet:
         every patient, not only those with entries of interest."""
         return any(pack.takes_patients_without_entries() for pack in self.packs.values())
 
+    def reads_patient_details(self) -> bool:
+        """Does a population read sex or date of birth from the patients file?"""
+        return any(
+            getattr(pack.population, "sex", None) or getattr(pack.population, "age", None)
+            for pack in self.packs.values()
+        )
+
     def outcome_dates(self) -> tuple[str, ...]:
         """Every pack's outcome dates in pack order (registers first), built-in dates such as
         REG_DAT last: the date columns of patient-level outcome rows."""

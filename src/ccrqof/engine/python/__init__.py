@@ -39,6 +39,7 @@ class PythonEngine:
             set().union(*(r.clusters() for r in rulesets)),
             also_patients=also_patients,
             every_patient=any(r.needs_every_patient() for r in rulesets),
+            details=any(r.reads_patient_details() for r in rulesets),
         )
 
     def evaluate(self, handle: Prepared, ruleset: RuleSet) -> Evaluation:

@@ -255,6 +255,7 @@ def prepare(
     *,
     also_patients: tuple[str, ...] = (),
     every_patient: bool = False,
+    details: bool = True,
 ) -> Prepared:
     """Map codes to the clusters the rules use and key every event to a patient.
 
@@ -367,7 +368,7 @@ def prepare(
                 )[reg_i],
             }
         )
-        for name in PATIENT_ATTRIBUTES:
+        for name in PATIENT_ATTRIBUTES if details else ():  # only when a population reads them
             if name in registrations:
                 attributes[name] = _largest_per_unit(registrations[name], reg_i, unit_j, n_units)
         known = np.zeros(n_units, bool)

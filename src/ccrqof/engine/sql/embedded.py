@@ -301,7 +301,7 @@ class DuckDBEngine:
             ruleset,
             pd.DataFrame(
                 {
-                    "practice_code": people["practice_key"].replace("", None),
+                    "practice_code": [p or None for p in people["practice_key"]],
                     "patient_id": people["patient_id"],
                 }
             ),
