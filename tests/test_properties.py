@@ -13,6 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 import pandas as pd
+import pytest
+from engines import ENGINE_NAMES
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from oracle import Event, Registration
@@ -29,6 +31,9 @@ from test_differential import (
 
 import ccrqof
 from ccrqof.engine import Evaluation, outcome_columns
+
+# the invariants hold on every engine (tests/engines.py)
+ON_EVERY_ENGINE = pytest.mark.parametrize("engine", ENGINE_NAMES)
 
 SETTINGS = settings(
     max_examples=40,
@@ -73,9 +78,10 @@ def _patients(outcomes: pd.DataFrame, indicator: str, *kinds: str) -> set:
 
 
 @SETTINGS
+@ON_EVERY_ENGINE
 @given(SMALL)
-def test_numerator_within_denominator_within_register(scenario):
-    evaluation, summary = run_ccrqof(scenario)
+def test_numerator_within_denominator_within_register(engine, scenario):
+    evaluation, summary = run_ccrqof(scenario, engine=engine)
     out = evaluation.outcomes
     register = _patients(out, "CAN001")
     for indicator in RATES:
@@ -92,9 +98,10 @@ def test_numerator_within_denominator_within_register(scenario):
 
 
 @SETTINGS
+@ON_EVERY_ENGINE
 @given(SMALL)
-def test_every_register_patient_leaves_each_cascade_at_exactly_one_rule(scenario):
-    evaluation, _ = run_ccrqof(scenario)
+def test_every_register_patient_leaves_each_cascade_at_exactly_one_rule(engine, scenario):
+    evaluation, _ = run_ccrqof(scenario, engine=engine)
     out = evaluation.outcomes
     packs = evaluation.ruleset.packs
     assert not out.duplicated(["indicator", "practice_code", "patient_id"]).any()
@@ -121,14 +128,15 @@ def test_every_register_patient_leaves_each_cascade_at_exactly_one_rule(scenario
 
 
 @SETTINGS
+@ON_EVERY_ENGINE
 @given(SMALL, st.randoms(use_true_random=False))
-def test_shuffling_event_rows_changes_nothing(scenario, random):
+def test_shuffling_event_rows_changes_nothing(engine, scenario, random):
     frame = events_frame(scenario)
     order = list(range(len(frame)))
     random.shuffle(order)
     shuffled = frame.iloc[order].reset_index(drop=True)
     shuffled["line"] = np.arange(2, len(shuffled) + 2)
-    _assert_same(run_ccrqof(scenario), run_ccrqof(scenario, shuffled))
+    _assert_same(run_ccrqof(scenario, engine=engine), run_ccrqof(scenario, shuffled, engine))
 
 
 @st.composite
@@ -156,17 +164,25 @@ def with_extra_rows(draw, kind: str):
 
 
 @SETTINGS
+@ON_EVERY_ENGINE
 @given(with_extra_rows("unrelated"))
-def test_unrelated_codes_and_clusters_change_nothing(drawn):
+def test_unrelated_codes_and_clusters_change_nothing(engine, drawn):
     scenario, extra = drawn
-    _assert_same(run_ccrqof(scenario), run_ccrqof(scenario, events_frame(scenario, extra)))
+    _assert_same(
+        run_ccrqof(scenario, engine=engine),
+        run_ccrqof(scenario, events_frame(scenario, extra), engine),
+    )
 
 
 @SETTINGS
+@ON_EVERY_ENGINE
 @given(with_extra_rows("after R"))
-def test_events_after_the_reference_date_change_nothing(drawn):
+def test_events_after_the_reference_date_change_nothing(engine, drawn):
     scenario, extra = drawn
-    _assert_same(run_ccrqof(scenario), run_ccrqof(scenario, events_frame(scenario, extra)))
+    _assert_same(
+        run_ccrqof(scenario, engine=engine),
+        run_ccrqof(scenario, events_frame(scenario, extra), engine),
+    )
 
 
 # Two practices; the only patient of A81001 is missing from the patients file.
