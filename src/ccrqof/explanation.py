@@ -144,10 +144,9 @@ def explain_patient(
             "no patient with that id in the extract (patients absent from a given "
             "patients file are not counted); check the id and --practice"
         )
-    return [
-        explain_one(trace, None if pd.isna(practice) else practice)
-        for practice in trace.people["practice_code"]
-    ]
+    practices = [None if pd.isna(p) else p for p in trace.people["practice_code"]]
+    # by practice code (none first), the same order on every engine
+    return [explain_one(trace, p) for p in sorted(practices, key=lambda p: (p is not None, p))]
 
 
 def explain_one(trace: PatientTrace, practice_code) -> PatientExplanation:
