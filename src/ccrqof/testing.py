@@ -206,7 +206,7 @@ def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseRe
     from ccrqof.engine import get_engine
 
     chosen = get_engine(engine)
-    batches: dict[str, list] = {}
+    items: list = []
     order: dict[Path, int] = {}
     for path in map(Path, paths):
         cases = load_case_file(path)
@@ -215,10 +215,10 @@ def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseRe
         for index, case in enumerate(cases.cases):
             reference = case.reference_date or info.pped
             item = (path, packs[cases.indicator], ruleset, case, index, reference)
-            batches.setdefault("all", []).append(item)
+            items.append(item)
         order[path] = len(cases.cases)
     found: dict[tuple, CaseResult] = {}
-    for items in batches.values():
+    if items:
         events, patients = [], []
         for n, item in enumerate(items):
             extract = _extract(item[3])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from sqlglot import exp
 
 from ccrqof import schemas
 from ccrqof.codelists import Codelist
@@ -234,7 +235,6 @@ class DuckDBEngine:
         patient_id: str,
         practice_code: str | None = None,
     ) -> PatientTrace:
-        from sqlglot import exp
 
         match = eq(col("patient_id"), lit(patient_id))
         if practice_code is not None:
@@ -312,7 +312,7 @@ class DuckDBEngine:
 
     def _timeline(self, handle: DuckHandle, only) -> pd.DataFrame:
         entries = self._run(
-            handle, with_ctes(only, select(exp_star()).from_("entries", copy=False))
+            handle, with_ctes(only, select(exp.Star()).from_("entries", copy=False))
         )
         rows = [
             (
@@ -328,7 +328,7 @@ class DuckDBEngine:
         ]
         if handle.shape.patients != "none":
             regs = self._run(
-                handle, with_ctes(only, select(exp_star()).from_("unit_regs", copy=False))
+                handle, with_ctes(only, select(exp.Star()).from_("unit_regs", copy=False))
             )
             for r in regs.to_dict("records"):
                 key = (r["practice_key"] or None, r["patient_id"])
@@ -338,18 +338,6 @@ class DuckDBEngine:
         frame = pd.DataFrame(rows, columns=list(TIMELINE_COLUMNS))
         frame["date"] = pd.to_datetime(frame["date"]).to_numpy("datetime64[D]")
         return frame
-
-
-def exp_count():
-    from sqlglot import exp
-
-    return exp.Count(this=exp.Star())
-
-
-def exp_star():
-    from sqlglot import exp
-
-    return exp.Star()
 
 
 def _outcomes(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from functools import singledispatch
 
 from sqlglot import exp
 
+from ccrqof.dates import Offset
 from ccrqof.engine.python.cascade import OUTCOME_OF_KIND
 from ccrqof.engine.sql.build import (
     TRUE,
@@ -46,7 +47,6 @@ from ccrqof.rules.model import (
     LatestEvent,
     Registered,
     RegisterOf,
-    RuleKind,
 )
 
 UNIT = ("practice_key", "patient_id")
@@ -265,9 +265,7 @@ def _registered(definition: Registered, pack: PackScope) -> exp.Select:
     return query.where(all_of(*where), copy=False) if where else query
 
 
-def _months(n: int):
-    from ccrqof.dates import Offset
-
+def _months(n: int) -> Offset:
     return Offset(n, "months")
 
 
@@ -488,7 +486,6 @@ def union_all(queries: list[exp.Select]) -> exp.Select:
 
 __all__ = [
     "DISPATCHERS",
-    "RuleKind",
     "date_column",
     "evidence_queries",
     "outcome_query",

@@ -80,7 +80,7 @@ def _rename(query: exp.Expression, tables: dict[str, str], ctes: set[str]) -> ex
     return query.transform(swap)
 
 
-def _practices(views, ruleset: RuleSet) -> exp.Select:
+def _practices(ruleset: RuleSet) -> exp.Select:
     """Counts per practice and indicator, as the summary's first columns."""
 
     def total(outcome: str) -> exp.Expression:
@@ -168,7 +168,7 @@ def script(
         )
     else:
         ctes.append(("outcome_rows", rows))
-        final = _practices(views, ruleset).order_by(
+        final = _practices(ruleset).order_by(
             col("practice_code", "c"), col("indicator", "c"), copy=False
         )
     query = with_ctes(ctes, final)
