@@ -12,10 +12,11 @@ the synthetic extract with benchmarks/generate.py in a child process (in parts o
 practices, so memory stays bounded at any scale), or reuses it from benchmarks/out/, which git
 ignores; then, each in its own subprocess so that wall time and peak RSS are those of a real run:
 
-- `ccrqof calc EVENTS --patients PATIENTS --year 2023-24 --format csv --output ... --quiet`;
+- `ccrqof calc EVENTS --patients PATIENTS --year 2023-24 --format json --output ... --quiet`;
 - benchmarks/national.sql (CAN001/CAN004/CAN005, 2023-24 rules) in DuckDB over the same files,
   with DuckDB's default threads, writing its per-practice counts to CSV.
 
+The two take turns, --runs rounds, so that a busy spell of the machine falls on both alike.
 It then checks that both give the same register, numerator, denominator, PCAs, exclusions and
 per-rule breakdown for every practice (exit status 1 if not), and prints the ratio of wall
 times. With --format csv it also compares reading both files with pyarrow.csv.read_csv alone and
@@ -138,10 +139,25 @@ def measured(command: list[str], quiet: bool = False) -> tuple[float, int, str]:
         return wall, usage.ru_maxrss * 1024, out.read()
 
 
-def repeat(command: list[str], runs: int) -> tuple[float, int, str]:
-    results = [measured(command) for _ in range(runs)]
+def summary(results: list[tuple[float, int, str]]) -> tuple[float, int, str]:
+    """Median wall, highest peak RSS and the last stdout of several runs."""
     walls = [r[0] for r in results]
     return statistics.median(walls), max(r[1] for r in results), results[-1][2]
+
+
+def repeat(command: list[str], runs: int) -> tuple[float, int, str]:
+    return summary([measured(command) for _ in range(runs)])
+
+
+def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, int, str]]:
+    """Run the commands in turn, `runs` rounds, so that a busy spell of the machine falls on
+    each of them alike."""
+    results: dict[str, list] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            print(f"  {name}:", flush=True)
+            results[name].append(measured(command))
+    return {name: summary(got) for name, got in results.items()}
 
 
 def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
@@ -156,7 +172,7 @@ def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
         "--year",
         "2023-24",
         "--format",
-        "csv",
+        "json",
         "--output",
         str(output),
         "--quiet",
@@ -201,10 +217,13 @@ def check_month_arithmetic() -> None:
 
 
 def long_ccrqof(path: Path) -> pd.DataFrame:
-    flat = pd.read_csv(path, dtype={"practice_code": str})
-    flat = flat.rename(columns=lambda c: c.removeprefix("breakdown_"))
-    value_cols = [c for c in flat.columns if c in MEASURES or c.isupper()]
-    long = flat.melt(["practice_code", "indicator"], value_cols, "measure").dropna()
+    """practice_code, indicator, measure, value from ccrqof's JSON document."""
+    rows = []
+    for result in json.loads(path.read_text())["results"]:
+        keys = (result["practice_code"], result["indicator"])
+        rows += [(*keys, m, result[m]) for m in MEASURES]
+        rows += [(*keys, m, v) for m, v in result["breakdown"].items()]
+    long = pd.DataFrame(rows, columns=["practice_code", "indicator", "measure", "value"])
     return long.astype({"value": np.int64})
 
 
@@ -280,18 +299,24 @@ def run_scale(args, scale: float) -> dict:
     )
     work = events.parent / "results"
     work.mkdir(exist_ok=True)
-    ours, theirs, sql_file = work / "ccrqof.csv", work / "duckdb.csv", work / "national.sql"
+    ours, theirs, sql_file = work / "ccrqof.json", work / "duckdb.csv", work / "national.sql"
     sql_file.write_text(duckdb_sql(events, patients, args.format))
 
     row = {"scale": scale, "practices": practices, **info, "mismatches": 0}
+    commands = {}
     if args.only != "duckdb":
-        row["wall"], row["rss"], _ = repeat(ccrqof_command(events, patients, ours), args.runs)
-        print(f"  ccrqof calc : wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}", flush=True)
+        commands["ccrqof"] = ccrqof_command(events, patients, ours)
     if args.only != "ccrqof":
         child = [sys.executable, "-c", DUCKDB_CHILD, str(sql_file), str(theirs)]
         if args.duckdb_memory_limit:
             child += [args.duckdb_memory_limit, str(work / "duckdb_tmp")]
-        row["db_wall"], row["db_rss"], threads = repeat(child, args.runs)
+        commands["duckdb"] = child
+    results = interleaved(commands, args.runs)
+    if "ccrqof" in results:
+        row["wall"], row["rss"], _ = results["ccrqof"]
+        print(f"  ccrqof calc : wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}", flush=True)
+    if "duckdb" in results:
+        row["db_wall"], row["db_rss"], threads = results["duckdb"]
         limit = f", memory_limit {args.duckdb_memory_limit}" if args.duckdb_memory_limit else ""
         print(
             f"  DuckDB SQL  : wall {row['db_wall']:6.2f} s   peak RSS {gb(row['db_rss'])}"
@@ -320,7 +345,7 @@ def run_scale(args, scale: float) -> dict:
 def agreement(row: dict, ours: Path, theirs: Path) -> None:
     bad = compare(ours, theirs)
     row["mismatches"] = len(bad)
-    n = pd.read_csv(ours, usecols=["practice_code"], dtype=str)["practice_code"].nunique()
+    n = len({r["practice_code"] for r in json.loads(ours.read_text())["results"]})
     m = pd.read_csv(theirs, usecols=["practice_code"], dtype=str)["practice_code"].nunique()
     if len(bad):
         print(f"  AGREEMENT: {len(bad):,} differing counts; first few:")
