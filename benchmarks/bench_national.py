@@ -1,21 +1,30 @@
 """Time `ccrqof calc` against the same rules as one DuckDB SQL query, at ICB or national scale.
 
-    python benchmarks/bench_national.py [--practices 6500] [--patients-per-practice 385]
-        [--format parquet|csv] [--runs 1] [--scale 1.0 [0.1 ...]] [--stages]
+    python benchmarks/bench_national.py [--profile sparse|dense] [--practices 6500]
+        [--patients-per-practice 385] [--format parquet|csv] [--runs 1] [--scale 1.0 [0.1 ...]]
+        [--stages] [--only ccrqof|duckdb] [--duckdb-memory-limit 6GB]
 
-For each scale (practices x scale, same list sizes) it generates a synthetic extract (or reuses
-it from benchmarks/out/, which git ignores), then, each in its own subprocess so that wall time
-and peak RSS are those of a real run:
+--profile sparse (the default) is a whole-list extract where 3% of the events are entries the
+rules read (385 patients a practice: 2.5 million patients, 8.1 million events); --profile dense
+a cluster-filtered cancer extract where about 90% are (370 patients a practice: 2.4 million
+patients, 9.4 million events). For each scale (practices x scale, same list sizes) it generates
+the synthetic extract with benchmarks/generate.py in a child process (in parts of 6,500
+practices, so memory stays bounded at any scale), or reuses it from benchmarks/out/, which git
+ignores; then, each in its own subprocess so that wall time and peak RSS are those of a real run:
 
-- `ccrqof calc EVENTS --patients PATIENTS --year 2023-24 --format csv --output ... --quiet`;
+- `ccrqof calc EVENTS --patients PATIENTS --year 2023-24 --format json --output ... --quiet`;
 - benchmarks/national.sql (CAN001/CAN004/CAN005, 2023-24 rules) in DuckDB over the same files,
   with DuckDB's default threads, writing its per-practice counts to CSV.
 
+The two take turns, --runs rounds, so that a busy spell of the machine falls on both alike.
 It then checks that both give the same register, numerator, denominator, PCAs, exclusions and
 per-rule breakdown for every practice (exit status 1 if not), and prints the ratio of wall
 times. With --format csv it also compares reading both files with pyarrow.csv.read_csv alone and
-with ccrqof's validating reader, each in a fresh process. duckdb is the `benchmark` extra:
-pip install -e '.[benchmark]'.
+with ccrqof's validating reader, each in a fresh process. Every run prints the load average of
+the machine when it ended: read timings taken under load (more than about 1 a core) with care.
+--only runs one side (no agreement check); --duckdb-memory-limit sets DuckDB's memory_limit and
+a spill folder (results/duckdb_tmp) for runs bigger than memory. duckdb is the `benchmark`
+extra: pip install -e '.[benchmark]'.
 """
 
 from __future__ import annotations
@@ -42,16 +51,20 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import ccrqof  # noqa: E402
 from ccrqof.dates import add_months  # noqa: E402
-from ccrqof.synthetic import make_extract, write_extract  # noqa: E402
+from ccrqof.synthetic import PROFILES  # noqa: E402
 
 REFERENCE = dt.date(2024, 3, 31)
 CODELIST = HERE.parent / "src" / "ccrqof" / "data" / "illustrative_codelist.csv"
 MEASURES = ["register", "numerator", "denominator", "pcas", "exclusions"]
+DEFAULT_SIZE = {"sparse": 385, "dense": 370}  # patients a practice: national at 6,500
 DUCKDB_CHILD = """
 import sys, duckdb
 sql, out = open(sys.argv[1]).read(), sys.argv[2]
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
+if len(sys.argv) > 3:  # memory limit and spill folder
+    con.execute(f"SET memory_limit = '{sys.argv[3]}'")
+    con.execute(f"SET temp_directory = '{sys.argv[4]}'")
 con.execute(f"COPY ({sql}) TO '{out}' (HEADER, DELIMITER ',')")
 print(con.execute("SELECT current_setting('threads')").fetchone()[0])
 """
@@ -62,31 +75,51 @@ def list_size(text: str) -> int | tuple[int, int]:
     return (int(lo), int(hi)) if sep else int(lo)
 
 
-def extract(practices: int, size, seed: int, fmt: str) -> tuple[Path, Path, dict]:
-    """events.<fmt> and patients.<fmt> for this size, generated once and cached."""
+def extract(
+    practices: int, size, seed: int, fmt: str, profile: str = "sparse"
+) -> tuple[Path, Path, dict]:
+    """events.<fmt> and patients.<fmt> for this size, generated once (by generate.py, in a child
+    process so that this process stays small) and cached."""
     label = size if isinstance(size, int) else f"{size[0]}-{size[1]}"
-    folder = HERE / "out" / f"extract-{practices}x{label}-seed{seed}"
+    kind = "" if profile == "sparse" else f"{profile}-"
+    folder = HERE / "out" / f"extract-{kind}{practices}x{label}-seed{seed}"
     events, patients = folder / f"events.{fmt}", folder / f"patients.{fmt}"
     meta = folder / "meta.json"
     if not (events.exists() and patients.exists() and meta.exists()):
-        print(f"generating {practices:,} practices x {label} patients, seed {seed}", flush=True)
-        start = time.perf_counter()
-        ev, pt = make_extract(practices, size, REFERENCE, seed=seed)
-        patients_n = int(pt["patient_id"].nunique())
-        info = {"events": len(ev), "registrations": len(pt), "patients": patients_n}
-        write_extract(ev, pt, folder, fmt=fmt)
-        meta.write_text(json.dumps(info))
-        del ev, pt
-        print(f"  done in {time.perf_counter() - start:.1f} s", flush=True)
+        print(f"generating {profile}: {practices:,} practices x {label} patients, seed {seed}")
+        command = [
+            sys.executable,
+            str(HERE / "generate.py"),
+            str(folder),
+            "--profile",
+            profile,
+            "--practices",
+            str(practices),
+            "--patients-per-practice",
+            str(label),
+            "--seed",
+            str(seed),
+            "--format",
+            fmt,
+            "--reference-date",
+            REFERENCE.isoformat(),
+        ]
+        wall, rss, out = measured(command, quiet=True)
+        print("  " + out.strip().replace("\n", "\n  "))
+        print(f"  generation: wall {wall:.1f} s, peak RSS {gb(rss)}, load {load()}", flush=True)
     return events, patients, json.loads(meta.read_text())
 
 
-def measured(command: list[str]) -> tuple[float, int, str]:
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def measured(command: list[str], quiet: bool = False) -> tuple[float, int, str]:
     """Wall seconds, peak RSS in bytes (of this child only, from wait4) and stdout.
 
     The child's user and system CPU seconds are printed too: on a VM, system time (the kernel
     handing out fresh memory pages) varies a lot from run to run and explains most of the
-    spread in wall time."""
+    spread in wall time. So is the load average (1, 5 and 15 minutes) when it ended."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
@@ -96,17 +129,35 @@ def measured(command: list[str]) -> tuple[float, int, str]:
         out.seek(0), err.seek(0)
         if proc.returncode != 0:
             sys.exit(f"command failed: {' '.join(command)}\n{err.read()}")
-        print(
-            f"    run: wall {wall:.2f} s, user {usage.ru_utime:.2f} s, sys {usage.ru_stime:.2f} s",
-            flush=True,
-        )
+        if not quiet:
+            print(
+                f"    run: wall {wall:.2f} s, user {usage.ru_utime:.2f} s, "
+                f"sys {usage.ru_stime:.2f} s, peak RSS {gb(usage.ru_maxrss * 1024)}, "
+                f"load {load()}",
+                flush=True,
+            )
         return wall, usage.ru_maxrss * 1024, out.read()
 
 
-def repeat(command: list[str], runs: int) -> tuple[float, int, str]:
-    results = [measured(command) for _ in range(runs)]
+def summary(results: list[tuple[float, int, str]]) -> tuple[float, int, str]:
+    """Median wall, highest peak RSS and the last stdout of several runs."""
     walls = [r[0] for r in results]
     return statistics.median(walls), max(r[1] for r in results), results[-1][2]
+
+
+def repeat(command: list[str], runs: int) -> tuple[float, int, str]:
+    return summary([measured(command) for _ in range(runs)])
+
+
+def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, int, str]]:
+    """Run the commands in turn, `runs` rounds, so that a busy spell of the machine falls on
+    each of them alike."""
+    results: dict[str, list] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            print(f"  {name}:", flush=True)
+            results[name].append(measured(command))
+    return {name: summary(got) for name, got in results.items()}
 
 
 def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
@@ -121,7 +172,7 @@ def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
         "--year",
         "2023-24",
         "--format",
-        "csv",
+        "json",
         "--output",
         str(output),
         "--quiet",
@@ -166,10 +217,13 @@ def check_month_arithmetic() -> None:
 
 
 def long_ccrqof(path: Path) -> pd.DataFrame:
-    flat = pd.read_csv(path, dtype={"practice_code": str})
-    flat = flat.rename(columns=lambda c: c.removeprefix("breakdown_"))
-    value_cols = [c for c in flat.columns if c in MEASURES or c.isupper()]
-    long = flat.melt(["practice_code", "indicator"], value_cols, "measure").dropna()
+    """practice_code, indicator, measure, value from ccrqof's JSON document."""
+    rows = []
+    for result in json.loads(path.read_text())["results"]:
+        keys = (result["practice_code"], result["indicator"])
+        rows += [(*keys, m, result[m]) for m in MEASURES]
+        rows += [(*keys, m, v) for m, v in result["breakdown"].items()]
+    long = pd.DataFrame(rows, columns=["practice_code", "indicator", "measure", "value"])
     return long.astype({"value": np.int64})
 
 
@@ -193,9 +247,9 @@ def stages(events: Path, patients: Path) -> dict[str, float]:
     """In-process stage times of one ccrqof run (library API, same steps as the command)."""
     times, t = {}, time.perf_counter()
     ruleset = ccrqof.load_ruleset(year="2023-24")
+    engine = ccrqof.get_engine("python")
     read = ccrqof.read_extract(events, patients)
     times["read"], t = time.perf_counter() - t, time.perf_counter()
-    engine = ccrqof.get_engine("python")
     prepared = engine.prepare(read, ccrqof.illustrative_codelist(), [ruleset])
     times["prepare"], t = time.perf_counter() - t, time.perf_counter()
     evaluation = engine.evaluate(prepared, ruleset)
@@ -235,29 +289,43 @@ def gb(n: int) -> str:
 
 def run_scale(args, scale: float) -> dict:
     practices = max(1, round(args.practices * scale))
-    events, patients, info = extract(practices, args.patients_per_practice, args.seed, args.format)
+    size = args.patients_per_practice
+    events, patients, info = extract(practices, size, args.seed, args.format, args.profile)
+    info = {k: info[k] for k in ("events", "registrations", "patients")}
     print(
-        f"\n== scale {scale:g}: {practices:,} practices, {info['patients']:,} patients, "
-        f"{info['events']:,} event rows, {info['registrations']:,} registration rows "
+        f"\n== {args.profile}, scale {scale:g}: {practices:,} practices, {info['patients']:,} "
+        f"patients, {info['events']:,} event rows, {info['registrations']:,} registration rows "
         f"({args.format}; events file {events.stat().st_size / 1e6:,.0f} MB)"
     )
     work = events.parent / "results"
     work.mkdir(exist_ok=True)
-    ours, theirs, sql_file = work / "ccrqof.csv", work / "duckdb.csv", work / "national.sql"
+    ours, theirs, sql_file = work / "ccrqof.json", work / "duckdb.csv", work / "national.sql"
     sql_file.write_text(duckdb_sql(events, patients, args.format))
 
-    row = {"scale": scale, "practices": practices, **info}
-    row["wall"], row["rss"], _ = repeat(ccrqof_command(events, patients, ours), args.runs)
-    print(f"  ccrqof calc : wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}", flush=True)
-    child = [sys.executable, "-c", DUCKDB_CHILD, str(sql_file), str(theirs)]
-    row["db_wall"], row["db_rss"], threads = repeat(child, args.runs)
-    print(
-        f"  DuckDB SQL  : wall {row['db_wall']:6.2f} s   peak RSS {gb(row['db_rss'])}"
-        f"   (threads {threads.strip()})"
-    )
-    row["ratio"] = row["wall"] / row["db_wall"]
-    print(f"  ratio ccrqof/DuckDB wall: {row['ratio']:.2f} (goal <= 1.0)")
-    if args.format == "csv":
+    row = {"scale": scale, "practices": practices, **info, "mismatches": 0}
+    commands = {}
+    if args.only != "duckdb":
+        commands["ccrqof"] = ccrqof_command(events, patients, ours)
+    if args.only != "ccrqof":
+        child = [sys.executable, "-c", DUCKDB_CHILD, str(sql_file), str(theirs)]
+        if args.duckdb_memory_limit:
+            child += [args.duckdb_memory_limit, str(work / "duckdb_tmp")]
+        commands["duckdb"] = child
+    results = interleaved(commands, args.runs)
+    if "ccrqof" in results:
+        row["wall"], row["rss"], _ = results["ccrqof"]
+        print(f"  ccrqof calc : wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}", flush=True)
+    if "duckdb" in results:
+        row["db_wall"], row["db_rss"], threads = results["duckdb"]
+        limit = f", memory_limit {args.duckdb_memory_limit}" if args.duckdb_memory_limit else ""
+        print(
+            f"  DuckDB SQL  : wall {row['db_wall']:6.2f} s   peak RSS {gb(row['db_rss'])}"
+            f"   (threads {threads.strip()}{limit})"
+        )
+    if args.only is None:
+        row["ratio"] = row["wall"] / row["db_wall"]
+        print(f"  ratio ccrqof/DuckDB wall: {row['ratio']:.2f} (goal <= 1.0)")
+    if args.format == "csv" and args.only != "duckdb":
         row["pyarrow"] = read_only("pyarrow", events, patients, args.runs)
         row["read"] = read_only("ccrqof", events, patients, args.runs)
         print(
@@ -269,29 +337,36 @@ def run_scale(args, scale: float) -> dict:
         parts = stages(events, patients)
         print("  in-process stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
         row["stages"] = parts
+    if args.only is None:
+        agreement(row, ours, theirs)
+    return row
 
+
+def agreement(row: dict, ours: Path, theirs: Path) -> None:
     bad = compare(ours, theirs)
     row["mismatches"] = len(bad)
-    n = pd.read_csv(ours, usecols=["practice_code"], dtype=str)["practice_code"].nunique()
+    n = len({r["practice_code"] for r in json.loads(ours.read_text())["results"]})
+    m = pd.read_csv(theirs, usecols=["practice_code"], dtype=str)["practice_code"].nunique()
     if len(bad):
         print(f"  AGREEMENT: {len(bad):,} differing counts; first few:")
         print(bad.head(12).to_string(index=False))
     else:
         print(
-            f"  agreement: all counts equal for {n:,} practices x CAN001/CAN004/CAN005 "
-            "(register, numerator, denominator, PCAs, exclusions, per-rule breakdown)"
+            f"  agreement: all counts equal for {n:,} practices ({m:,} with a register patient "
+            "in DuckDB's result) x CAN001/CAN004/CAN005 (register, numerator, denominator, "
+            "PCAs, exclusions, per-rule breakdown)"
         )
-    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=PROFILES, default="sparse")
     parser.add_argument("--practices", type=int, default=6500)
     parser.add_argument(
         "--patients-per-practice",
         type=list_size,
-        default=385,
-        help="one number, or a range LO-HI drawn per practice",
+        default=None,
+        help="one number, or a range LO-HI drawn per practice (default: 385 sparse, 370 dense)",
     )
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument("--runs", type=int, default=1, help="repeats; the median wall is shown")
@@ -300,14 +375,23 @@ def main() -> None:
         type=float,
         nargs="+",
         default=[1.0],
-        help="size factors, e.g. --scale 0.1 1 to show linear growth",
+        help="size factors, e.g. --scale 0.1 1 to show linear growth, --scale 10 for 10x",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stages", action="store_true", help="also time ccrqof's stages")
+    parser.add_argument(
+        "--only", choices=("ccrqof", "duckdb"), help="run one side only (no agreement check)"
+    )
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        metavar="SIZE",
+        help="DuckDB's memory_limit (e.g. 6GB), spilling to results/duckdb_tmp",
+    )
     args = parser.parse_args()
+    if args.patients_per_practice is None:
+        args.patients_per_practice = DEFAULT_SIZE[args.profile]
 
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, load average {load} (other work skews timings)")
+    print(f"machine: {os.cpu_count()} cores, load average {load()} (other work skews timings)")
     print(
         f"python {sys.version.split()[0]}, ccrqof "
         f"{ccrqof.__version__}, duckdb {duckdb.__version__}, pandas {pd.__version__}"
@@ -319,10 +403,9 @@ def main() -> None:
         base = rows[0]
         for r in rows[1:]:
             size = r["events"] / base["events"]
-            print(
-                f"  {size:.2f}x the events: ccrqof {r['wall'] / base['wall']:.2f}x the time, "
-                f"DuckDB {r['db_wall'] / base['db_wall']:.2f}x"
-            )
+            ours = f"ccrqof {r['wall'] / base['wall']:.2f}x the time, " if "wall" in r else ""
+            theirs = f"DuckDB {r['db_wall'] / base['db_wall']:.2f}x" if "db_wall" in r else ""
+            print(f"  {size:.2f}x the events: {ours}{theirs}")
     if any(r["mismatches"] for r in rows):
         sys.exit(1)
 

@@ -8,12 +8,26 @@ patients near the rule boundaries: new diagnoses, late and missing reviews, invi
 new registrations, deregistrations and events after the reference date. The extract is taken a few
 weeks after the reference date, so it also holds events the calculation must ignore.
 Cancer-related codes come only from the bundled illustrative code list.
+
+Two profiles:
+
+- ``sparse`` (the default): a whole practice list, every registered patient with their common
+  entries (blood pressure, weight, ...). Only about 3% of the events are entries the rules read.
+- ``dense``: a cluster-filtered extract, as an ICB's cancer extract is. The patients are those
+  with an entry in the clusters the extract was filtered to, so nearly all of them have a cancer
+  diagnosis. The extract also holds entries of a few other clusters, copies of rows, and patients
+  who moved between practices. At least 85% of the event rows are entries the rules read.
+  ``patients_per_practice`` counts the patients *in the extract*: about 370 a practice is
+  national scale (6,500 practices, 2.4 million patients, 9.4 million events).
+
+`write_extract_in_parts` writes an extract of any size part by part, so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -26,7 +40,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-__all__ = ["make_extract", "write_extract"]
+__all__ = ["PROFILES", "make_extract", "write_extract", "write_extract_in_parts"]
+
+PROFILES = ("sparse", "dense")
 
 EPISODES = ["", "first", "new", "review", "ended"]
 BLANK, FIRST, NEW, REVIEW, ENDED = range(5)
@@ -54,6 +70,7 @@ CANCER_WEIGHTS = {
 AGE_BANDS = np.array(
     [5.4, 5.9, 6.0, 5.6, 6.0, 6.6, 6.9, 6.6, 6.3, 6.4, 6.9, 6.7, 5.8, 5.0, 5.0, 3.6, 2.5, 1.5, 0.8]
 )
+AGE_TILT = 0.065  # cancer is about 1.9x as common for every 10 years of age
 YEAR = 365.25
 ODS_LETTERS = "ABCDEFGHJKLMNPQRSTUVWY"
 
@@ -67,10 +84,11 @@ def _codelist() -> dict[str, list[str]]:
     return clusters
 
 
-def _practice_codes(n: int) -> list[str]:
-    """ODS-like codes A81001, A81002, ... A81999, A82001, ...; deterministic."""
+def _practice_codes(n: int, first: int = 0) -> list[str]:
+    """ODS-like codes A81001, A81002, ... A81999, A82001, ...; deterministic. `first` numbers
+    practices on from an earlier part of the same extract."""
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         block = 81 + i // 999
         out.append(f"{ODS_LETTERS[block // 100]}{block % 100:02d}{i % 999 + 1:03d}")
     return out
@@ -114,6 +132,17 @@ def _to_text(days: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
     return pc.fill_null(text.take(pa.array(days - first, mask=missing)), "")
 
 
+def _age_band_weights(dense: bool) -> np.ndarray:
+    """Probability of each age band: England's, or for a cancer extract England's tilted by
+    exp(0.065 x age), as the sparse profile picks who has cancer."""
+    if not dense:
+        return AGE_BANDS / AGE_BANDS.sum()
+    lo = 5.0 * np.arange(AGE_BANDS.size)
+    width = np.where(np.arange(AGE_BANDS.size) == AGE_BANDS.size - 1, 10.0, 5.0)
+    w = AGE_BANDS / width * (np.exp(AGE_TILT * (lo + width)) - np.exp(AGE_TILT * lo)) / AGE_TILT
+    return w / w.sum()
+
+
 @dataclass
 class _Population:
     """One entry per patient (day numbers); dereg 0 means still registered."""
@@ -128,18 +157,31 @@ class _Population:
     returners: np.ndarray  # patients who also have an earlier registration row ...
     prev_start: np.ndarray  # ... from prev_start[returners] to prev_end[returners]
     prev_end: np.ndarray
+    prev_prac: np.ndarray  # ... at this practice (another one for a patient who moved)
 
 
 def _population(
-    rng: np.random.Generator, sizes: np.ndarray, ref: int, extracted: np.ndarray
+    rng: np.random.Generator,
+    sizes: np.ndarray,
+    ref: int,
+    extracted: np.ndarray,
+    dense: bool = False,
 ) -> _Population:
-    """Age pyramid and registration history: mostly long-registered, some joiners and leavers."""
+    """Age pyramid and registration history: mostly long-registered, some joiners and leavers.
+
+    Dense (a cancer extract): older, more leavers (deaths), and some patients who moved here
+    from another practice of the extract, whose old registration row is in the extract too."""
     n = int(sizes.sum())
     prac = np.repeat(np.arange(sizes.size, dtype=np.int32), sizes)
     end = extracted[prac]
-    band = rng.choice(AGE_BANDS.size, n, p=AGE_BANDS / AGE_BANDS.sum())
+    band = rng.choice(AGE_BANDS.size, n, p=_age_band_weights(dense))
     top = band == AGE_BANDS.size - 1
-    age = 5.0 * band + rng.random(n) * np.where(top, 10.0, 5.0)  # the 90+ band is 90-100
+    width = np.where(top, 10.0, 5.0)  # the 90+ band is 90-100
+    if dense:  # within the band, tilted too (inverse CDF of exp(AGE_TILT x a))
+        u = rng.random(n)
+        age = 5.0 * band + np.log1p(u * np.expm1(AGE_TILT * width)) / AGE_TILT
+    else:
+        age = 5.0 * band + rng.random(n) * width
     dob = ref - np.floor(age * YEAR).astype(np.int64)
     female = rng.random(n) < 0.505
 
@@ -151,7 +193,7 @@ def _population(
     reg = np.minimum(np.maximum(reg, dob + rng.integers(0, 43, n)), end)  # babies join in weeks
 
     # Leavers (moved away or died): mostly in the year before R, a few on R, a few after it.
-    left = rng.random(n) < 0.02
+    left = rng.random(n) < (0.06 if dense else 0.02)
     kind = rng.random(n)
     after = rng.integers(ref + 1, end + 1)
     dereg = np.where(kind < 0.80, ref - rng.integers(1, 366, n), np.where(kind < 0.87, ref, after))
@@ -161,11 +203,18 @@ def _population(
     dereg = np.where(left, dereg, 0)
 
     # Left and came back: an earlier registration row that ended before the current one.
-    back = rng.random(n) < 0.004
+    back = rng.random(n) < (0.02 if dense else 0.004)
     prev_end = reg - rng.integers(14, 1500, n)
     prev_start = prev_end - rng.integers(180, 5000, n)
     returners = np.flatnonzero(back & (prev_start >= dob))
-    return _Population(prac, end, age, dob, female, reg, dereg, returners, prev_start, prev_end)
+    prev_prac = prac
+    if dense and sizes.size > 1:  # three in four of them moved here from another practice
+        moved = rng.random(n) < 0.75
+        prev_prac = np.where(moved, (prac + rng.integers(1, sizes.size, n)) % sizes.size, prac)
+        prev_prac = prev_prac.astype(np.int32)
+    return _Population(
+        prac, end, age, dob, female, reg, dereg, returners, prev_start, prev_end, prev_prac
+    )
 
 
 class _Events:
@@ -203,14 +252,22 @@ def _cancer_events(
     table: dict[str, int],
     diagnoses: tuple[np.ndarray, np.ndarray],
     out: _Events,
+    who: np.ndarray | None = None,
+    follow_ups: tuple[float, int] = (0.30, 3),
 ) -> None:
-    """Diagnoses, reviews, support discussions, invitations and PCA codes for cancer patients."""
+    """Diagnoses, reviews, support discussions, invitations and PCA codes for cancer patients.
+
+    `who` are the cancer patients (default: drawn from the list, older more often);
+    `follow_ups` is the share of them with later entries of the same diagnosis, and the most
+    such entries one has."""
     # Who (older more often), when (survivors on the list: recent diagnoses dominate), which code.
-    rel = np.exp(0.065 * pop.age)
-    sick = rng.random(rel.size) < np.minimum(
-        practice["prevalence"][pop.prac] * rel / rel.mean(), 0.4
-    )
-    c = np.flatnonzero(sick)
+    if who is None:
+        rel = np.exp(AGE_TILT * pop.age)
+        sick = rng.random(rel.size) < np.minimum(
+            practice["prevalence"][pop.prac] * rel / rel.mean(), 0.4
+        )
+        who = np.flatnonzero(sick)
+    c = who
     m = c.size
     t_min = (ref - pop.end[c]) / YEAR
     t_max = np.maximum(np.minimum(30.0, pop.age[c] - 0.5), t_min + 0.01)
@@ -240,8 +297,8 @@ def _cancer_events(
     out.add(c[two[old]], mdrv, d0[old] + rng.integers(30, 365, old.size))
 
     # Later entries of the same diagnosis as review/ended: they must not move CAN_DAT.
-    fol = np.flatnonzero(rng.random(m) < 0.30)
-    rows, _ = _expand(fol, rng.integers(1, 4, fol.size))
+    fol = np.flatnonzero(rng.random(m) < follow_ups[0])
+    rows, _ = _expand(fol, rng.integers(1, follow_ups[1] + 1, fol.size))
     ep = rng.choice([REVIEW, ENDED], rows.size, p=[0.85, 0.15])
     out.add(c[rows], code1[rows], d1[rows] + rng.integers(20, 1800, rows.size), ep)
 
@@ -286,10 +343,20 @@ def _cancer_events(
 
 
 def _noise_events(
-    rng: np.random.Generator, pop: _Population, noise: list[int], out: _Events
+    rng: np.random.Generator,
+    pop: _Population,
+    noise: list[int],
+    out: _Events,
+    scale: float = 1.0,
+    at_least: np.ndarray | None = None,
 ) -> None:
-    """Common non-cancer entries: about 3 a patient, more for older ones, mostly recent."""
-    rows, _ = _expand(np.arange(pop.age.size, dtype=np.int32), rng.poisson(1.5 + pop.age / 25.0))
+    """Common non-cancer entries: about 3 a patient (times `scale`), more for older ones, mostly
+    recent; patients in `at_least` get one more."""
+    rate = 1.5 + pop.age / 25.0
+    k = rng.poisson(rate if scale == 1.0 else scale * rate)
+    if at_least is not None:
+        k[at_least] += 1
+    rows, _ = _expand(np.arange(pop.age.size, dtype=np.int32), k)
     end, dob = pop.end[rows], pop.dob[rows]
     day = end - np.floor(rng.exponential(4.0, rows.size) * YEAR).astype(np.int64)
     early = day < dob
@@ -304,13 +371,37 @@ def make_extract(
     patients_per_practice: int | tuple[int, int] = 5000,
     reference_date: date = date(2024, 3, 31),
     seed: int = 0,
+    *,
+    profile: str = "sparse",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (events, patients), all text columns, for n_practices synthetic practices.
 
     Same arguments give identical output. Columns follow data.md: events has practice_code,
-    patient_id, code, date, episode; patients has one row per registration.
+    patient_id, code, date, episode; patients has one row per registration. `profile` is
+    "sparse" (a whole practice list) or "dense" (a cluster-filtered cancer extract); see the
+    module's docstring.
     """
-    rng = np.random.default_rng(seed)
+    events, patients = _tables(
+        np.random.default_rng(seed), n_practices, patients_per_practice, reference_date, profile
+    )
+    return events.to_pandas(), patients.to_pandas()
+
+
+def _tables(
+    rng: np.random.Generator,
+    n_practices: int,
+    patients_per_practice: int | tuple[int, int],
+    reference_date: date,
+    profile: str,
+    *,
+    first_practice: int = 0,
+    ids: tuple[str, int] | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    """make_extract as Arrow tables. A part of a larger extract numbers its practices from
+    `first_practice` and gives its patient ids a prefix and a width (`ids`)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    dense = profile == "dense"
     ref = int(np.datetime64(reference_date, "D").astype(np.int64))
     sizes = _list_sizes(rng, n_practices, patients_per_practice)
 
@@ -334,40 +425,107 @@ def make_extract(
         strings.append("720006006" if "720006006" in codes[cluster] else codes[cluster][0])
     noise = list(range(len(codes["CAN_COD"]), len(codes["CAN_COD"]) + len(NOISE_CODES)))
 
-    pop = _population(rng, sizes, ref, extracted)
+    pop = _population(rng, sizes, ref, extracted, dense)
     out = _Events(pop)
-    _cancer_events(rng, pop, ref, practice, table, (can, weights), out)
-    _noise_events(rng, pop, noise, out)
+    if dense:
+        _dense_events(rng, pop, ref, practice, table, (can, weights), noise, out)
+    else:
+        _cancer_events(rng, pop, ref, practice, table, (can, weights), out)
+        _noise_events(rng, pop, noise, out)
     pid, code, day, ep = out.arrays()
-    return _frames(rng, pop, pid, code, day, ep, strings, n_practices)
+    prac = pop.prac[pid]
+    if dense:
+        pid, code, day, ep, prac = _copies(rng, pop, pid, code, day, ep, prac)
+    events = (prac, pid, code, day, ep)
+    return _frames(rng, pop, events, strings, n_practices, first_practice, ids)
 
 
-def _frames(
+# The dense profile: who is in a cancer extract, and what else such an extract holds.
+DENSE_CANCER = 0.93  # patients with a cancer diagnosis
+DENSE_UNCONFIRMED = 0.02  # a review or an invitation coded, but no diagnosis
+# The rest (5%) have only entries of the other clusters the extract was filtered to.
+DENSE_OTHER_RATE = 0.08  # other-cluster entries, as a share of the sparse profile's rate
+DENSE_COPIES = 0.02  # event rows exported twice
+
+
+def _dense_events(
+    rng: np.random.Generator,
+    pop: _Population,
+    ref: int,
+    practice: dict[str, np.ndarray],
+    table: dict[str, int],
+    diagnoses: tuple[np.ndarray, np.ndarray],
+    noise: list[int],
+    out: _Events,
+) -> None:
+    """A cluster-filtered extract: nearly everyone has a cancer diagnosis, with more follow-up
+    entries of it than a whole-list extract shows; a few have entries of interest but no
+    diagnosis; a few have only entries of the other clusters of the filter."""
+    n = pop.age.size
+    kind = rng.random(n)
+    cancer = np.flatnonzero(kind < DENSE_CANCER)
+    _cancer_events(rng, pop, ref, practice, table, diagnoses, out, cancer, follow_ups=(0.52, 4))
+    odd = np.flatnonzero((kind >= DENSE_CANCER) & (kind < DENSE_CANCER + DENSE_UNCONFIRMED))
+    which = np.where(rng.random(odd.size) < 0.5, table["MDRV_COD"], table["CANINVITE_COD"])
+    day = pop.end[odd] - np.floor(rng.exponential(2.0, odd.size) * YEAR).astype(np.int64)
+    out.add(odd, which, np.maximum(day, pop.dob[odd] + 1))
+    other = np.flatnonzero(kind >= DENSE_CANCER + DENSE_UNCONFIRMED)
+    _noise_events(rng, pop, noise, out, scale=DENSE_OTHER_RATE, at_least=other)
+
+
+def _copies(
     rng: np.random.Generator,
     pop: _Population,
     pid: np.ndarray,
     code: np.ndarray,
     day: np.ndarray,
     ep: np.ndarray,
+    prac: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Rows exported twice, and the old practice's copy of the record of a patient who moved
+    (its entries up to when they left); sorted by patient then date again."""
+    twice = np.flatnonzero(rng.random(pid.size) < DENSE_COPIES)
+    movers = np.zeros(pop.age.size, dtype=bool)
+    movers[pop.returners] = True
+    movers &= pop.prev_prac != pop.prac
+    end = np.zeros(pop.age.size, dtype=np.int64)
+    end[pop.returners] = pop.prev_end[pop.returners]
+    old = np.flatnonzero(movers[pid] & (day <= end[pid]))
+    extra = np.concatenate([twice, old])
+    moved = np.concatenate([prac[twice], pop.prev_prac[pid[old]]])
+    pid, code, day, ep = (np.concatenate([a, a[extra]]) for a in (pid, code, day, ep))
+    prac = np.concatenate([prac, moved])
+    key = pid.astype(np.int64) * (int(day.max()) - int(day.min()) + 1) + (day - int(day.min()))
+    order = np.argsort(key, kind="stable")
+    return pid[order], code[order], day[order], ep[order], prac[order]
+
+
+def _frames(
+    rng: np.random.Generator,
+    pop: _Population,
+    events: tuple[np.ndarray, ...],
     strings: list[str],
     n_practices: int,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    first_practice: int = 0,
+    ids: tuple[str, int] | None = None,
+) -> tuple[pa.Table, pa.Table]:
     """Text columns, built by lookup (pyarrow take) from small tables: fast and compact."""
+    prac, pid, code, day, ep = events
     n = pop.age.size
     # Pseudonymised ids: a shuffled, gappy, zero-padded number, unique across the extract.
-    width = max(7, len(str(n * 10)))
+    prefix, width = ids if ids is not None else ("", max(7, len(str(n * 10))))
     stride = 10**width // n
-    number = pa.array(rng.permutation(n) * stride + rng.integers(0, stride, n))
-    ids = pc.utf8_lpad(number.cast(pa.large_string()), width, "0")
-    ods = pa.array(_practice_codes(n_practices), pa.large_string())
+    number = rng.permutation(n) * stride + rng.integers(0, stride, n)
+    if prefix:  # a part of a larger extract: its number, then the id
+        number += int(prefix) * 10**width
+    text = pa.array(number).cast(pa.large_string())
+    patient_ids = pc.utf8_lpad(text, len(prefix) + width, "0")
+    ods = pa.array(_practice_codes(n_practices, first_practice), pa.large_string())
 
-    def frame(columns: dict[str, pa.Array]) -> pd.DataFrame:
-        return pa.table(columns).to_pandas()
-
-    events = frame(
+    events = pa.table(
         {
-            "practice_code": ods.take(pop.prac[pid]),
-            "patient_id": ids.take(pid),
+            "practice_code": ods.take(prac),
+            "patient_id": patient_ids.take(pid),
             "code": pa.array(strings, pa.large_string()).take(code),
             "date": _to_text(day),
             "episode": pa.array(EPISODES, pa.large_string()).take(ep),
@@ -380,10 +538,10 @@ def _frames(
     earlier = key[order] % 2 == 0
     start = np.where(earlier, pop.prev_start[prow], pop.reg[prow])
     stop = np.where(earlier, pop.prev_end[prow], pop.dereg[prow])
-    patients = frame(
+    patients = pa.table(
         {
-            "practice_code": ods.take(pop.prac[prow]),
-            "patient_id": ids.take(prow),
+            "practice_code": ods.take(np.where(earlier, pop.prev_prac[prow], pop.prac[prow])),
+            "patient_id": patient_ids.take(prow),
             "registration_date": _to_text(start),
             "deregistration_date": _to_text(stop, missing=stop == 0),
             "date_of_birth": _to_text(pop.dob[prow]),
@@ -416,11 +574,119 @@ def write_extract(
     return paths
 
 
+def write_extract_in_parts(
+    folder: str | Path,
+    n_practices: int,
+    patients_per_practice: int | tuple[int, int] = 5000,
+    reference_date: date = date(2024, 3, 31),
+    seed: int = 0,
+    *,
+    profile: str = "sparse",
+    fmt: str = "parquet",
+    practices_per_part: int = 6500,
+) -> dict[str, float]:
+    """Write events.<fmt> and patients.<fmt> of an extract of any size, one part at a time, so
+    that memory is that of one part (about a national extract for the default part size).
+
+    With one part (n_practices <= practices_per_part) the files are exactly those of
+    `make_extract` written by `write_extract`. With more, part k draws from the seed
+    [seed, k], numbers its practices on from the earlier parts, and puts k (zero-padded) before
+    its patient ids, which all have the same width, so ids stay unique across the extract.
+    Returns the numbers of event rows, registration rows, patients and parts, and the seconds
+    spent generating and writing.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    if practices_per_part < 1:
+        raise ValueError("practices_per_part must be at least 1")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = max(1, -(-n_practices // practices_per_part))
+    info = {"events": 0, "registrations": 0, "patients": 0, "parts": parts}
+    timing = {"generate_seconds": 0.0, "write_seconds": 0.0}
+    if parts == 1:
+        t = time.perf_counter()
+        events, patients = make_extract(
+            n_practices, patients_per_practice, reference_date, seed, profile=profile
+        )
+        timing["generate_seconds"] = time.perf_counter() - t
+        info.update(
+            events=len(events),
+            registrations=len(patients),
+            patients=int(patients["patient_id"].nunique()),
+        )
+        t = time.perf_counter()
+        write_extract(events, patients, folder, fmt)
+        timing["write_seconds"] = time.perf_counter() - t
+        return {**info, **timing}
+
+    most = (
+        patients_per_practice
+        if isinstance(patients_per_practice, int)
+        else max(patients_per_practice)
+    )
+    width = max(7, len(str(practices_per_part * int(most) * 10)))
+    writers: dict[str, _PartWriter] = {}
+    try:
+        for k in range(parts):
+            first = k * practices_per_part
+            t = time.perf_counter()
+            events, patients = _tables(
+                np.random.default_rng([seed, k]),
+                min(practices_per_part, n_practices - first),
+                patients_per_practice,
+                reference_date,
+                profile,
+                first_practice=first,
+                ids=(f"{k:0{len(str(parts - 1))}d}", width),
+            )
+            timing["generate_seconds"] += time.perf_counter() - t
+            info["events"] += events.num_rows
+            info["registrations"] += patients.num_rows
+            info["patients"] += len(pc.unique(patients.column("patient_id")))
+            t = time.perf_counter()
+            for name, table in (("events", events), ("patients", patients)):
+                if name not in writers:
+                    writers[name] = _PartWriter(folder / f"{name}.{fmt}", fmt, table)
+                writers[name].write(table)
+            timing["write_seconds"] += time.perf_counter() - t
+            del events, patients
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return {**info, **timing}
+
+
+class _PartWriter:
+    """Appends the parts of one file: Parquet row groups or CSV lines (one header)."""
+
+    def __init__(self, path: Path, fmt: str, first: pa.Table) -> None:
+        self.fmt = fmt
+        if fmt == "parquet":
+            self.out = pq.ParquetWriter(path, _with_date_types(first).schema)
+        else:
+            self.out = open(path, "wb")  # noqa: SIM115 (closed by close())
+            self.out.write((",".join(first.column_names) + "\n").encode())
+
+    def write(self, table: pa.Table) -> None:
+        if self.fmt == "parquet":
+            self.out.write_table(_with_date_types(table))
+        else:  # our values never need quoting; pyarrow refuses one that would
+            options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+            pacsv.write_csv(table, self.out, options)
+
+    def close(self) -> None:
+        self.out.close()
+
+
 _DATE_COLUMNS = ("date", "registration_date", "deregistration_date", "date_of_birth")
 
 
-def _with_date_types(frame: pd.DataFrame) -> pa.Table:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+def _with_date_types(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(frame, pa.Table):
+        table = frame
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
     for name in _DATE_COLUMNS:
         if name in table.column_names:
             text = table.column(name)
