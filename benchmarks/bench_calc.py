@@ -25,34 +25,23 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import measure  # noqa: E402
 
 import ccrqof  # noqa: E402
+from ccrqof.engine import DEFAULT_ENGINE, ENGINES  # noqa: E402
 from ccrqof.synthetic import PROFILES, make_extract, write_extract  # noqa: E402
 
 
-def run(command: list[str]) -> tuple[float, float, float, int]:
-    """Wall, user and system seconds and peak RSS (bytes) of one fresh process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {' '.join(command)}")
-    return wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss * 1024
-
-
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def stages(events: Path, patients: Path) -> dict[str, float]:
+def stages(events: Path, patients: Path, engine: str) -> dict[str, float]:
     out = {}
     t0 = time.perf_counter()
     ruleset = ccrqof.load_ruleset(year="2023-24")
     t1 = time.perf_counter()
     extract = ccrqof.read_extract(events, patients)
     t2 = time.perf_counter()
-    evaluation = ccrqof.evaluate(extract, ruleset, ccrqof.illustrative_codelist())
+    evaluation = ccrqof.evaluate(extract, ruleset, ccrqof.illustrative_codelist(), engine=engine)
     t3 = time.perf_counter()
     ccrqof.score(evaluation)
     t4 = time.perf_counter()
@@ -65,39 +54,39 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", choices=PROFILES, default="sparse")
+    parser.add_argument("--engine", choices=tuple(ENGINES), default=DEFAULT_ENGINE)
     args = parser.parse_args()
     events, patients = make_extract(
         1, args.patients, dt.date(2024, 3, 31), seed=7, profile=args.profile
     )
     print(
         f"synthetic practice ({args.profile}): {patients['patient_id'].nunique():,} patients, "
-        f"{len(events):,} events; machine: {os.cpu_count()} cores, load average {load()}"
+        f"{len(events):,} events; machine: {os.cpu_count()} cores, load average {measure.load()}"
     )
     exe = shutil.which("ccrqof")
     head = [exe] if exe else [sys.executable, "-m", "ccrqof"]
-    print(f"command: {' '.join(head)} calc EVENTS --patients PATIENTS --year 2023-24 --format json")
+    print(
+        f"command: {' '.join(head)} calc EVENTS --patients PATIENTS --year 2023-24 "
+        f"--format json --engine {args.engine}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("csv", "parquet"):
             folder = Path(tmp, fmt)
             write_extract(events, patients, folder, fmt=fmt)
             ev, pt = folder / f"events.{fmt}", folder / f"patients.{fmt}"
             command = [*head, "calc", str(ev), "--patients", str(pt), "--year", "2023-24"]
-            command += ["--format", "json"]
+            command += ["--format", "json", "--engine", args.engine]
             runs = []
             for _ in range(args.runs):
-                runs.append(run(command))
-                wall, user, sys_, rss = runs[-1]
-                print(
-                    f"    run: wall {wall:.2f} s, user {user:.2f} s, sys {sys_:.2f} s, "
-                    f"peak RSS {rss / 1e6:.0f} MB, load {load()}"
-                )
-            walls = [r[0] for r in runs]
+                runs.append(measure.measured(command))
+                print(f"    run: {measure.describe(runs[-1])}")
+            walls = [r.wall for r in runs]
             print(
                 f"{fmt:8} ccrqof calc wall: median {statistics.median(walls):.2f} s, "
                 f"min {min(walls):.2f} s over {args.runs} runs, peak RSS "
-                f"{max(r[3] for r in runs) / 1e6:.0f} MB (goal <= 1 s)"
+                f"{max(r.peak for r in runs) / 1e6:.0f} MB (goal <= 1 s)"
             )
-            parts = stages(ev, pt)
+            parts = stages(ev, pt, args.engine)
             print(
                 "         in-process: "
                 + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items())

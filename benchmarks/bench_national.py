@@ -3,6 +3,7 @@
     python benchmarks/bench_national.py [--profile sparse|dense] [--practices 6500]
         [--patients-per-practice 385] [--format parquet|csv] [--runs 1] [--scale 1.0 [0.1 ...]]
         [--stages] [--only ccrqof|duckdb] [--duckdb-memory-limit 6GB]
+        [--engine duckdb|python] [--memory-limit 5GB]
 
 --profile sparse (the default) is a whole-list extract where 3% of the events are entries the
 rules read (385 patients a practice: 2.5 million patients, 8.1 million events); --profile dense
@@ -23,8 +24,8 @@ times. With --format csv it also compares reading both files with pyarrow.csv.re
 with ccrqof's validating reader, each in a fresh process. Every run prints the load average of
 the machine when it ended: read timings taken under load (more than about 1 a core) with care.
 --only runs one side (no agreement check); --duckdb-memory-limit sets DuckDB's memory_limit and
-a spill folder (results/duckdb_tmp) for runs bigger than memory. duckdb is the `benchmark`
-extra: pip install -e '.[benchmark]'.
+a spill folder (results/duckdb_tmp) for runs bigger than memory; --engine and --memory-limit
+are ccrqof's own options (the default engine unless given; its spill folder is results/spill).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ import os
 import shutil
 import statistics
 import string
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,9 +47,13 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+import measure  # noqa: E402
 
 import ccrqof  # noqa: E402
 from ccrqof.dates import add_months  # noqa: E402
+from ccrqof.engine import DEFAULT_ENGINE, ENGINES  # noqa: E402
 from ccrqof.synthetic import PROFILES  # noqa: E402
 
 REFERENCE = dt.date(2024, 3, 31)
@@ -106,37 +109,23 @@ def extract(
         ]
         wall, rss, out = measured(command, quiet=True)
         print("  " + out.strip().replace("\n", "\n  "))
-        print(f"  generation: wall {wall:.1f} s, peak RSS {gb(rss)}, load {load()}", flush=True)
+        print(
+            f"  generation: wall {wall:.1f} s, peak RSS {gb(rss)}, load {measure.load()}",
+            flush=True,
+        )
     return events, patients, json.loads(meta.read_text())
 
 
-def load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def measured(command: list[str], quiet: bool = False) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in bytes (of this child only, from wait4) and stdout.
+    """Wall seconds, peak RSS in bytes (the command's own: benchmarks/measure.py) and stdout.
 
     The child's user and system CPU seconds are printed too: on a VM, system time (the kernel
     handing out fresh memory pages) varies a lot from run to run and explains most of the
     spread in wall time. So is the load average (1, 5 and 15 minutes) when it ended."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        if proc.returncode != 0:
-            sys.exit(f"command failed: {' '.join(command)}\n{err.read()}")
-        if not quiet:
-            print(
-                f"    run: wall {wall:.2f} s, user {usage.ru_utime:.2f} s, "
-                f"sys {usage.ru_stime:.2f} s, peak RSS {gb(usage.ru_maxrss * 1024)}, "
-                f"load {load()}",
-                flush=True,
-            )
-        return wall, usage.ru_maxrss * 1024, out.read()
+    run = measure.measured(command)
+    if not quiet:
+        print(f"    run: {measure.describe(run)}", flush=True)
+    return run.wall, run.peak, run.stdout
 
 
 def summary(results: list[tuple[float, int, str]]) -> tuple[float, int, str]:
@@ -160,9 +149,12 @@ def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[fl
     return {name: summary(got) for name, got in results.items()}
 
 
-def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
+def ccrqof_command(events: Path, patients: Path, output: Path, args) -> list[str]:
     exe = shutil.which("ccrqof")
     head = [exe] if exe else [sys.executable, "-m", "ccrqof"]
+    engine = ["--engine", args.engine]
+    if args.memory_limit:
+        engine += ["--memory-limit", args.memory_limit, "--spill-dir", str(output.parent / "spill")]
     return [
         *head,
         "calc",
@@ -176,6 +168,7 @@ def ccrqof_command(events: Path, patients: Path, output: Path) -> list[str]:
         "--output",
         str(output),
         "--quiet",
+        *engine,
     ]
 
 
@@ -243,11 +236,11 @@ def compare(ours: Path, theirs: Path) -> pd.DataFrame:
     return both[both["value"] != both["value_db"]]
 
 
-def stages(events: Path, patients: Path) -> dict[str, float]:
+def stages(events: Path, patients: Path, engine_name: str) -> dict[str, float]:
     """In-process stage times of one ccrqof run (library API, same steps as the command)."""
     times, t = {}, time.perf_counter()
     ruleset = ccrqof.load_ruleset(year="2023-24")
-    engine = ccrqof.get_engine("python")
+    engine = ccrqof.get_engine(engine_name)
     read = ccrqof.read_extract(events, patients)
     times["read"], t = time.perf_counter() - t, time.perf_counter()
     prepared = engine.prepare(read, ccrqof.illustrative_codelist(), [ruleset])
@@ -305,7 +298,7 @@ def run_scale(args, scale: float) -> dict:
     row = {"scale": scale, "practices": practices, **info, "mismatches": 0}
     commands = {}
     if args.only != "duckdb":
-        commands["ccrqof"] = ccrqof_command(events, patients, ours)
+        commands["ccrqof"] = ccrqof_command(events, patients, ours, args)
     if args.only != "ccrqof":
         child = [sys.executable, "-c", DUCKDB_CHILD, str(sql_file), str(theirs)]
         if args.duckdb_memory_limit:
@@ -314,7 +307,10 @@ def run_scale(args, scale: float) -> dict:
     results = interleaved(commands, args.runs)
     if "ccrqof" in results:
         row["wall"], row["rss"], _ = results["ccrqof"]
-        print(f"  ccrqof calc : wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}", flush=True)
+        print(
+            f"  ccrqof calc ({args.engine}): wall {row['wall']:6.2f} s   peak RSS {gb(row['rss'])}",
+            flush=True,
+        )
     if "duckdb" in results:
         row["db_wall"], row["db_rss"], threads = results["duckdb"]
         limit = f", memory_limit {args.duckdb_memory_limit}" if args.duckdb_memory_limit else ""
@@ -334,7 +330,7 @@ def run_scale(args, scale: float) -> dict:
             f"(goal <= 2); the whole ccrqof calc is {row['wall'] / row['pyarrow']:.2f}x"
         )
     if args.stages:
-        parts = stages(events, patients)
+        parts = stages(events, patients, args.engine)
         print("  in-process stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
         row["stages"] = parts
     if args.only is None:
@@ -378,6 +374,10 @@ def main() -> None:
         help="size factors, e.g. --scale 0.1 1 to show linear growth, --scale 10 for 10x",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engine", choices=tuple(ENGINES), default=DEFAULT_ENGINE)
+    parser.add_argument(
+        "--memory-limit", metavar="SIZE", help="ccrqof's --memory-limit (DuckDB engine), e.g. 5GB"
+    )
     parser.add_argument("--stages", action="store_true", help="also time ccrqof's stages")
     parser.add_argument(
         "--only", choices=("ccrqof", "duckdb"), help="run one side only (no agreement check)"
@@ -391,7 +391,9 @@ def main() -> None:
     if args.patients_per_practice is None:
         args.patients_per_practice = DEFAULT_SIZE[args.profile]
 
-    print(f"machine: {os.cpu_count()} cores, load average {load()} (other work skews timings)")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {measure.load()} (other work skews timings)"
+    )
     print(
         f"python {sys.version.split()[0]}, ccrqof "
         f"{ccrqof.__version__}, duckdb {duckdb.__version__}, pandas {pd.__version__}"

@@ -448,7 +448,7 @@ def test_input_is_read_once_for_six_month_ends(inputs, monkeypatch):
 
     monkeypatch.setattr(ccrqof.readers.extract, "read_table", spy)
     prepared = []
-    engine = ccrqof.engine.python.PythonEngine
+    engine = type(ccrqof.get_engine())  # the default engine, which trend runs
     original_prepare = engine.prepare
     monkeypatch.setattr(
         engine, "prepare", lambda *a, **k: prepared.append(1) or original_prepare(*a, **k)

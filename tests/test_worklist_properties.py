@@ -205,7 +205,7 @@ def test_explanations_never_disagree_with_counts(scenario):
         (r["indicator"], r["practice_code"], r["patient_id"]): r
         for r in evaluation.outcomes.to_dict("records")
     }
-    engine = ccrqof.get_engine()
+    engine = ccrqof.get_engine("python")  # run_ccrqof's engine; its handle lists the patients
     handle = engine.prepare(to_extract(scenario), None, [evaluation.ruleset])
     for practice, patient in handle.patients[["practice_code", "patient_id"]].itertuples(
         index=False

@@ -9,7 +9,7 @@ The library does everything the CLI does::
 
 To evaluate one extract at many dates, prepare it once with an engine::
 
-    engine = get_engine("python")
+    engine = get_engine()  # DuckDB, the default; "python" is the in-memory reference
     handle = engine.prepare(extract, codelist, [ruleset])
     evaluation = engine.evaluate(handle, ruleset)
 """
@@ -71,12 +71,12 @@ def evaluate(
     ruleset: RuleSet,
     codelist: Codelist | None = None,
     *,
-    engine: str | Engine = "python",
+    engine: str | Engine | None = None,
 ) -> Evaluation:
     """Outcome rows for every patient and indicator at the rule set's reference date.
 
     With no code list, only a `cluster` column in the extract maps entries to clusters. Every
-    engine (`ccrqof.engine.ENGINES`) gives the same tables.
+    engine (`ccrqof.engine.ENGINES`; None is DuckDB, the default) gives the same tables.
     """
     from ccrqof.engine import get_engine
 
@@ -91,7 +91,7 @@ def explain(
     patient_id: str,
     practice_code: str | None = None,
     *,
-    engine: str | Engine = "python",
+    engine: str | Engine | None = None,
 ) -> list[PatientExplanation]:
     """Why one patient counts as they do, rule by rule (one explanation per practice)."""
     from ccrqof.engine import get_engine

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from ccrqof.columns import parse_column_options
+from ccrqof.engine import DEFAULT_ENGINE, ENGINES
 from ccrqof.loading import load
 from ccrqof.output import check_outputs
 from ccrqof.reporters.console import say
@@ -28,8 +30,9 @@ INPUT_NAMES = (
     "rules_dir",
     "allow_missing_clusters",
     "engine",
+    "memory_limit",
+    "spill_dir",
 )
-ENGINE_NAMES = ("python", "duckdb")
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,35 @@ class Inputs:
     as_of: str | None
     rules_dir: Path | None = None
     allow_missing_clusters: bool = False
-    engine: str = "python"
+    engine: str = DEFAULT_ENGINE
+    memory_limit: str | None = None
+    spill_dir: Path | None = None
+
+    def check_engine_options(self) -> None:
+        """Engine options that the chosen engine cannot use are an error before any reading."""
+        if self.engine != "duckdb":
+            for option, value in (
+                ("--memory-limit", self.memory_limit),
+                ("--spill-dir", self.spill_dir),
+            ):
+                if value is not None:
+                    raise click.UsageError(f"{option} works with --engine duckdb only")
+        if self.memory_limit is not None and not _SIZE.fullmatch(self.memory_limit.strip()):
+            raise click.BadParameter(
+                "expected a size such as 4GB, 500MB or 2GiB", param_hint="--memory-limit"
+            )
 
     def chosen_engine(self):
         from ccrqof.engine import get_engine
 
+        if self.engine == "duckdb":
+            return get_engine(
+                "duckdb", memory_limit=self.memory_limit, temp_directory=self.spill_dir
+            )
         return get_engine(self.engine)
+
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
 
 def input_options(command):
@@ -61,6 +87,7 @@ def input_options(command):
     @functools.wraps(command)
     def with_inputs(**kwargs):
         inputs = Inputs(**{name: kwargs.pop(name) for name in INPUT_NAMES})
+        inputs.check_engine_options()
         return command(inputs, **kwargs)
 
     for option in reversed(
@@ -130,11 +157,25 @@ def input_options(command):
             ),
             click.option(
                 "--engine",
-                type=click.Choice(ENGINE_NAMES),
-                default="python",
+                type=click.Choice(list(ENGINES)),
+                default=DEFAULT_ENGINE,
                 show_default=True,
-                help="How the rules run: the in-memory Python engine, or embedded DuckDB (the "
-                "packs compiled to SQL). Both give the same results.",
+                help="How the rules run: embedded DuckDB (the packs compiled to SQL; works out "
+                "of core), or the in-memory Python reference engine. Both give the same "
+                "results.",
+            ),
+            click.option(
+                "--memory-limit",
+                metavar="SIZE",
+                help="DuckDB engine: the most memory it holds (e.g. 4GB); past it, work spills "
+                "to --spill-dir. Default: 80% of the machine's memory.",
+            ),
+            click.option(
+                "--spill-dir",
+                type=click.Path(path_type=Path, file_okay=False),
+                help="DuckDB engine: where work past --memory-limit spills (fast local disk "
+                "with room for about the extract's size). Default: a new folder in the "
+                "system's temporary folder, removed at the end.",
             ),
         )
     ):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ccrqof.engine import DEFAULT_ENGINE, ENGINES
 from ccrqof.reporters.documents import dump_json
 
 RULES_DIR_OPTION = click.option(
@@ -52,7 +53,14 @@ def rules() -> None:
     default="text",
     show_default=True,
 )
-def rules_check(directory: Path | None, fmt: str) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(list(ENGINES)),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="The engine the cases run on (run the check once on each to check them all).",
+)
+def rules_check(directory: Path | None, fmt: str, engine: str) -> None:
     """Validate every pack under DIRECTORY and run its cases (default: the bundled packs).
 
     DIRECTORY holds year folders (2023-24/ with year.yaml, <INDICATOR>.yaml and
@@ -61,7 +69,7 @@ def rules_check(directory: Path | None, fmt: str) -> None:
     """
     from ccrqof.rules.check import check_packs
 
-    report = check_packs(_rules_root(directory))
+    report = check_packs(_rules_root(directory), engine)
     if fmt == "json":
         click.echo(dump_json(report.as_dict()), nl=False)
     else:

@@ -38,7 +38,7 @@ def count_outcomes(evaluation: Evaluation) -> pd.DataFrame:
     Counts add up, so a roll-up to PCN or ICB is a sum of these rows.
     """
     ruleset = evaluation.ruleset
-    out = evaluation.outcomes
+    out = evaluation.tallies
     practice = out["practice_code"].astype(object).where(out["practice_code"].notna(), _NO_PRACTICE)
     packs = ruleset.ordered()
     practices = [_NO_PRACTICE if p is None else p for p in evaluation.practices]
@@ -46,8 +46,8 @@ def count_outcomes(evaluation: Evaluation) -> pd.DataFrame:
         [practices, [p.indicator for p in packs]], names=["practice", "indicator"]
     )
     by_outcome = (
-        out.groupby([practice, out["indicator"], out["outcome"]])
-        .size()
+        out.groupby([practice, out["indicator"], out["outcome"]])["n"]
+        .sum()
         .unstack(fill_value=0)
         .reindex(index, fill_value=0)
     )
@@ -68,8 +68,10 @@ def count_outcomes(evaluation: Evaluation) -> pd.DataFrame:
     with_field = out["field"].notna()
     by_field = (
         out[with_field]
-        .groupby([practice[with_field], out["indicator"][with_field], out["field"][with_field]])
-        .size()
+        .groupby([practice[with_field], out["indicator"][with_field], out["field"][with_field]])[
+            "n"
+        ]
+        .sum()
         .unstack(fill_value=0)
     )
     fields = list(dict.fromkeys(f for pack in packs for f in breakdown_fields(pack)))

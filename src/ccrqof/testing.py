@@ -146,11 +146,11 @@ def _extract(case: Case):
     else:
         ids = events["patient"].unique()
         patients = {"patient_id": ids, "registration_date": [DEFAULT_REGISTRATION] * len(ids)}
-    return schemas.extract(columns, patients, has_practice=False)
+    return schemas.extract(columns, patients, has_practice="practice_code" in columns)
 
 
 def run_case(
-    case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path, engine="python"
+    case: Case, pack: IndicatorPack, ruleset: RuleSet, file: Path, engine=None
 ) -> CaseResult:
     """Evaluate one case with its own pack folder at its reference date on `engine` (a name
     or an engine) and compare."""
@@ -196,58 +196,79 @@ def _compare(case: Case, pack: IndicatorPack, outcomes: pd.DataFrame, file: Path
     return result
 
 
-def run_case_files(paths: list[Path], engine="python") -> dict[Path, list[CaseResult]]:
-    """Every case of these files in one batch: all cases are one extract (each case's patient
-    ids made its own), prepared once and evaluated at each year's reference dates, so an
-    engine that is slow to start a query (Spark) pays it per reference date, not per case. Each
-    case's patients see only their own rows: the results are `run_case`'s."""
+def run_case_files(paths: list[Path], engine=None) -> dict[Path, list[CaseResult]]:
+    """Every case of these files in one batch (`run_cases`), against the packs beside them."""
+    items, order, folders = [], {}, {}
+    for path in map(Path, paths):
+        cases = load_case_file(path)
+        if path.parent not in folders:
+            info, packs = load_year_folder(path.parent)
+            folders[path.parent] = RuleSet(info, info.pped, info.status, packs)
+        ruleset = folders[path.parent]
+        pack = ruleset.packs[cases.indicator]
+        items += [(case, pack, ruleset, path) for case in cases.cases]
+        order[path] = len(cases.cases)
+    results = iter(run_cases(items, engine))
+    found = {path: [next(results) for _ in range(n)] for path, n in order.items()}
+    for result in (r for rs in found.values() for r in rs):
+        if isinstance(result, Exception):
+            raise result
+    return found
+
+
+def run_cases(
+    items: list[tuple[Case, IndicatorPack, RuleSet, Path]], engine=None
+) -> list[CaseResult | Exception]:
+    """Many cases in one batch: all cases are one extract (each case's patient ids made its
+    own), prepared once and evaluated at each rule set's reference dates, so an engine that is
+    slow to start (DuckDB per run, Spark per query) pays it per reference date, not per case.
+    Each case's patients see only their own rows: the results are `run_case`'s, in the items'
+    order; a case whose drawn tables cannot be read gives its exception instead."""
     from ccrqof import schemas
     from ccrqof.codelists import illustrative_codelist
     from ccrqof.engine import get_engine
 
+    results: list[CaseResult | Exception | None] = [None] * len(items)
+    events, patients, with_practice = [], [], False
+    for n, (case, *_) in enumerate(items):
+        try:
+            extract = _extract(case)
+        except Exception as exc:  # a bad drawn table or date in the case itself
+            results[n] = exc
+            continue
+        with_practice |= extract.has_practice
+        for frame, parts in ((extract.events, events), (extract.patients, patients)):
+            parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
+    if not events:
+        return results
+    at: dict[tuple, RuleSet] = {}  # (rule set, reference date) -> the rule set at that date
+    keys = []
+    for case, _, ruleset, _ in items:
+        reference = case.reference_date or ruleset.year.pped
+        keys.append((id(ruleset), reference))
+        if results[len(keys) - 1] is None:
+            at.setdefault(keys[-1], RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs))
     chosen = get_engine(engine)
-    items: list = []
-    order: dict[Path, int] = {}
-    for path in map(Path, paths):
-        cases = load_case_file(path)
-        info, packs = load_year_folder(path.parent)
-        ruleset = RuleSet(info, info.pped, info.status, packs)
-        for index, case in enumerate(cases.cases):
-            reference = case.reference_date or info.pped
-            item = (path, packs[cases.indicator], ruleset, case, index, reference)
-            items.append(item)
-        order[path] = len(cases.cases)
-    found: dict[tuple, CaseResult] = {}
-    if items:
-        events, patients = [], []
-        for n, item in enumerate(items):
-            extract = _extract(item[3])
-            for frame, parts in ((extract.events, events), (extract.patients, patients)):
-                parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
-        combined = schemas.extract(
-            pd.concat(events, ignore_index=True),
-            pd.concat(patients, ignore_index=True),
-            has_practice=False,
-        )
-        at = {
-            (str(path.parent), r): RuleSet(rules.year, r, rules.status, rules.packs)
-            for path, _, rules, _, _, r in items
-        }
-        handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
-        for (folder, reference), rules in at.items():
-            outcomes = chosen.evaluate(handle, rules).outcomes
-            ids = outcomes["patient_id"].astype(str)
-            for n, (path, pack, _, case, index, when) in enumerate(items):
-                if (str(path.parent), when) != (folder, reference):
-                    continue
-                prefix = f"{n}|"
-                mine = outcomes[ids.str.startswith(prefix)]
-                mine = mine.assign(patient_id=mine["patient_id"].str[len(prefix) :])
-                found[path, index] = _compare(case, pack, mine, path)
-    return {path: [found[path, i] for i in range(n)] for path, n in order.items()}
+    combined = schemas.extract(
+        pd.concat(events, ignore_index=True),
+        pd.concat(patients, ignore_index=True),
+        has_practice=with_practice,
+    )
+    handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
+    for key, rules in at.items():
+        outcomes = chosen.evaluate(handle, rules).outcomes
+        ids = outcomes["patient_id"].astype(str)
+        for n, (case, pack, _, file) in enumerate(items):
+            if results[n] is not None or keys[n] != key:
+                continue
+            prefix = f"{n}|"
+            mine = outcomes[ids.str.startswith(prefix)]
+            mine = mine.assign(patient_id=mine["patient_id"].str[len(prefix) :])
+            results[n] = _compare(case, pack, mine, file)
+    return results
 
 
-def run_case_file(path: Path, engine="python") -> list[CaseResult]:
+def run_case_file(path: Path, engine=None) -> list[CaseResult]:
     """Run every case of ``<folder>/<INDICATOR>.cases.yaml`` against the pack beside it."""
     path = Path(path)
     cases = load_case_file(path)

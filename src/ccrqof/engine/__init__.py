@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
@@ -43,6 +43,7 @@ STEP_COLUMNS = (
     "last",
 )
 TIMELINE_COLUMNS = ("practice_code", "patient_id", "date", "kind", "cluster", "code", "episode")
+TALLY_COLUMNS = ("practice_code", "indicator", "outcome", "field", "n")
 
 
 def outcome_columns(ruleset: RuleSet) -> tuple[str, ...]:
@@ -50,7 +51,9 @@ def outcome_columns(ruleset: RuleSet) -> tuple[str, ...]:
     return (*OUTCOME_KEYS, *ruleset.outcome_dates(), "due_by")
 
 
-@dataclass
+Table = pd.DataFrame | Callable[[], pd.DataFrame]
+
+
 class Evaluation:
     """Patient-level outcomes at one reference date, as plain tables, and what was ignored.
 
@@ -58,16 +61,60 @@ class Evaluation:
     (`outcome_columns`, plus `deadline`: the due_by deadline even once it has passed).
     `evidence`: per patient, indicator and cluster a worklist shows (`Evidence` in the rule
     model), the count and latest date of those events; patients with none have no row.
+    `tallies`: the outcome rows counted by practice, indicator, outcome and field
+    (TALLY_COLUMNS): all that scoring reads.
+
+    An engine may give a table as a function that fetches it when first read, so that a
+    summary of the whole country never holds its millions of patient rows.
     """
 
-    ruleset: RuleSet
-    outcomes: pd.DataFrame
-    practices: list  # every practice in the extract, also those with an empty register
-    ignored: Counter = field(default_factory=Counter)
-    notices: list[str] = field(default_factory=list)
-    evidence: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
-    )
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        outcomes: Table,
+        practices: list,  # every practice in the extract, also those with an empty register
+        ignored: Counter | None = None,
+        notices: list[str] | None = None,
+        evidence: Table | None = None,
+        tallies: Table | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.practices = practices
+        self.ignored = Counter() if ignored is None else ignored
+        self.notices = [] if notices is None else notices
+        self._tables: dict[str, Table | None] = {
+            "outcomes": outcomes,
+            "evidence": evidence,
+            "tallies": tallies,
+        }
+
+    def _table(self, name: str, otherwise: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        value = self._tables[name]
+        if not isinstance(value, pd.DataFrame):
+            value = otherwise() if value is None else value()
+            self._tables[name] = value
+        return value
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        return self._table("outcomes", pd.DataFrame)
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        return self._table("evidence", lambda: pd.DataFrame(columns=list(EVIDENCE_COLUMNS)))
+
+    @property
+    def tallies(self) -> pd.DataFrame:
+        return self._table("tallies", lambda: tally(self.outcomes))
+
+
+def tally(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Outcome rows counted by practice, indicator, outcome and field (None where absent)."""
+    keys = [name for name in TALLY_COLUMNS if name != "n"]
+    counted = outcomes.groupby(keys, dropna=False, sort=False).size().reset_index(name="n")
+    for name in keys:
+        counted[name] = counted[name].astype(object).where(counted[name].notna(), None)
+    return counted.astype({"n": "int64"})
 
 
 @dataclass
@@ -125,12 +172,14 @@ ENGINES: dict[str, Callable[..., Engine]] = {
     "python": _python,
     "duckdb": _duckdb,
 }
-DEFAULT_ENGINE = "python"  # duckdb once its start-up cost is down (issue 13)
+DEFAULT_ENGINE = "duckdb"
 
 
-def get_engine(name: str | Engine = DEFAULT_ENGINE, **options) -> Engine:
-    """An engine by name (`ENGINES`; options such as DuckDB's `memory_limit`), or the engine
-    given."""
+def get_engine(name: str | Engine | None = None, **options) -> Engine:
+    """An engine by name (`ENGINES`; options such as DuckDB's `memory_limit`), the engine
+    given, or with None the default (`DEFAULT_ENGINE`)."""
+    if name is None:
+        name = DEFAULT_ENGINE
     if not isinstance(name, str):
         return name
     from ccrqof.errors import UsageError
@@ -146,10 +195,12 @@ __all__ = [
     "EVIDENCE_COLUMNS",
     "OUTCOME_KEYS",
     "STEP_COLUMNS",
+    "TALLY_COLUMNS",
     "TIMELINE_COLUMNS",
     "Engine",
     "Evaluation",
     "PatientTrace",
     "get_engine",
     "outcome_columns",
+    "tally",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 from ccrqof.errors import RulePackError
 from ccrqof.rules.loader import RuleSet, _validate
 from ccrqof.rules.model import IndicatorPack, YearInfo
-from ccrqof.testing import load_case_file, run_case
+from ccrqof.testing import load_case_file, run_cases
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _show(value: object) -> str:
     return "(blank)" if value is None else str(value)
 
 
-def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
+def _check_folder(folder: Path, root: Path, report: CheckReport, engine=None) -> None:
     def rel(path: Path) -> str:
         try:
             return str(path.relative_to(root.parent if root == folder else root))
@@ -169,6 +169,7 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
         return
 
     ruleset = RuleSet(info, info.pped, info.status, packs)
+    runs = []  # (result, pack, cases file, cases) of each pack whose cases can run
     for indicator, pack in sorted(packs.items()):
         result = PackResult(info.year, indicator, rel(files[indicator]), rules=len(pack.rules))
         report.packs.append(result)
@@ -200,17 +201,21 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
             )
         if pack.register and pack.register not in packs:
             continue  # already reported: the register is missing, nothing can run
-        deciding: Counter[str] = Counter()
         names = Counter(case.name for case in cases.cases)
         for name in sorted(n for n, k in names.items() if k > 1):
             problem(cases_path, "two cases have this name", case=name)
-        for case in cases.cases:
+        runs.append((result, pack, cases_path, cases.cases))
+    # every case of the folder in one batch: one prepare, an evaluation per reference date
+    items = [(case, pack, ruleset, path) for _, pack, path, cases in runs for case in cases]
+    outcomes = iter(run_cases(items, engine))
+    for result, pack, cases_path, cases in runs:
+        deciding: Counter[str] = Counter()
+        for case in cases:
             result.cases += 1
-            try:
-                outcome = run_case(case, pack, ruleset, cases_path)
-            except Exception as exc:  # a bad drawn table or date in the case itself
+            outcome = next(outcomes)
+            if isinstance(outcome, Exception):  # a bad drawn table or date in the case itself
                 result.cases_failed += 1
-                problem(cases_path, f"cannot run: {exc}", case=case.name)
+                problem(cases_path, f"cannot run: {outcome}", case=case.name)
                 continue
             if not outcome.passed:
                 result.cases_failed += 1
@@ -240,8 +245,9 @@ def _check_folder(folder: Path, root: Path, report: CheckReport) -> None:
                 )
 
 
-def check_packs(root: Path) -> CheckReport:
-    """Validate every year folder under ``root`` and run all its cases."""
+def check_packs(root: Path, engine=None) -> CheckReport:
+    """Validate every year folder under ``root`` and run all its cases on `engine` (a name or
+    an engine; the default engine when None)."""
     root = Path(root)
     report = CheckReport(str(root))
     folders = year_folders(root)
@@ -250,7 +256,7 @@ def check_packs(root: Path) -> CheckReport:
             Problem(str(root), "no year folders (a folder such as 2023-24 with a year.yaml)")
         )
     for folder in folders:
-        _check_folder(folder, root, report)
+        _check_folder(folder, root, report, engine)
     return report
 
 

@@ -8,6 +8,9 @@ extracts larger than memory.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from ccrqof.codelists import Codelist
 from ccrqof.engine import (
     EVIDENCE_COLUMNS,
     STEP_COLUMNS,
+    TALLY_COLUMNS,
     TIMELINE_COLUMNS,
     Evaluation,
     PatientTrace,
@@ -42,9 +46,11 @@ from ccrqof.engine.sql.rules import (
     evidence_queries,
     outcome_query,
     ruleset_scope,
+    tally_query,
     trace_query,
     union_all,
 )
+from ccrqof.errors import UsageError
 from ccrqof.readers import Extract
 from ccrqof.rules.loader import RuleSet
 from ccrqof.rules.model import Registered
@@ -52,7 +58,8 @@ from ccrqof.rules.model import Registered
 DIALECT = "duckdb"
 _EVENT_COLUMNS = tuple(schemas.EVENTS.names)  # the declared tables (ccrqof.schemas)
 _PATIENT_COLUMNS = tuple(schemas.PATIENTS.names)
-_MATERIALISED = {"units", "unit_regs", "kept", "entries", "members"}
+_MATERIALISED = {"deduped", "units", "unit_regs", "kept", "entries", "members"}
+_READ_ONCE = ("visible", "population_", "facts_", "selected_")  # views; the rest are tables
 
 
 @dataclass
@@ -65,6 +72,7 @@ class DuckHandle:
     counts: Counter
     entry_days: pd.Series  # rows with a coded entry per day, to count those after R
     notices: list[str] = field(default_factory=list)
+    scope: tuple | None = None  # (rule set, its packs' views) whose tables are built now
 
 
 def _arrow(frame: pd.DataFrame, names: Sequence[str], dates: Sequence[str]) -> pa.Table:
@@ -125,14 +133,24 @@ class DuckDBEngine:
         self.temp_directory = temp_directory
 
     def _connect(self):
+        """An in-memory database. Work past the memory limit spills to `temp_directory`, or
+        to a private folder in the system's temporary folder (never the working folder, which
+        is DuckDB's own default), removed with the connection."""
         import duckdb
 
-        config = {}
+        spill = self.temp_directory
+        if spill is None:
+            spill = tempfile.mkdtemp(prefix="ccrqof-spill-")
+        config = {"temp_directory": str(spill)}
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
-        if self.temp_directory:
-            config["temp_directory"] = self.temp_directory
-        return duckdb.connect(config=config)
+        try:
+            con = duckdb.connect(config=config)
+        except duckdb.Error as error:
+            raise UsageError(f"DuckDB cannot start with these settings: {error}") from None
+        if self.temp_directory is None:
+            weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
+        return con
 
     def prepare(
         self,
@@ -168,12 +186,13 @@ class DuckDBEngine:
 
     def _handle(self, con, shape: keying.Shape, extract: Extract) -> DuckHandle:
         has_patients = extract.patients is not None
+        per_day = _per_day(con)
         return DuckHandle(
             con,
             shape,
             _practices(con, has_patients),
-            _counts(con, shape),
-            _entry_days(con),
+            _counts(con, shape, per_day),
+            _entry_days(per_day),
             [] if has_patients else [NO_REGISTRATION_NOTICE],
         )
 
@@ -181,18 +200,9 @@ class DuckDBEngine:
         return handle.con.execute(query.sql(dialect=self.dialect)).df()
 
     def evaluate(self, handle: DuckHandle, ruleset: RuleSet) -> Evaluation:
-        has_regs = handle.shape.patients != "none"
-        scope, views = ruleset_scope(ruleset, has_regs)
-        for name, query in scope.ctes:  # each generated once; the cascades' rows kept
-            self._materialise(handle.con, name, query, name.startswith(("decided_", "reg_dat")))
-        dates = ruleset.outcome_dates()
-        outcomes = self._run(handle, union_all([outcome_query(v, dates) for v in views]))
-        evidence_parts = [q for v in views for q in evidence_queries(v)]
-        if evidence_parts:
-            evidence = self._run(handle, union_all(evidence_parts))
-            evidence = evidence.rename(columns={"n": "count"})
-        else:
-            evidence = pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
+        """The tallies now; the patient rows (outcomes, evidence) when first read."""
+        views = self._built(handle, ruleset)
+        tallies = self._run(handle, tally_query(views, ruleset.outcome_dates()))
         ignored = Counter(handle.counts)
         R = np.datetime64(ruleset.reference_date, "D")
         days = handle.entry_days
@@ -201,12 +211,38 @@ class DuckDBEngine:
             ignored[name] = value
         return Evaluation(
             ruleset,
-            _outcomes(outcomes, ruleset),
+            lambda: self._outcome_rows(handle, ruleset),
             list(handle.practices),
             ignored,
             list(handle.notices),
-            _evidence(evidence),
+            lambda: self._evidence_rows(handle, ruleset),
+            _tallies(tallies),
         )
+
+    def _built(self, handle: DuckHandle, ruleset: RuleSet) -> list:
+        """The rule set's queries as tables (what several queries read) and views. A later
+        evaluation on the handle replaces them, so reading an earlier one's rows builds its
+        tables again."""
+        if handle.scope is not None and handle.scope[0] is ruleset:
+            return handle.scope[1]
+        scope, views = ruleset_scope(ruleset, handle.shape.patients != "none")
+        for name, query in scope.ctes:  # each generated once
+            self._materialise(handle.con, name, query, not name.startswith(_READ_ONCE))
+        handle.scope = (ruleset, views)
+        return views
+
+    def _outcome_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
+        views = self._built(handle, ruleset)
+        dates = ruleset.outcome_dates()
+        return _outcomes(
+            self._run(handle, union_all([outcome_query(v, dates) for v in views])), ruleset
+        )
+
+    def _evidence_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
+        parts = [q for v in self._built(handle, ruleset) for q in evidence_queries(v)]
+        if not parts:
+            return pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
+        return _evidence(self._run(handle, union_all(parts)).rename(columns={"n": "count"}))
 
     def _population_counts(self, handle: DuckHandle, ruleset: RuleSet) -> dict:
         """Kept units not registered at R; registered ones without sex or date of birth when a
@@ -351,6 +387,13 @@ def _outcomes(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
     return frame[[*outcome_columns(ruleset), "deadline"]]
 
 
+def _tallies(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.rename(columns={"field_name": "field"})
+    for name in ("practice_code", "indicator", "outcome", "field"):
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame.astype({"n": "int64"})[list(TALLY_COLUMNS)]
+
+
 def _evidence(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame):
         frame["latest"] = pd.to_datetime(frame["latest"]).astype("datetime64[s]")
@@ -368,14 +411,10 @@ def _practices(con, has_patients: bool) -> list:
     return [r[0] for r in rows] or [None]
 
 
-def _counts(con, shape: keying.Shape) -> Counter:
-    """What `prepare` counts, in the Python engine's order (docs/explanation-prepare.md), in
-    one query (one job on Spark)."""
-    parts = {
-        "entries with codes in no cluster of interest": (
-            "SELECT COUNT(*) FROM classified WHERE is_entry = 1 AND of_interest = 0"
-        )
-    }
+def _counts(con, shape: keying.Shape, per_day: pd.DataFrame) -> Counter:
+    """What `prepare` counts, in the Python engine's order (docs/explanation-prepare.md): from
+    the per-day tallies of the extract's rows, and one query over the keyed tables."""
+    parts = {}
     if shape.by_events and shape.events_have_practice:
         parts[MORE_THAN_ONE_PRACTICE] = (
             "SELECT COUNT(*) FROM (SELECT patient_id FROM units WHERE from_events = 1 "
@@ -385,16 +424,17 @@ def _counts(con, shape: keying.Shape) -> Counter:
         parts[MISSING_FROM_PATIENTS] = (
             "SELECT (SELECT COUNT(*) FROM units) - (SELECT COUNT(*) FROM kept)"
             if shape.by_events
-            else "SELECT COUNT(DISTINCT patient_id) FROM keyed WHERE patient_id NOT IN "
+            else "SELECT COUNT(DISTINCT patient_id) FROM deduped WHERE patient_id NOT IN "
             "(SELECT patient_id FROM units)"
         )
-    parts["duplicate rows"] = (
-        "SELECT (SELECT COUNT(*) FROM keyed WHERE of_interest = 1) - (SELECT COUNT(*) FROM "
-        "(SELECT DISTINCT practice_key, patient_id, code, cluster, entry_day, episode FROM keyed "
-        "WHERE of_interest = 1) AS t)"
-    )
-    values = _scalars(con, list(parts.values()))
-    return Counter(dict(zip(parts, values, strict=True)))
+    parts["distinct rows of interest"] = "SELECT COUNT(*) FROM deduped WHERE of_interest = 1"
+    values = dict(zip(parts, _scalars(con, list(parts.values())), strict=True))
+    counts = Counter({"entries with codes in no cluster of interest": int(per_day["other"].sum())})
+    for name in (MORE_THAN_ONE_PRACTICE, MISSING_FROM_PATIENTS):
+        if name in values:
+            counts[name] = values[name]
+    counts["duplicate rows"] = int(per_day["wanted"].sum()) - values["distinct rows of interest"]
+    return counts
 
 
 def _scalars(con, queries: list[str]) -> list[int]:
@@ -404,11 +444,20 @@ def _scalars(con, queries: list[str]) -> list[int]:
     return [int(v or 0) for v in row]
 
 
-def _entry_days(con) -> pd.Series:
-    frame = con.execute(
-        "SELECT entry_day, COUNT(*) AS n FROM classified WHERE is_entry = 1 "
-        "AND entry_day IS NOT NULL GROUP BY entry_day"
+def _per_day(con) -> pd.DataFrame:
+    """Per day, the extract's coded entries, those in no cluster of interest and the rows of
+    interest: one pass over the rows for every count `prepare` reports."""
+    return con.execute(
+        "SELECT entry_day, SUM(is_entry) AS entries, "
+        "SUM(CASE WHEN is_entry = 1 AND of_interest = 0 THEN 1 ELSE 0 END) AS other, "
+        "SUM(of_interest) AS wanted FROM classified GROUP BY entry_day"
     ).df()
+
+
+def _entry_days(per_day: pd.DataFrame) -> pd.Series:
+    """Rows with a coded entry per day, to count those after R."""
+    dated = per_day[per_day["entry_day"].notna() & (per_day["entries"] > 0)]
     return pd.Series(
-        frame["n"].to_numpy(), index=pd.to_datetime(frame["entry_day"]).to_numpy("datetime64[D]")
+        dated["entries"].to_numpy(dtype="int64"),
+        index=pd.to_datetime(dated["entry_day"]).to_numpy("datetime64[D]"),
     )

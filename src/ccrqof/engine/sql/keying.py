@@ -33,6 +33,7 @@ from ccrqof.engine.sql.build import (
 )
 
 UNIT = ("practice_key", "patient_id")
+ENTRY_ROW = ("practice_key", "patient_id", "code", "cluster", "entry_day", "episode")
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,16 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
     if not shape.every_patient:
         keyed = keyed.where(any_of(*keep) if len(keep) > 1 else keep[0], copy=False)
     out.append(("keyed", keyed))
+    # exact duplicates count once: the one DISTINCT over the extract's rows, read by every step
+    # after this (an engine materialises it)
+    out.append(
+        (
+            "deduped",
+            select(*(col(c) for c in ENTRY_ROW), col("by_row"), col("listed"), col("of_interest"))
+            .from_(table("keyed"), copy=False)
+            .distinct(copy=False),
+        )
+    )
 
     if shape.patients != "none":
         regs = select(
@@ -154,7 +165,7 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
     out = []
     event_units = (
         select(col("practice_key"), col("patient_id"))
-        .from_(table("keyed"), copy=False)
+        .from_(table("deduped"), copy=False)
         .distinct(copy=False)
     )
     if shape.by_events:
@@ -176,7 +187,7 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
                 more = more.where(
                     exp.Not(
                         this=col("patient_id").isin(
-                            query=select(col("patient_id")).from_(table("keyed"))
+                            query=select(col("patient_id")).from_(table("deduped"))
                         )
                     ),
                     copy=False,
@@ -201,7 +212,7 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
             table("registrations"), copy=False
         )
         if not shape.every_patient:
-            ids = select(col("patient_id")).from_(table("keyed"), copy=False)
+            ids = select(col("patient_id")).from_(table("deduped"), copy=False)
             regs = regs.where(
                 any_of(
                     col("patient_id").isin(query=ids),
@@ -266,23 +277,17 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
 
 def _entries(shape: Shape) -> exp.Select:
     """Distinct entry rows of interest, in each of their clusters, for each kept unit."""
-    row = ("practice_key", "patient_id", "code", "cluster", "entry_day", "episode")
-    distinct = (
-        select(*(col(c) for c in row), col("by_row"), col("listed"))
-        .from_(table("keyed"), copy=False)
-        .where(eq(col("of_interest"), lit(1)), copy=False)
-        .distinct(copy=False)
-    )
+    row = ENTRY_ROW
     own = (
         select(*(col(c, "d") for c in row), alias(col("cluster", "d"), "entry_cluster"))
-        .from_(distinct.subquery("d"), copy=False)
+        .from_(table("deduped", "d"), copy=False)
         .where(eq(col("by_row", "d"), lit(1)), copy=False)
     )
     parts = own
     if shape.codelist != "none":
         listed = (
             select(*(col(c, "d") for c in row), alias(col("cluster", "m"), "entry_cluster"))
-            .from_(distinct.subquery("d"), copy=False)
+            .from_(table("deduped", "d"), copy=False)
             .join(table("members", "m"), on=eq(col("code", "d"), col("code", "m")), copy=False)
             .where(eq(col("listed", "d"), lit(1)), copy=False)
         )

@@ -413,6 +413,20 @@ def outcome_query(view: PackScope, dates: tuple[str, ...]) -> exp.Select:
     )
 
 
+def tally_query(views: list[PackScope], dates: tuple[str, ...]) -> exp.Select:
+    """The outcome rows counted by practice, indicator, outcome and field: all that scoring
+    reads, a few rows a practice however many patients it has."""
+    rows = union_all([outcome_query(v, dates) for v in views]).subquery("o", copy=False)
+    keys = [col(c) for c in ("practice_code", "indicator", "outcome", "field_name")]
+    return (
+        select(*keys, alias(exp.Count(this=exp.Star()), "n"))
+        .from_(rows, copy=False)
+        .group_by(
+            *(col(c) for c in ("practice_code", "indicator", "outcome", "field_name")), copy=False
+        )
+    )
+
+
 def evidence_queries(view: PackScope) -> list[exp.Select]:
     """Per decided unit and `Evidence` cluster: the count and latest date of its events."""
     pack = view.pack
@@ -490,6 +504,7 @@ __all__ = [
     "evidence_queries",
     "outcome_query",
     "ruleset_scope",
+    "tally_query",
     "trace_query",
     "union_all",
 ]

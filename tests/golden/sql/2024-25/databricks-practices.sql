@@ -85,6 +85,18 @@ WITH members AS (
   FROM classified
   WHERE
     of_interest = 1
+), deduped AS (
+  SELECT DISTINCT
+    practice_key,
+    patient_id,
+    code,
+    cluster,
+    entry_day,
+    episode,
+    by_row,
+    listed,
+    of_interest
+  FROM keyed
 ), registrations AS (
   SELECT
     UPPER(TRIM(COALESCE(practice_code, ''))) AS practice_key,
@@ -103,7 +115,7 @@ WITH members AS (
     SELECT DISTINCT
       practice_key,
       patient_id
-    FROM keyed
+    FROM deduped
   ) AS e
 ), unit_regs AS (
   SELECT
@@ -143,20 +155,7 @@ WITH members AS (
       d.entry_day,
       d.episode,
       d.cluster AS entry_cluster
-    FROM (
-      SELECT DISTINCT
-        practice_key,
-        patient_id,
-        code,
-        cluster,
-        entry_day,
-        episode,
-        by_row,
-        listed
-      FROM keyed
-      WHERE
-        of_interest = 1
-    ) AS d
+    FROM deduped AS d
     WHERE
       d.by_row = 1
     UNION ALL
@@ -168,20 +167,7 @@ WITH members AS (
       d.entry_day,
       d.episode,
       m.cluster AS entry_cluster
-    FROM (
-      SELECT DISTINCT
-        practice_key,
-        patient_id,
-        code,
-        cluster,
-        entry_day,
-        episode,
-        by_row,
-        listed
-      FROM keyed
-      WHERE
-        of_interest = 1
-    ) AS d
+    FROM deduped AS d
     JOIN members AS m
       ON d.code = m.code
     WHERE

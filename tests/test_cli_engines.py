@@ -1,0 +1,76 @@
+"""`--engine`, and DuckDB's `--memory-limit` and `--spill-dir`: the engines give the same files,
+DuckDB is the default, and its settings are checked before any reading."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from entry import run_main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+INPUTS = (SAMPLE / "events.csv", "--patients", SAMPLE / "patients.csv", "--year", "2023-24")
+
+
+def _calc(tmp_path: Path, name: str, *options) -> tuple[int, str, bytes]:
+    out = tmp_path / f"{name}.csv"
+    code, _, stderr = run_main("calc", *INPUTS, "--output", out, "--quiet", *options)
+    return code, stderr, out.read_bytes() if out.exists() else b""
+
+
+def test_the_engines_write_the_same_summary_and_duckdb_is_the_default(tmp_path: Path) -> None:
+    runs = {
+        name: _calc(tmp_path, name, *options)
+        for name, options in {
+            "default": (),
+            "duckdb": ("--engine", "duckdb"),
+            "python": ("--engine", "python"),
+            "limited": ("--engine", "duckdb", "--memory-limit", "1GB", "--spill-dir", tmp_path),
+        }.items()
+    }
+    assert all(code == 0 for code, _, _ in runs.values()), runs
+    assert runs["duckdb"][2].count(b"\n") > 3
+    assert {body for _, _, body in runs.values()} == {runs["python"][2]}
+    code, out, _ = run_main("calc", "--help")
+    assert "[default: duckdb]" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ("--engine", "python", "--memory-limit", "4GB"),
+            "--memory-limit works with --engine duckdb",
+        ),
+        (("--engine", "python", "--spill-dir", "."), "--spill-dir works with --engine duckdb"),
+        (("--memory-limit", "lots"), "expected a size such as 4GB"),
+        (("--memory-limit", "4"), "expected a size such as 4GB"),
+    ],
+)
+def test_engine_settings_are_checked_before_reading(tmp_path: Path, options, message) -> None:
+    missing = tmp_path / "not-there.csv"  # a read would fail differently
+    code, _, stderr = run_main("calc", missing, "--year", "2023-24", *options)
+    assert code == 2
+    assert message in " ".join(stderr.split())
+    assert "Traceback" not in stderr
+
+
+def test_duckdb_spills_to_a_private_folder_that_is_removed(tmp_path: Path) -> None:
+    """Never DuckDB's own default (a .tmp folder in the working folder): a folder of its own in
+    the system's temporary folder, gone when the command ends."""
+    scratch, work = tmp_path / "tmp", tmp_path / "work"
+    scratch.mkdir(), work.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "ccrqof", "calc", *map(str, INPUTS), "--memory-limit", "64MB"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "CAN004" in done.stdout
+    assert list(work.iterdir()) == [] and list(scratch.iterdir()) == []
