@@ -90,6 +90,12 @@ def case(whens: list[tuple[exp.Expression, exp.Expression]], default=None) -> ex
     )
 
 
+def numbered(*by: str) -> exp.Expression:
+    """1, 2, 3 ... in the order of the columns `by` (ROW_NUMBER: every dialect has it)."""
+    order = exp.Order(expressions=[exp.Ordered(this=col(c), nulls_first=False) for c in by])
+    return exp.Window(this=exp.RowNumber(), order=order)
+
+
 def alias(expression: exp.Expression, name: str) -> exp.Expression:
     return exp.alias_(expression, name, quoted=False)
 

@@ -111,6 +111,7 @@ def shape_of(
         else ("with_practice" if with_practice else "without_practice"),
         every_patient=any(r.needs_every_patient() for r in rulesets),
         also_patients=tuple(also_patients),
+        canonical=True,
     )
 
 
@@ -250,8 +251,7 @@ class DuckDBEngine:
         if handle.shape.patients == "none":
             return {}
         registered = (
-            "SELECT COUNT(*) FROM kept k JOIN reg_dat r ON k.practice_key = r.practice_key "
-            "AND k.patient_id = r.patient_id WHERE k.{} IS NULL"
+            "SELECT COUNT(*) FROM kept k JOIN reg_dat r ON k.unit = r.unit WHERE k.{} IS NULL"
         )
         needs = [p.population for p in ruleset.ordered() if isinstance(p.population, Registered)]
         parts = {}

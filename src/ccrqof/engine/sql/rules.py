@@ -49,7 +49,7 @@ from ccrqof.rules.model import (
     RegisterOf,
 )
 
-UNIT = ("practice_key", "patient_id")
+UNIT = ("unit",)  # a patient unit's number (`prepare`'s `kept`): every join and group is on it
 _COMPARE = {
     "on_or_before": exp.LTE,
     "before": exp.LT,
@@ -113,7 +113,7 @@ class PackScope:
 
 @singledispatch
 def patient_date(definition, pack: PackScope) -> exp.Select:
-    """(practice_key, patient_id, d) rows: one date per unit that has one."""
+    """(unit, d) rows: one date per unit that has one."""
     raise TypeError(f"no SQL for date definition {type(definition).__name__}")
 
 
@@ -243,7 +243,7 @@ def _event_count_measures(condition: EventCountTest, pack: PackScope) -> dict[st
 
 @singledispatch
 def population(definition, pack: PackScope) -> exp.Select:
-    """(practice_key, patient_id) rows: who enters the pack's cascade."""
+    """(unit) rows: who enters the pack's cascade."""
     raise TypeError(f"no SQL for population {type(definition).__name__}")
 
 
@@ -385,8 +385,8 @@ def outcome_query(view: PackScope, dates: tuple[str, ...]) -> exp.Select:
     pack, scope = view.pack, view.scope
     outcome = _by_rule(pack, [OUTCOME_OF_KIND[r.kind] for r in pack.rules])
     columns = [
-        alias(exp.Nullif(this=col("practice_key"), expression=lit("")), "practice_code"),
-        col("patient_id"),
+        alias(exp.Nullif(this=col("practice_key", "k"), expression=lit("")), "practice_code"),
+        col("patient_id", "k"),
         alias(lit(pack.indicator), "indicator"),
         alias(outcome, "outcome"),
         alias(_by_rule(pack, [r.rule for r in pack.rules]), "rule_id"),
@@ -408,7 +408,8 @@ def outcome_query(view: PackScope, dates: tuple[str, ...]) -> exp.Select:
     columns += [alias(due, "due_by"), alias(deadline, "deadline")]
     return (
         select(*columns)
-        .from_(table(f"decided_{pack.indicator.lower()}"), copy=False)
+        .from_(table(f"decided_{pack.indicator.lower()}", "c"), copy=False)
+        .join(table("kept", "k"), on=on(*((c, "c", "k") for c in UNIT)), copy=False)
         .where(exp.Not(this=exp.Is(this=col("rule_index"), expression=exp.Null())), copy=False)
     )
 
@@ -459,7 +460,9 @@ def evidence_queries(view: PackScope) -> list[exp.Select]:
                 ),
                 copy=False,
             )
-            .group_by(*_unit_group("v"), copy=False)
+            .group_by(
+                *_unit_group("v"), col("practice_key", "v"), col("patient_id", "v"), copy=False
+            )
         )
     return out
 
@@ -467,12 +470,16 @@ def evidence_queries(view: PackScope) -> list[exp.Select]:
 def trace_query(view: PackScope) -> exp.Select:
     """Per entered unit: each rule's condition as 0/1 and its measures (for explain)."""
     pack = view.pack
-    columns = [*_unit_group(), col("rule_index")]
+    columns = [col("practice_key", "k"), col("patient_id", "k"), col("rule_index")]
     for i, rule in enumerate(pack.rules):
         columns.append(alias(flag(holds(rule.when, view)), f"held_{i}"))
         for name, value in measures(rule.when, view).items():
             columns.append(alias(value, f"{name}_{i}"))
-    return select(*columns).from_(table(f"decided_{pack.indicator.lower()}"), copy=False)
+    return (
+        select(*columns)
+        .from_(table(f"decided_{pack.indicator.lower()}", "c"), copy=False)
+        .join(table("kept", "k"), on=on(*((c, "c", "k") for c in UNIT)), copy=False)
+    )
 
 
 def ruleset_scope(ruleset: RuleSet, has_registrations: bool) -> tuple[Scope, list]:

@@ -108,17 +108,25 @@ WITH members AS (
   FROM patients
 ), units AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id,
-    1 AS from_events
+    *,
+    ROW_NUMBER() OVER (
+      ORDER BY CASE WHEN practice_key IS NULL THEN 1 ELSE 0 END, practice_key, CASE WHEN patient_id IS NULL THEN 1 ELSE 0 END, patient_id
+    ) AS unit
   FROM (
-    SELECT DISTINCT
+    SELECT
       practice_key AS practice_key,
-      patient_id AS patient_id
-    FROM deduped
-  ) AS e
+      patient_id AS patient_id,
+      1 AS from_events
+    FROM (
+      SELECT DISTINCT
+        practice_key AS practice_key,
+        patient_id AS patient_id
+      FROM deduped
+    ) AS e
+  ) AS n
 ), unit_regs AS (
   SELECT
+    u.unit AS unit,
     u.practice_key AS practice_key,
     u.patient_id AS patient_id,
     r.registration_date AS registration_date,
@@ -130,16 +138,19 @@ WITH members AS (
     ON u.practice_key = r.practice_key AND u.patient_id = r.patient_id
 ), kept AS (
   SELECT
+    unit AS unit,
     practice_key AS practice_key,
     patient_id AS patient_id,
     MAX(date_of_birth) AS date_of_birth,
     MAX(NULLIF(sex, '')) AS sex
   FROM unit_regs
   GROUP BY
+    unit,
     practice_key,
     patient_id
 ), entries AS (
   SELECT
+    k.unit AS unit,
     k.practice_key AS practice_key,
     k.patient_id AS patient_id,
     x.entry_cluster AS entry_cluster,
@@ -183,8 +194,7 @@ WITH members AS (
     entry_day <= CAST('2024-03-31' AS DATE)
 ), reg_dat AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id,
+    unit AS unit,
     MAX(registration_date) AS d
   FROM unit_regs
   WHERE
@@ -193,40 +203,33 @@ WITH members AS (
       deregistration_date IS NULL OR deregistration_date > CAST('2024-03-31' AS DATE)
     )
   GROUP BY
-    practice_key,
-    patient_id
+    unit
 ), q2_date AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id,
+    unit AS unit,
     MAX(entry_day) AS d
   FROM visible
   WHERE
     entry_cluster = 'CAN_COD'
     AND NOT episode IN ('review', 'ended', 'changed', 'evolved', 'flare-up')
   GROUP BY
-    practice_key,
-    patient_id
+    unit
 ), population_can001 AS (
   SELECT
-    k.practice_key AS practice_key,
-    k.patient_id AS patient_id
+    k.unit AS unit
   FROM kept AS k
   JOIN reg_dat AS r
-    ON k.practice_key = r.practice_key AND k.patient_id = r.patient_id
+    ON k.unit = r.unit
 ), facts_can001 AS (
   SELECT
-    p.practice_key AS practice_key,
-    p.patient_id AS patient_id,
+    p.unit AS unit,
     t_d_reg_dat.d AS d_reg_dat,
     t_d_can_dat.d AS d_can_dat
   FROM population_can001 AS p
   LEFT JOIN reg_dat AS t_d_reg_dat
-    ON p.practice_key = t_d_reg_dat.practice_key
-    AND p.patient_id = t_d_reg_dat.patient_id
+    ON p.unit = t_d_reg_dat.unit
   LEFT JOIN q2_date AS t_d_can_dat
-    ON p.practice_key = t_d_can_dat.practice_key
-    AND p.patient_id = t_d_can_dat.patient_id
+    ON p.unit = t_d_can_dat.unit
 ), decided_can001 AS (
   SELECT
     *,
@@ -238,53 +241,42 @@ WITH members AS (
   FROM facts_can001
 ), selected_can001 AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id
+    unit AS unit
   FROM decided_can001
   WHERE
     rule_index IN (0)
 ), q7_date AS (
   SELECT
-    v.practice_key AS practice_key,
-    v.patient_id AS patient_id,
+    v.unit AS unit,
     MIN(v.entry_day) AS d
   FROM visible AS v
   JOIN q2_date AS a
-    ON (
-      v.practice_key = a.practice_key AND v.patient_id = a.patient_id
-    )
-    AND v.entry_day >= a.d
+    ON v.unit = a.unit AND v.entry_day >= a.d
   WHERE
     v.entry_cluster = 'MDRV_COD'
   GROUP BY
-    v.practice_key,
-    v.patient_id
+    v.unit
 ), q8_date AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id,
+    unit AS unit,
     MAX(entry_day) AS d
   FROM visible
   WHERE
     entry_cluster = 'CANPCAPU_COD'
   GROUP BY
-    practice_key,
-    patient_id
+    unit
 ), q9_date AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id,
+    unit AS unit,
     MAX(entry_day) AS d
   FROM visible
   WHERE
     entry_cluster = 'CANPCADEC_COD'
   GROUP BY
-    practice_key,
-    patient_id
+    unit
 ), q10_count AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id,
+    unit AS unit,
     COUNT(*) AS n,
     MIN(entry_day) AS first_day,
     MAX(entry_day) AS last_day
@@ -293,17 +285,14 @@ WITH members AS (
     entry_cluster = 'CANINVITE_COD'
     AND entry_day > CAST(DATEADD(MONTH, -12, CAST('2024-03-31' AS DATE)) AS DATE)
   GROUP BY
-    practice_key,
-    patient_id
+    unit
 ), population_can004 AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id
+    unit AS unit
   FROM selected_can001
 ), facts_can004 AS (
   SELECT
-    p.practice_key AS practice_key,
-    p.patient_id AS patient_id,
+    p.unit AS unit,
     t_d_reg_dat.d AS d_reg_dat,
     t_d_can_dat.d AS d_can_dat,
     t_d_mdrv_dat.d AS d_mdrv_dat,
@@ -314,22 +303,17 @@ WITH members AS (
     q10_count.last_day AS q10_count_last
   FROM population_can004 AS p
   LEFT JOIN reg_dat AS t_d_reg_dat
-    ON p.practice_key = t_d_reg_dat.practice_key
-    AND p.patient_id = t_d_reg_dat.patient_id
+    ON p.unit = t_d_reg_dat.unit
   LEFT JOIN q2_date AS t_d_can_dat
-    ON p.practice_key = t_d_can_dat.practice_key
-    AND p.patient_id = t_d_can_dat.patient_id
+    ON p.unit = t_d_can_dat.unit
   LEFT JOIN q7_date AS t_d_mdrv_dat
-    ON p.practice_key = t_d_mdrv_dat.practice_key
-    AND p.patient_id = t_d_mdrv_dat.patient_id
+    ON p.unit = t_d_mdrv_dat.unit
   LEFT JOIN q8_date AS t_d_pcapu_dat
-    ON p.practice_key = t_d_pcapu_dat.practice_key
-    AND p.patient_id = t_d_pcapu_dat.patient_id
+    ON p.unit = t_d_pcapu_dat.unit
   LEFT JOIN q9_date AS t_d_pcadec_dat
-    ON p.practice_key = t_d_pcadec_dat.practice_key
-    AND p.patient_id = t_d_pcadec_dat.patient_id
+    ON p.unit = t_d_pcadec_dat.unit
   LEFT JOIN q10_count
-    ON p.practice_key = q10_count.practice_key AND p.patient_id = q10_count.patient_id
+    ON p.unit = q10_count.unit
 ), decided_can004 AS (
   SELECT
     *,
@@ -360,36 +344,28 @@ WITH members AS (
   FROM facts_can004
 ), selected_can004 AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id
+    unit AS unit
   FROM decided_can004
   WHERE
     rule_index IN (2, 9)
 ), q15_date AS (
   SELECT
-    v.practice_key AS practice_key,
-    v.patient_id AS patient_id,
+    v.unit AS unit,
     MIN(v.entry_day) AS d
   FROM visible AS v
   JOIN q2_date AS a
-    ON (
-      v.practice_key = a.practice_key AND v.patient_id = a.patient_id
-    )
-    AND v.entry_day >= a.d
+    ON v.unit = a.unit AND v.entry_day >= a.d
   WHERE
     v.entry_cluster = 'CANPCSUPP_COD'
   GROUP BY
-    v.practice_key,
-    v.patient_id
+    v.unit
 ), population_can005 AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id
+    unit AS unit
   FROM selected_can001
 ), facts_can005 AS (
   SELECT
-    p.practice_key AS practice_key,
-    p.patient_id AS patient_id,
+    p.unit AS unit,
     t_d_reg_dat.d AS d_reg_dat,
     t_d_can_dat.d AS d_can_dat,
     t_d_supp_dat.d AS d_supp_dat,
@@ -400,22 +376,17 @@ WITH members AS (
     q10_count.last_day AS q10_count_last
   FROM population_can005 AS p
   LEFT JOIN reg_dat AS t_d_reg_dat
-    ON p.practice_key = t_d_reg_dat.practice_key
-    AND p.patient_id = t_d_reg_dat.patient_id
+    ON p.unit = t_d_reg_dat.unit
   LEFT JOIN q2_date AS t_d_can_dat
-    ON p.practice_key = t_d_can_dat.practice_key
-    AND p.patient_id = t_d_can_dat.patient_id
+    ON p.unit = t_d_can_dat.unit
   LEFT JOIN q15_date AS t_d_supp_dat
-    ON p.practice_key = t_d_supp_dat.practice_key
-    AND p.patient_id = t_d_supp_dat.patient_id
+    ON p.unit = t_d_supp_dat.unit
   LEFT JOIN q8_date AS t_d_pcapu_dat
-    ON p.practice_key = t_d_pcapu_dat.practice_key
-    AND p.patient_id = t_d_pcapu_dat.patient_id
+    ON p.unit = t_d_pcapu_dat.unit
   LEFT JOIN q9_date AS t_d_pcadec_dat
-    ON p.practice_key = t_d_pcadec_dat.practice_key
-    AND p.patient_id = t_d_pcadec_dat.patient_id
+    ON p.unit = t_d_pcadec_dat.unit
   LEFT JOIN q10_count
-    ON p.practice_key = q10_count.practice_key AND p.patient_id = q10_count.patient_id
+    ON p.unit = q10_count.unit
 ), decided_can005 AS (
   SELECT
     *,
@@ -446,8 +417,7 @@ WITH members AS (
   FROM facts_can005
 ), selected_can005 AS (
   SELECT
-    practice_key AS practice_key,
-    patient_id AS patient_id
+    unit AS unit
   FROM decided_can005
   WHERE
     rule_index IN (2, 9)
@@ -466,8 +436,8 @@ SELECT
   due_by
 FROM (
   SELECT
-    NULLIF(practice_key, '') AS practice_code,
-    patient_id,
+    NULLIF(k.practice_key, '') AS practice_code,
+    k.patient_id,
     'CAN001' AS indicator,
     CASE WHEN rule_index = 0 THEN 'numerator' ELSE NULL END AS outcome,
     CASE WHEN rule_index = 0 THEN 'R1' ELSE NULL END AS rule_id,
@@ -478,13 +448,15 @@ FROM (
     CAST(NULL AS DATE) AS d_reg_dat,
     CAST(NULL AS DATE) AS due_by,
     CAST(NULL AS DATE) AS deadline
-  FROM decided_can001
+  FROM decided_can001 AS c
+  JOIN kept AS k
+    ON c.unit = k.unit
   WHERE
     NOT rule_index IS NULL
   UNION ALL
   SELECT
-    NULLIF(practice_key, '') AS practice_code,
-    patient_id,
+    NULLIF(k.practice_key, '') AS practice_code,
+    k.patient_id,
     'CAN004' AS indicator,
     CASE
       WHEN rule_index = 0
@@ -589,13 +561,15 @@ FROM (
       ELSE NULL
     END AS due_by,
     CAST(DATEADD(MONTH, 12, d_can_dat) AS DATE) AS deadline
-  FROM decided_can004
+  FROM decided_can004 AS c
+  JOIN kept AS k
+    ON c.unit = k.unit
   WHERE
     NOT rule_index IS NULL
   UNION ALL
   SELECT
-    NULLIF(practice_key, '') AS practice_code,
-    patient_id,
+    NULLIF(k.practice_key, '') AS practice_code,
+    k.patient_id,
     'CAN005' AS indicator,
     CASE
       WHEN rule_index = 0
@@ -700,7 +674,9 @@ FROM (
       ELSE NULL
     END AS due_by,
     CAST(DATEADD(MONTH, 3, d_can_dat) AS DATE) AS deadline
-  FROM decided_can005
+  FROM decided_can005 AS c
+  JOIN kept AS k
+    ON c.unit = k.unit
   WHERE
     NOT rule_index IS NULL
 ) AS o
