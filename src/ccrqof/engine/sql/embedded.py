@@ -142,7 +142,9 @@ class DuckDBEngine:
         spill = self.temp_directory
         if spill is None:
             spill = tempfile.mkdtemp(prefix="ccrqof-spill-")
-        config = {"temp_directory": str(spill)}
+        # no query here needs rows in insertion order (every view sorts what it shows), and
+        # keeping it costs memory on every table built
+        config = {"temp_directory": str(spill), "preserve_insertion_order": False}
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
         try:
@@ -188,7 +190,7 @@ class DuckDBEngine:
     def _handle(self, con, shape: keying.Shape, extract: Extract) -> DuckHandle:
         has_patients = extract.patients is not None
         per_day = _per_day(con)
-        return DuckHandle(
+        handle = DuckHandle(
             con,
             shape,
             _practices(con, has_patients),
@@ -196,6 +198,12 @@ class DuckDBEngine:
             _entry_days(per_day),
             [] if has_patients else [NO_REGISTRATION_NOTICE],
         )
+        self._discard(con, "deduped")  # counted and keyed: its memory is the rules' now
+        return handle
+
+    def _discard(self, con, name: str) -> None:
+        """Drop a table `_materialise` made that no later query reads."""
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _run(self, handle: DuckHandle, query) -> pd.DataFrame:
         return handle.con.execute(query.sql(dialect=self.dialect)).df()
