@@ -168,9 +168,16 @@ def _duckdb(**options) -> Engine:
     return DuckDBEngine(**options)
 
 
+def _spark(**options) -> Engine:
+    from ccrqof.engine.sql.spark import SparkEngine
+
+    return SparkEngine(**options)
+
+
 ENGINES: dict[str, Callable[..., Engine]] = {
     "python": _python,
     "duckdb": _duckdb,
+    "spark": _spark,
 }
 DEFAULT_ENGINE = "duckdb"
 
