@@ -32,6 +32,7 @@ INPUT_NAMES = (
     "engine",
     "memory_limit",
     "spill_dir",
+    "spark_remote",
 )
 
 
@@ -53,6 +54,7 @@ class Inputs:
     engine: str = DEFAULT_ENGINE
     memory_limit: str | None = None
     spill_dir: Path | None = None
+    spark_remote: str | None = None
 
     def check_engine_options(self) -> None:
         """Engine options that the chosen engine cannot use are an error before any reading."""
@@ -63,6 +65,8 @@ class Inputs:
             ):
                 if value is not None:
                     raise click.UsageError(f"{option} works with --engine duckdb only")
+        if self.engine != "spark" and self.spark_remote is not None:
+            raise click.UsageError("--spark-remote works with --engine spark only")
         if self.memory_limit is not None and not _SIZE.fullmatch(self.memory_limit.strip()):
             raise click.BadParameter(
                 "expected a size such as 4GB, 500MB or 2GiB", param_hint="--memory-limit"
@@ -75,6 +79,8 @@ class Inputs:
             return get_engine(
                 "duckdb", memory_limit=self.memory_limit, temp_directory=self.spill_dir
             )
+        if self.engine == "spark":
+            return get_engine("spark", remote=self.spark_remote)
         return get_engine(self.engine)
 
 
@@ -88,6 +94,8 @@ def input_options(command):
     def with_inputs(**kwargs):
         inputs = Inputs(**{name: kwargs.pop(name) for name in INPUT_NAMES})
         inputs.check_engine_options()
+        if inputs.engine == "spark":
+            inputs.chosen_engine()  # no pyspark, Java or server: say so before reading inputs
         return command(inputs, **kwargs)
 
     for option in reversed(
@@ -161,8 +169,9 @@ def input_options(command):
                 default=DEFAULT_ENGINE,
                 show_default=True,
                 help="How the rules run: embedded DuckDB (the packs compiled to SQL; works out "
-                "of core), or the in-memory Python reference engine. Both give the same "
-                "results.",
+                "of core), the in-memory Python reference engine, or Spark (the same SQL, "
+                "locally or on a cluster with --spark-remote; pip install 'ccrqof[spark]'). "
+                "All give the same results.",
             ),
             click.option(
                 "--memory-limit",
@@ -176,6 +185,13 @@ def input_options(command):
                 help="DuckDB engine: where work past --memory-limit spills (fast local disk "
                 "with room for about the extract's size). Default: a new folder in the "
                 "system's temporary folder, removed at the end.",
+            ),
+            click.option(
+                "--spark-remote",
+                metavar="URL",
+                help="Spark engine: run on this Spark Connect server, such as sc://host:15002 "
+                "or a Databricks cluster (docs/howto-spark.md). Default: the SPARK_REMOTE "
+                "environment variable's server, else Spark on this machine.",
             ),
         )
     ):
