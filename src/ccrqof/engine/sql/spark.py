@@ -134,7 +134,7 @@ def _local_session():
     try:
         session = builder.getOrCreate()
     except PySparkException as error:
-        reason = str(error).strip().splitlines()[0]
+        reason = str(error).strip().splitlines()[0].rstrip(".")
         raise UsageError(
             f"Spark could not start ({reason}); it needs Java 17 or later (java on PATH or "
             "JAVA_HOME)"
