@@ -621,10 +621,11 @@ class SparkBackend(Backend):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         # a short-lived JVM on small data: the C1 compiler alone and the serial collector start
-        # and warm up in about half the time (measured on 2 cores)
+        # and warm up in about half the time (measured on 2 cores); C1's default 48 MB of code
+        # cache fills within one test run (the JVM then stops compiling), so it gets more
         java_options = (
             f"-Dlog4j.configurationFile=file:{log4j} -Duser.timezone=UTC"
-            " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+            " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
         )
         builder = (
             SparkSession.builder.master("local[2]")
@@ -637,6 +638,9 @@ class SparkBackend(Backend):
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.extraJavaOptions", java_options)
+            # the warehouse script's plan (Spark inlines each of its CTEs where it is read)
+            # outgrows the default 1 GB: the test ran out of heap and hung
+            .config("spark.driver.memory", "2g")
             .config("spark.sql.warehouse.dir", str(self.scratch / "warehouse"))
             .config("spark.local.dir", str(self.scratch / "local"))
         )
