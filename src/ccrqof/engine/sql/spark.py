@@ -7,13 +7,13 @@ as Databricks offers; else `SPARK_REMOTE`, as pyspark reads it), the active sess
 `prepare` works in its own `newSession()` of it, so its temporary views never clobber another
 handle's or the caller's.
 
-The tables DuckDB materialises (the keyed tables; each cascade's decided rows and REG_DAT) are
-local checkpoints here: computed once, with the plan cut where they are read. Spark inlines a
-temporary view's whole plan wherever it is read, and these are read many times each; without the
-cut every query re-plans the lineage from the events up, and each cascade's plan holds the ones
-before it. The earlier Spark engine cached (`.cache()`) instead, which keeps the plan: its plan
-strings, which adaptive execution prints at every stage, filled the 1 GB driver heap and the run
-hung (docs/howto-spark.md).
+The tables DuckDB materialises (the keyed tables; a rule set's patient dates, counts, REG_DAT
+and decided rows) are local checkpoints here: computed once, with the plan cut where they are
+read. Spark inlines a temporary view's whole plan wherever it is read, and these are read many
+times each; without the cut every query re-plans the lineage from the events up, and each
+cascade's plan holds the ones before it. The earlier Spark engine cached (`.cache()`) instead,
+which keeps the plan: its plan strings, which adaptive execution prints at every stage, filled
+the 1 GB driver heap and the run hung (docs/howto-spark.md).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import pyarrow as pa
 
-from ccrqof.engine.sql.embedded import DuckDBEngine
+from ccrqof.engine.sql.embedded import _MATERIALISED, DuckDBEngine
 from ccrqof.errors import UsageError
 
 DIALECT = "spark"
@@ -230,6 +230,19 @@ class SparkEngine(DuckDBEngine):
             con.checkpoint(name, frame)
         else:
             frame.createOrReplaceTempView(name)
+
+    def _built(self, handle, ruleset) -> list:
+        """Another rule set's tables replace the last one's: release all of the last one's
+        checkpoints first, also those under names the new rule set does not use."""
+        if handle.scope is None or handle.scope[0] is not ruleset:
+            for name in [n for n in handle.con.checkpoints if n not in _MATERIALISED]:
+                self._discard(handle.con, name)
+        return super()._built(handle, ruleset)
+
+    def _discard(self, con: _SparkConnection, name: str) -> None:
+        """The view gone and its checkpoint released (DuckDB drops the table)."""
+        con.spark.catalog.dropTempView(name)
+        con.release(name)
 
 
 def _own_session(base):
