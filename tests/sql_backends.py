@@ -27,9 +27,9 @@ The fixtures in ``conftest.py`` (session scope) start each engine once per test 
   writes off; stopped and deleted at the end. ``.ci/run`` installs Debian's ``postgresql``
   package when ``initdb`` is missing;
 - ``spark_backend``: pyspark in local mode (``local[2]``, two shuffle partitions, no UI, errors
-  only in the log, session time zone UTC, the JVM's quick-start compiler); tables are temporary
-  views. Start-up is the slow part (about 15-30 s on 2 cores), so use ``spark_backend`` through
-  one batch of tables rather than many small sessions;
+  only in the log, session time zone UTC, the JVM's quick-start compiler, 2 GB of heap); tables
+  are temporary views. Start-up is the slow part (about 15-30 s on 2 cores), so use
+  ``spark_backend`` through one batch of tables rather than many small sessions;
 - ``sql_backend``: each of the three in turn (a parametrised fixture).
 
 An engine that cannot start fails its tests with the reason; it never skips them.
@@ -638,8 +638,9 @@ class SparkBackend(Backend):
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.extraJavaOptions", java_options)
-            # the warehouse script's plan (Spark inlines each of its CTEs where it is read)
-            # outgrows the default 1 GB: the test ran out of heap and hung
+            # one session runs every Spark test, the warehouse script among them, whose plan
+            # (each CTE inlined where it is read) ran the default 1 GB out at its practices
+            # level: the old Spark tests hung there
             .config("spark.driver.memory", "2g")
             .config("spark.sql.warehouse.dir", str(self.scratch / "warehouse"))
             .config("spark.local.dir", str(self.scratch / "local"))

@@ -1,5 +1,6 @@
 """`--engine`, and DuckDB's `--memory-limit` and `--spill-dir`: the engines give the same files,
-DuckDB is the default, and its settings are checked before any reading."""
+DuckDB is the default, and its settings (and Spark's `--spark-remote`) are checked before any
+reading."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def test_the_engines_write_the_same_summary_and_duckdb_is_the_default(tmp_path: 
             "--memory-limit works with --engine duckdb",
         ),
         (("--engine", "python", "--spill-dir", "."), "--spill-dir works with --engine duckdb"),
+        (
+            ("--engine", "spark", "--memory-limit", "4GB"),
+            "--memory-limit works with --engine duckdb",
+        ),
+        (("--spark-remote", "sc://localhost:15002"), "--spark-remote works with --engine spark"),
         (("--memory-limit", "lots"), "expected a size such as 4GB"),
         (("--memory-limit", "4"), "expected a size such as 4GB"),
     ],

@@ -21,7 +21,7 @@ from entry import run_main
 
 import ccrqof
 from ccrqof.engine.sql.spark import SparkEngine
-from ccrqof.rules.loader import BUNDLED
+from ccrqof.rules.loader import BUNDLED, RuleSet
 from ccrqof.synthetic import make_extract
 from ccrqof.testing import case_files, run_case_files
 
@@ -61,10 +61,10 @@ def files(tmp_path_factory):
 
 
 def test_a_synthetic_extracts_tables_are_duckdbs(spark, spark_backend, files):
-    """Outcomes and evidence alike to the dtype, at two reference dates on one prepared extract
-    (the second replaces the first's checkpoints), counts, practices, notices, the scored
-    summary (the Python engine's too) and an explanation; none of the engine's views lands in
-    the caller's session."""
+    """Outcomes and evidence alike to the dtype, at two reference dates on one prepared extract,
+    counts, practices, notices, the scored summary (the Python engine's too) and an
+    explanation. Each rule set's checkpoints replace and release the last one's; the engine's
+    session has the caller's settings and none of its views lands in the caller's session."""
     extract = ccrqof.read_extract(files[0], patients=files[1])
     codelist = ccrqof.illustrative_codelist()
     rulesets = [
@@ -74,9 +74,14 @@ def test_a_synthetic_extracts_tables_are_duckdbs(spark, spark_backend, files):
     duckdb, python = ccrqof.get_engine("duckdb"), ccrqof.get_engine("python")
     duck_handle = duckdb.prepare(extract, codelist, rulesets)
     python_handle = python.prepare(extract, codelist, rulesets)
-    handle = spark.prepare(extract, codelist, rulesets)
-    context = spark_backend.session.sparkContext
-    kept = None
+    caller = spark_backend.session.conf
+    caller.set("spark.sql.shuffle.partitions", "3")  # the caller's runtime settings carry over
+    try:
+        handle = spark.prepare(extract, codelist, rulesets)
+    finally:
+        caller.set("spark.sql.shuffle.partitions", "2")
+    assert handle.con.spark.conf.get("spark.sql.shuffle.partitions") == "3"
+    earlier: set[int] = set()
     for ruleset in rulesets:
         want, got = duckdb.evaluate(duck_handle, ruleset), spark.evaluate(handle, ruleset)
         assert len(want.outcomes) > 50 and len(want.evidence) > 5
@@ -93,9 +98,22 @@ def test_a_synthetic_extracts_tables_are_duckdbs(spark, spark_backend, files):
         pd.testing.assert_frame_equal(  # the reference engine's tables differ in dtypes only
             ccrqof.score(got), ccrqof.score(python.evaluate(python_handle, ruleset))
         )
-        persistent = context._jsc.getPersistentRDDs().size()
-        assert kept is None or persistent == kept, "an evaluation's checkpoints were not released"
-        kept = persistent
+        live = {_rdd(frame) for frame in handle.con.checkpoints.values()}
+        persisted = _persisted(spark_backend.session)
+        assert live <= persisted
+        gone = earlier - live  # the last rule set's own checkpoints (prepare's stay)
+        assert not gone & persisted, "a replaced checkpoint was not released"
+        assert bool(gone) == bool(earlier)
+        earlier = live
+    first = rulesets[0]  # a rule set without some of the last one's tables: theirs go too
+    register = RuleSet(
+        first.year, first.reference_date, first.status, {"CAN001": first.packs["CAN001"]}
+    )
+    assert len(spark.evaluate(handle, register).outcomes) > 10
+    assert "decided_can004" not in handle.con.checkpoints
+    assert not (earlier - {_rdd(f) for f in handle.con.checkpoints.values()}) & _persisted(
+        spark_backend.session
+    )
     assert not spark_backend.session.catalog.tableExists("kept")
 
     patient = want.outcomes.query("indicator == 'CAN004'")["patient_id"].iloc[0]
@@ -107,6 +125,15 @@ def test_a_synthetic_extracts_tables_are_duckdbs(spark, spark_backend, files):
         for e in (duckdb, spark)
     ]
     assert explained[0] and explained[1] == explained[0]
+
+
+def _persisted(session) -> set[int]:
+    return {int(i) for i in session.sparkContext._jsc.getPersistentRDDs().keySet()}
+
+
+def _rdd(checkpoint) -> int:
+    """The id of the RDD holding a checkpointed DataFrame's rows (classic Spark)."""
+    return int(checkpoint._jdf.queryExecution().logical().rdd().id())
 
 
 def test_calc_engine_spark_gives_duckdbs_json(spark_backend, files):
@@ -125,11 +152,6 @@ def _one_error(code: int, stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
     return lines[0]
-
-
-def test_spark_remote_is_for_the_spark_engine(files):
-    code, _, stderr = run_main("calc", str(files[0]), "--spark-remote", "sc://localhost:15002")
-    assert code == 2 and "--spark-remote is for --engine spark" in stderr
 
 
 def test_without_pyspark_the_spark_engine_names_the_extra(files, monkeypatch):

@@ -65,8 +65,11 @@ def warehouse(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["postgres", "spark"])
 def test_the_script_and_the_probe_run_on_the_warehouse(name, request, warehouse):
-    """On Spark this once filled the driver's heap and hung: Spark inlines every CTE, so the
-    practices script plans each of its ~460 CTE reads (tests/sql_backends.py sizes the heap)."""
+    """The patients level on every warehouse, the practices level on PostgreSQL only. Spark
+    inlines each CTE wherever it is read: the practices script, which reads the outcome rows
+    twice, is some 700 Spark stages and 40-65 s for these 1,000 patients here (with 1 GB of
+    heap it ran out and hung, which is why the old Spark tests were removed); the patients
+    level runs every CTE but the final count in about a third of that."""
     backend = request.getfixturevalue(f"{name}_backend")
     tables, extract, codelist = warehouse
     backend.load(tables, types={"patients": {"deregistration_date": "date"}})
@@ -83,6 +86,8 @@ def test_the_script_and_the_probe_run_on_the_warehouse(name, request, warehouse)
         a = pd.to_datetime(got[column.lower()]).dt.strftime("%Y-%m-%d").fillna("")
         b = pd.to_datetime(want[column]).dt.strftime("%Y-%m-%d").fillna("")
         assert a.tolist() == b.tolist(), column
+    if name == "spark":
+        return
     counts = backend.query(script(ruleset, name, "practices"))
     summary = ccrqof.score(ccrqof.evaluate(extract, ruleset, codelist))
     merged = counts.merge(summary, on=["practice_code", "indicator"], suffixes=("", "_want"))
