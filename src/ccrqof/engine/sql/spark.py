@@ -21,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import threading
 import time
 import warnings
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -119,26 +121,47 @@ def _check_remote(remote: str) -> None:
         channel.close()
 
 
+# Spark's start-up chatter (its default log profile, a host name that resolves to loopback, and
+# "Setting default log level", which the gateway prints unless its logger has the root's level)
+# is noise on a user's terminal; errors still show
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = Spark %p %c{1}: %m%n
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+
+
 def _local_session():
-    """A new local session: every core, no web UI or progress bars on the user's terminal."""
+    """A new local session: every core, no web UI, progress bars or warnings on the user's
+    terminal."""
     from pyspark.errors import PySparkException
     from pyspark.sql import SparkSession
 
-    builder = (
-        SparkSession.builder.master("local[*]")
-        .appName("ccrqof")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-    )
-    try:
-        session = builder.getOrCreate()
-    except PySparkException as error:
-        reason = str(error).strip().splitlines()[0].rstrip(".")
-        raise UsageError(
-            f"Spark could not start ({reason}); it needs Java 17 or later (java on PATH or "
-            "JAVA_HOME)"
-        ) from None
+    with tempfile.TemporaryDirectory(prefix="ccrqof-spark-") as folder:
+        log4j = Path(folder) / "log4j2.properties"  # read once, as Java starts
+        log4j.write_text(_LOG4J, encoding="utf-8")
+        builder = (
+            SparkSession.builder.master("local[*]")
+            .appName("ccrqof")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{log4j}")
+        )
+        try:
+            session = builder.getOrCreate()
+        except PySparkException as error:
+            reason = str(error).strip().splitlines()[0].rstrip(".")
+            raise UsageError(
+                f"Spark could not start ({reason}); it needs Java 17 or later (java on PATH or "
+                "JAVA_HOME)"
+            ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
 
