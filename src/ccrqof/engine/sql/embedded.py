@@ -436,12 +436,15 @@ def _counts(con, shape: keying.Shape, per_day: pd.DataFrame) -> Counter:
             "(SELECT patient_id FROM units)"
         )
     parts["distinct rows of interest"] = "SELECT COUNT(*) FROM deduped WHERE of_interest = 1"
+    parts["rows of interest"] = "SELECT SUM(copies) FROM deduped WHERE of_interest = 1"
     values = dict(zip(parts, _scalars(con, list(parts.values())), strict=True))
-    counts = Counter({"entries with codes in no cluster of interest": int(per_day["other"].sum())})
+    wanted = values["rows of interest"]  # every row of interest is a coded entry
+    other = int(per_day["entries"].sum()) - wanted
+    counts = Counter({"entries with codes in no cluster of interest": other})
     for name in (MORE_THAN_ONE_PRACTICE, MISSING_FROM_PATIENTS):
         if name in values:
             counts[name] = values[name]
-    counts["duplicate rows"] = int(per_day["wanted"].sum()) - values["distinct rows of interest"]
+    counts["duplicate rows"] = wanted - values["distinct rows of interest"]
     return counts
 
 
@@ -453,12 +456,11 @@ def _scalars(con, queries: list[str]) -> list[int]:
 
 
 def _per_day(con) -> pd.DataFrame:
-    """Per day, the extract's coded entries, those in no cluster of interest and the rows of
-    interest: one pass over the rows for every count `prepare` reports."""
+    """The extract's coded entries per day (a row with a code or a cluster), in one plain pass
+    over its rows: those of interest are counted in `deduped` (its `copies`)."""
     return con.execute(
-        "SELECT entry_day, SUM(is_entry) AS entries, "
-        "SUM(CASE WHEN is_entry = 1 AND of_interest = 0 THEN 1 ELSE 0 END) AS other, "
-        "SUM(of_interest) AS wanted FROM classified GROUP BY entry_day"
+        "SELECT entry_day, SUM(CASE WHEN code <> '' OR cluster <> '' THEN 1 ELSE 0 END) "
+        "AS entries FROM source_rows GROUP BY entry_day"
     ).df()
 
 

@@ -142,14 +142,22 @@ def steps(shape: Shape, clusters: list[str]) -> list[tuple[str, exp.Select]]:
     if not shape.every_patient:
         keyed = keyed.where(any_of(*keep) if len(keep) > 1 else keep[0], copy=False)
     out.append(("keyed", keyed))
-    # exact duplicates count once: the one DISTINCT over the extract's rows, read by every step
-    # after this (an engine materialises it)
+    # exact duplicates count once (`copies` says how many there were): the one pass over the
+    # extract's rows that every step after this reads (an engine materialises it)
     out.append(
         (
             "deduped",
-            select(*(col(c) for c in ENTRY_ROW), col("by_row"), col("listed"), col("of_interest"))
+            select(
+                *(col(c) for c in ENTRY_ROW),
+                col("by_row"),
+                col("listed"),
+                col("of_interest"),
+                alias(exp.Count(this=exp.Star()), "copies"),
+            )
             .from_(table("keyed"), copy=False)
-            .distinct(copy=False),
+            .group_by(
+                *(col(c) for c in (*ENTRY_ROW, "by_row", "listed", "of_interest")), copy=False
+            ),
         )
     )
 

@@ -86,7 +86,7 @@ WITH members AS (
   WHERE
     of_interest = 1
 ), deduped AS (
-  SELECT DISTINCT
+  SELECT
     practice_key AS practice_key,
     patient_id AS patient_id,
     code AS code,
@@ -95,8 +95,19 @@ WITH members AS (
     episode AS episode,
     by_row AS by_row,
     listed AS listed,
-    of_interest AS of_interest
+    of_interest AS of_interest,
+    COUNT(*) AS copies
   FROM keyed
+  GROUP BY
+    practice_key,
+    patient_id,
+    code,
+    cluster,
+    entry_day,
+    episode,
+    by_row,
+    listed,
+    of_interest
 ), registrations AS (
   SELECT
     UPPER(TRIM(COALESCE(practice_code, ''))) AS practice_key,

@@ -86,7 +86,19 @@ WITH members AS (
   WHERE
     of_interest = 1
 ), deduped AS (
-  SELECT DISTINCT
+  SELECT
+    practice_key,
+    patient_id,
+    code,
+    cluster,
+    entry_day,
+    episode,
+    by_row,
+    listed,
+    of_interest,
+    COUNT(*) AS copies
+  FROM keyed
+  GROUP BY
     practice_key,
     patient_id,
     code,
@@ -96,7 +108,6 @@ WITH members AS (
     by_row,
     listed,
     of_interest
-  FROM keyed
 ), registrations AS (
   SELECT
     UPPER(TRIM(COALESCE(practice_code, ''))) AS practice_key,
