@@ -390,8 +390,14 @@ def _outcomes(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
     frame = frame.rename(columns={"rule_id": "rule", "field_name": "field", **names})
     for name in (*ruleset.outcome_dates(), "due_by", "deadline"):
         frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
+    # the Python engine's types (text; None throughout where no input has practice codes), so
+    # that files written from either engine are the same
     for name in ("practice_code", "patient_id", "indicator", "outcome", "rule", "field"):
-        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        column = frame[name]
+        if name != "field" and column.notna().any():
+            frame[name] = column.astype("str")
+        else:
+            frame[name] = column.astype(object).where(column.notna(), None)
     return frame[[*outcome_columns(ruleset), "deadline"]]
 
 
