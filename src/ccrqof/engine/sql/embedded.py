@@ -243,9 +243,8 @@ class DuckDBEngine:
     def _outcome_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
         views = self._built(handle, ruleset)
         dates = ruleset.outcome_dates()
-        return _outcomes(
-            self._run(handle, union_all([outcome_query(v, dates) for v in views])), ruleset
-        )
+        rows = self._run(handle, union_all([outcome_query(v, dates) for v in views]))
+        return _outcomes(rows, ruleset, handle)
 
     def _evidence_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
         parts = [q for v in self._built(handle, ruleset) for q in evidence_queries(v)]
@@ -349,7 +348,7 @@ class DuckDBEngine:
                     "patient_id": people["patient_id"],
                 }
             ),
-            _outcomes(outcomes, ruleset),
+            _outcomes(outcomes, ruleset, handle),
             pd.DataFrame(steps, columns=list(STEP_COLUMNS)),
             self._timeline(handle, only),
         )
@@ -384,20 +383,21 @@ class DuckDBEngine:
         return frame
 
 
-def _outcomes(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
-    """The SQL columns under the names every engine's outcome table has."""
+def _outcomes(frame: pd.DataFrame, ruleset: RuleSet, handle: DuckHandle) -> pd.DataFrame:
+    """The SQL columns under the names and types every engine's outcome table has."""
     names = {date_column(n): n for n in ruleset.outcome_dates()}
     frame = frame.rename(columns={"rule_id": "rule", "field_name": "field", **names})
     for name in (*ruleset.outcome_dates(), "due_by", "deadline"):
         frame[name] = pd.to_datetime(frame[name]).astype("datetime64[s]")
-    # the Python engine's types (text; None throughout where no input has practice codes), so
-    # that files written from either engine are the same
+    # the Python engine's types, so that files written from either engine are the same: text,
+    # but objects (None) for a field, and for practice codes where the inputs have none
+    no_practices = handle.practices == [None]
     for name in ("practice_code", "patient_id", "indicator", "outcome", "rule", "field"):
         column = frame[name]
-        if name != "field" and column.notna().any():
-            frame[name] = column.astype("str")
-        else:
+        if name == "field" or (name == "practice_code" and no_practices):
             frame[name] = column.astype(object).where(column.notna(), None)
+        else:
+            frame[name] = column.astype("str")
     return frame[[*outcome_columns(ruleset), "deadline"]]
 
 
