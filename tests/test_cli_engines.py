@@ -4,9 +4,11 @@ reading."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,24 @@ def test_duckdb_spills_to_a_private_folder_that_is_removed(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "CAN004" in done.stdout
     assert list(work.iterdir()) == [] and list(scratch.iterdir()) == []
+
+
+def test_duckdb_is_told_where_to_spill(tmp_path: Path, monkeypatch) -> None:
+    """The sample never spills, so the command above cannot show where spilling would go: the
+    engine's database is asked instead."""
+    from ccrqof.engine.sql.embedded import DuckDBEngine
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    con = DuckDBEngine()._connect()
+    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+    assert spill.parent == tmp_path and spill.name.startswith("ccrqof-spill-")
+    given = DuckDBEngine(temp_directory=str(tmp_path / "mine"))._connect()
+    assert given.execute("SELECT current_setting('temp_directory')").fetchone()[0] == str(
+        tmp_path / "mine"
+    )
+    del con
+    gc.collect()
+    assert not spill.exists()
 
 
 @pytest.mark.parametrize("with_practice", [True, False], ids=["practices", "no practice codes"])

@@ -35,7 +35,7 @@ from ccrqof.engine.sql.build import (
     table,
 )
 
-UNIT = ("practice_key", "patient_id")
+PATIENT_KEY = ("practice_key", "patient_id")  # what names a unit; `unit` numbers it
 ENTRY_ROW = ("practice_key", "patient_id", "code", "cluster", "entry_day", "episode")
 
 
@@ -300,7 +300,7 @@ def _units(shape: Shape) -> list[tuple[str, exp.Select]]:
 
 def _numbered(units: exp.Select) -> exp.Select:
     """The units with `unit`, a whole number each: the rules join and group on it alone."""
-    return select(exp.Star(), alias(numbered(*UNIT), "unit")).from_(
+    return select(exp.Star(), alias(numbered(*PATIENT_KEY), "unit")).from_(
         units.subquery("n", copy=False), copy=False
     )
 

@@ -418,13 +418,11 @@ def tally_query(views: list[PackScope], dates: tuple[str, ...]) -> exp.Select:
     """The outcome rows counted by practice, indicator, outcome and field: all that scoring
     reads, a few rows a practice however many patients it has."""
     rows = union_all([outcome_query(v, dates) for v in views]).subquery("o", copy=False)
-    keys = [col(c) for c in ("practice_code", "indicator", "outcome", "field_name")]
+    keys = ("practice_code", "indicator", "outcome", "field_name")
     return (
-        select(*keys, alias(exp.Count(this=exp.Star()), "n"))
+        select(*map(col, keys), alias(exp.Count(this=exp.Star()), "n"))
         .from_(rows, copy=False)
-        .group_by(
-            *(col(c) for c in ("practice_code", "indicator", "outcome", "field_name")), copy=False
-        )
+        .group_by(*map(col, keys), copy=False)  # nodes of their own: builders do not copy
     )
 
 
