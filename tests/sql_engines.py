@@ -25,6 +25,10 @@ class _PostgresConnection:
         }
         self.backend.load({name: table.to_pandas()}, types={name: kinds})
 
+    def unregister(self, name: str) -> None:
+        """The engine is done with an input table (and the views over it)."""
+        self._statement(f"DROP TABLE IF EXISTS {name} CASCADE")
+
     def execute(self, sql: str) -> _PostgresConnection:
         self._rows = (
             self.backend.query(sql)

@@ -1,9 +1,9 @@
 """The Spark engine verified by running it, on one local Spark started once per test run (the
-`spark_backend` fixture): every rule case in one batch; a synthetic extract's tables and an
-explanation equal DuckDB's; `calc --engine spark` end to end gives `--engine duckdb`'s JSON; and
-what a user without pyspark, Java or a reachable server is told. Spark is not in
-`tests/engines.py`'s list: the property and oracle tests' hundreds of small runs would take it
-an hour, so it is verified here in a few large ones."""
+`spark_backend` fixture): every rule case in one batch; a synthetic extract's tables, a
+series of month ends and an explanation equal DuckDB's; `calc --engine spark` end to end gives
+`--engine duckdb`'s JSON; and what a user without pyspark, Java or a reachable server is told.
+Spark is not in `tests/engines.py`'s list: the property and oracle tests' hundreds of small runs
+would take it an hour, so it is verified here in a few large ones."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ccrqof.engine.sql.spark import SparkEngine
 from ccrqof.rules.loader import BUNDLED, RuleSet
 from ccrqof.synthetic import make_extract
 from ccrqof.testing import case_files, run_case_files
+from ccrqof.trend import month_ends
 
 FILES = case_files(Path(str(BUNDLED)))
 OUTCOME_KEYS = ["practice_code", "patient_id", "indicator"]
@@ -125,6 +126,25 @@ def test_a_synthetic_extracts_tables_are_duckdbs(spark, spark_backend, files):
         for e in (duckdb, spark)
     ]
     assert explained[0] and explained[1] == explained[0]
+
+
+def test_a_series_on_spark_is_duckdbs(spark, files):
+    """All month ends together (`evaluate_series`), across a change of year's packs, give the
+    tallies and counts DuckDB gives (tests/test_series.py holds DuckDB to the Python engine)."""
+    extract = ccrqof.read_extract(files[0], patients=files[1])
+    codelist = ccrqof.illustrative_codelist()
+    rulesets = [ccrqof.load_ruleset(reference_date=d) for d in month_ends("2024-02", "2024-05")]
+    duckdb = ccrqof.get_engine("duckdb")
+    want = duckdb.evaluate_series(duckdb.prepare(extract, codelist, rulesets), rulesets)
+    got = spark.evaluate_series(spark.prepare(extract, codelist, rulesets), rulesets)
+    keys = ["practice_code", "indicator", "outcome", "field"]
+    for mine, theirs in zip(got, want, strict=True):
+        assert len(theirs.tallies) > 10
+        pd.testing.assert_frame_equal(
+            mine.tallies.sort_values(keys, ignore_index=True),
+            theirs.tallies.sort_values(keys, ignore_index=True),
+        )
+        assert dict(mine.ignored) == dict(theirs.ignored)
 
 
 def _persisted(session) -> set[int]:

@@ -15,6 +15,7 @@ from ccrqof.entry import run
 from ccrqof.errors import UsageError
 from ccrqof.explanation import explain_patient
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
+from ccrqof.readers import release_unused_memory
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.console import Stages, deliver, warn
 from ccrqof.reporters.documents import dump_json, input_counts, write_frame
@@ -301,6 +302,8 @@ def trend(
         stages.start(f"Evaluating {len(days)} month ends")
         engine = inputs.chosen_engine()
         handle = engine.prepare(extract, codelist, rulesets)
+        del extract  # keyed: what the series reads is the engine's now
+        release_unused_memory()
         frame = series(
             engine,
             handle,

@@ -216,6 +216,33 @@ def run_case_files(paths: list[Path], engine=None) -> dict[Path, list[CaseResult
     return found
 
 
+def combined_extract(cases: list[Case]):
+    """The cases' drawn tables as one extract, each case's patient ids prefixed with its
+    number (`3|p1`) so that no case sees another's rows; and per case None, or the exception
+    its drawn tables raised (that case has no rows). The extract is None if no case has rows."""
+    from ccrqof import schemas
+
+    failures: list = [None] * len(cases)
+    events, patients, with_practice = [], [], False
+    for n, case in enumerate(cases):
+        try:
+            extract = _extract(case)
+        except Exception as exc:  # a bad drawn table or date in the case itself
+            failures[n] = exc
+            continue
+        with_practice |= extract.has_practice
+        for frame, parts in ((extract.events, events), (extract.patients, patients)):
+            parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
+    if not events:
+        return None, failures
+    combined = schemas.extract(
+        pd.concat(events, ignore_index=True),
+        pd.concat(patients, ignore_index=True),
+        has_practice=with_practice,
+    )
+    return combined, failures
+
+
 def run_cases(
     items: list[tuple[Case, IndicatorPack, RuleSet, Path]], engine=None
 ) -> list[CaseResult | Exception]:
@@ -224,22 +251,11 @@ def run_cases(
     slow to start (DuckDB per run, Spark per query) pays it per reference date, not per case.
     Each case's patients see only their own rows: the results are `run_case`'s, in the items'
     order; a case whose drawn tables cannot be read gives its exception instead."""
-    from ccrqof import schemas
     from ccrqof.codelists import illustrative_codelist
     from ccrqof.engine import get_engine
 
-    results: list[CaseResult | Exception | None] = [None] * len(items)
-    events, patients, with_practice = [], [], False
-    for n, (case, *_) in enumerate(items):
-        try:
-            extract = _extract(case)
-        except Exception as exc:  # a bad drawn table or date in the case itself
-            results[n] = exc
-            continue
-        with_practice |= extract.has_practice
-        for frame, parts in ((extract.events, events), (extract.patients, patients)):
-            parts.append(frame.assign(patient_id=f"{n}|" + frame["patient_id"].astype(str)))
-    if not events:
+    combined, results = combined_extract([case for case, *_ in items])
+    if combined is None:
         return results
     at: dict[tuple, RuleSet] = {}  # (rule set, reference date) -> the rule set at that date
     keys = []
@@ -249,11 +265,6 @@ def run_cases(
         if results[len(keys) - 1] is None:
             at.setdefault(keys[-1], RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs))
     chosen = get_engine(engine)
-    combined = schemas.extract(
-        pd.concat(events, ignore_index=True),
-        pd.concat(patients, ignore_index=True),
-        has_practice=with_practice,
-    )
     handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
     for key, rules in at.items():
         outcomes = chosen.evaluate(handle, rules).outcomes

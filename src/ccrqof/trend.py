@@ -1,5 +1,5 @@
 """Monthly (or quarterly) series: the indicators evaluated at each month end from one extract
-prepared once by an engine, so N month ends cost one read and N evaluations.
+prepared once by an engine, which works out all the month ends together (`evaluate_series`).
 
 Each point uses the rule pack of the QOF year containing its month end, and from April 2025
 the 2024-25 rules as local monitoring (no points), exactly as `calc --as-of` would.
@@ -81,9 +81,10 @@ def series(
     """One row per period, group and indicator (the group column is practice_code, pcn_code or
     icb_code). `handle` is the engine's extract prepared for every month's rule set."""
     frames = []
-    for day in days:
-        ruleset = load_ruleset(reference_date=day, rules_dir=rules_dir)
-        summary, _ = summarise(engine.evaluate(handle, ruleset), by, org_map)
+    rulesets = [load_ruleset(reference_date=day, rules_dir=rules_dir) for day in days]
+    for day, evaluation in zip(days, engine.evaluate_series(handle, rulesets), strict=True):
+        ruleset = evaluation.ruleset
+        summary, _ = summarise(evaluation, by, org_map)
         if indicators:
             summary = summary[summary["indicator"].isin(indicators)]
         summary.insert(0, "period", day.strftime("%Y-%m"))

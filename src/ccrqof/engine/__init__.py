@@ -1,7 +1,8 @@
 """Engines: one interface, several ways to run the same rule packs.
 
 An engine `prepare`s an extract once (codes to clusters, patients keyed), then `evaluate`s a rule
-set at its reference date into plain tables, and `trace`s one patient for `explain`. Scoring,
+set at its reference date into plain tables (or many, `evaluate_series`, for a `trend`), and
+`trace`s one patient for `explain`. Scoring,
 roll-ups, worklists, explanations and trends read only those tables, so every view works on
 every engine. The tables' columns are below; docs/explanation-architecture.md draws the flow.
 """
@@ -150,6 +151,11 @@ class Engine(Protocol):
     ) -> Any: ...
 
     def evaluate(self, handle: Any, ruleset: RuleSet) -> Evaluation: ...
+
+    def evaluate_series(self, handle: Any, rulesets: Sequence[RuleSet]) -> list[Evaluation]:
+        """`evaluate` at each rule set's reference date (ascending), as a `trend` asks: an
+        engine may work out many dates at once."""
+        ...
 
     def trace(
         self, handle: Any, ruleset: RuleSet, patient_id: str, practice_code: str | None = None

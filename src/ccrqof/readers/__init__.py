@@ -10,6 +10,16 @@ from ccrqof.readers.extract import (
 )
 from ccrqof.readers.values import parse_dates
 
+
+def release_unused_memory() -> None:
+    """Give the memory of dropped tables back to the system: pyarrow's allocator keeps it for
+    reuse, so a long step after an extract is dropped (a trend's month ends) would run beside
+    the extract's size as well as its own."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 __all__ = [
     "Extract",
     "InputReport",
@@ -18,4 +28,5 @@ __all__ = [
     "read_events",
     "read_extract",
     "read_patients",
+    "release_unused_memory",
 ]

@@ -45,6 +45,10 @@ class PythonEngine:
     def evaluate(self, handle: Prepared, ruleset: RuleSet) -> Evaluation:
         return evaluate(handle, ruleset)
 
+    def evaluate_series(self, handle: Prepared, rulesets: Sequence[RuleSet]) -> list[Evaluation]:
+        """One evaluation per reference date: the reference every series is checked against."""
+        return [evaluate(handle, ruleset) for ruleset in rulesets]
+
     def trace(
         self,
         handle: Prepared,

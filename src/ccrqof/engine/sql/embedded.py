@@ -46,6 +46,7 @@ from ccrqof.engine.sql.rules import (
     evidence_queries,
     outcome_query,
     ruleset_scope,
+    series_tally_query,
     tally_query,
     trace_query,
     union_all,
@@ -72,7 +73,7 @@ class DuckHandle:
     counts: Counter
     entry_days: pd.Series  # rows with a coded entry per day, to count those after R
     notices: list[str] = field(default_factory=list)
-    scope: tuple | None = None  # (rule set, its packs' views) whose tables are built now
+    scope: tuple | None = None  # (rule sets, their packs' views) whose tables are built now
 
 
 def _arrow(frame: pd.DataFrame, names: Sequence[str], dates: Sequence[str]) -> pa.Table:
@@ -198,7 +199,10 @@ class DuckDBEngine:
             _entry_days(per_day),
             [] if has_patients else [NO_REGISTRATION_NOTICE],
         )
-        self._discard(con, "deduped")  # counted and keyed: its memory is the rules' now
+        for name in ("deduped", "units"):  # counted and keyed: their memory is the rules' now
+            self._discard(con, name)
+        for name in ("events", "patients", "codelist"):  # the caller may free the extract
+            con.unregister(name)
         return handle
 
     def _discard(self, con, name: str) -> None:
@@ -210,14 +214,38 @@ class DuckDBEngine:
 
     def evaluate(self, handle: DuckHandle, ruleset: RuleSet) -> Evaluation:
         """The tallies now; the patient rows (outcomes, evidence) when first read."""
-        views = self._built(handle, ruleset)
+        views = self._built(handle, (ruleset,))
         tallies = self._run(handle, tally_query(views, ruleset.outcome_dates()))
+        (counts,) = self._population_counts(handle, (ruleset,), views[0].scope)
+        return self._evaluation(handle, ruleset, _tallies(tallies), counts)
+
+    def evaluate_series(self, handle: DuckHandle, rulesets: Sequence[RuleSet]) -> list[Evaluation]:
+        """Evaluations at many reference dates (a `trend`), with the tallies of each run of
+        dates under the same packs worked out together: one column per date in each query,
+        so the entries are read once for all of them, not once a date."""
+        out = []
+        for run in _same_packs(rulesets):
+            if len(run) == 1:
+                out.append(self.evaluate(handle, run[0]))
+                continue
+            views = self._built(handle, tuple(run))
+            tallies = _tallies(self._run(handle, series_tally_query(views)), "period")
+            counts = self._population_counts(handle, run, views[0].scope)
+            by_period = dict(tuple(tallies.groupby("period", sort=False)))
+            for p, ruleset in enumerate(run):
+                mine = by_period.get(p, tallies.iloc[:0])
+                mine = mine.drop(columns="period").reset_index(drop=True)
+                out.append(self._evaluation(handle, ruleset, mine, counts[p]))
+        return out
+
+    def _evaluation(
+        self, handle: DuckHandle, ruleset: RuleSet, tallies: pd.DataFrame, counts: dict
+    ) -> Evaluation:
         ignored = Counter(handle.counts)
         R = np.datetime64(ruleset.reference_date, "D")
         days = handle.entry_days
         ignored["entries dated after the reference date"] = int(days[days.index > R].sum())
-        for name, value in self._population_counts(handle, ruleset).items():
-            ignored[name] = value
+        ignored.update(counts)
         return Evaluation(
             ruleset,
             lambda: self._outcome_rows(handle, ruleset),
@@ -225,51 +253,67 @@ class DuckDBEngine:
             ignored,
             list(handle.notices),
             lambda: self._evidence_rows(handle, ruleset),
-            _tallies(tallies),
+            tallies,
         )
 
-    def _built(self, handle: DuckHandle, ruleset: RuleSet) -> list:
-        """The rule set's queries as tables (what several queries read) and views. A later
-        evaluation on the handle replaces them, so reading an earlier one's rows builds its
-        tables again."""
-        if handle.scope is not None and handle.scope[0] is ruleset:
+    def _built(self, handle: DuckHandle, rulesets: tuple[RuleSet, ...]) -> list:
+        """The queries of rule sets with the same packs, at their reference dates, as tables
+        (what several queries read) and views. A later evaluation on the handle replaces
+        them, so reading an earlier one's rows builds its tables again."""
+        if handle.scope is not None and _same(handle.scope[0], rulesets):
             return handle.scope[1]
-        scope, views = ruleset_scope(ruleset, handle.shape.patients != "none")
+        periods = tuple(r.reference_date for r in rulesets)
+        scope, views = ruleset_scope(rulesets[0], handle.shape.patients != "none", periods)
         for name, query in scope.ctes:  # each generated once
             self._materialise(handle.con, name, query, not name.startswith(_READ_ONCE))
-        handle.scope = (ruleset, views)
+        handle.scope = (rulesets, views)
         return views
 
     def _outcome_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
-        views = self._built(handle, ruleset)
+        views = self._built(handle, (ruleset,))
         dates = ruleset.outcome_dates()
         rows = self._run(handle, union_all([outcome_query(v, dates) for v in views]))
         return _outcomes(rows, ruleset, handle)
 
     def _evidence_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
-        parts = [q for v in self._built(handle, ruleset) for q in evidence_queries(v)]
+        parts = [q for v in self._built(handle, (ruleset,)) for q in evidence_queries(v)]
         if not parts:
             return pd.DataFrame(columns=list(EVIDENCE_COLUMNS))
         return _evidence(self._run(handle, union_all(parts)).rename(columns={"n": "count"}))
 
-    def _population_counts(self, handle: DuckHandle, ruleset: RuleSet) -> dict:
-        """Kept units not registered at R; registered ones without sex or date of birth when a
-        population needs them (as the Python engine counts them)."""
+    def _population_counts(self, handle: DuckHandle, rulesets, scope) -> list[dict]:
+        """At each reference date: kept units not registered there, and registered ones
+        without sex or date of birth when a population needs them (as the Python engine counts
+        them). One pass over the units for all the dates."""
         if handle.shape.patients == "none":
-            return {}
-        registered = (
-            "SELECT COUNT(*) FROM kept k JOIN reg_dat r ON k.unit = r.unit WHERE k.{} IS NULL"
-        )
-        needs = [p.population for p in ruleset.ordered() if isinstance(p.population, Registered)]
-        parts = {}
+            return [{} for _ in rulesets]
+        needs = [
+            p.population for p in rulesets[0].ordered() if isinstance(p.population, Registered)
+        ]
+        lacking = {}
         if any(p.sex for p in needs):
-            parts[NO_SEX] = registered.format("sex")
+            lacking[NO_SEX] = "sex"
         if any(p.age for p in needs):
-            parts[NO_BIRTH_DATE] = registered.format("date_of_birth")
-        parts[NOT_REGISTERED] = (
-            "SELECT (SELECT COUNT(*) FROM kept) - (SELECT COUNT(*) FROM reg_dat)"
-        )
-        return dict(zip(parts, _scalars(handle.con, list(parts.values())), strict=True))
+            lacking[NO_BIRTH_DATE] = "date_of_birth"
+        columns = ["COUNT(*)"]
+        for p in scope.indices:
+            registered = f"r.{scope.at('d', p)} IS NOT NULL"
+            columns.append(f"SUM(CASE WHEN {registered} THEN 1 ELSE 0 END)")
+            columns += [
+                f"SUM(CASE WHEN {registered} AND k.{name} IS NULL THEN 1 ELSE 0 END)"
+                for name in lacking.values()
+            ]
+        row = handle.con.execute(
+            f"SELECT {', '.join(columns)} FROM kept k LEFT JOIN reg_dat r ON k.unit = r.unit"
+        ).fetchone()
+        values = iter(int(v or 0) for v in row)
+        kept = next(values)
+        out = []
+        for _ in scope.indices:
+            at = {NOT_REGISTERED: kept - next(values)}
+            at.update({name: next(values) for name in lacking})
+            out.append({name: at[name] for name in (*lacking, NOT_REGISTERED)})
+        return out
 
     def trace(
         self,
@@ -401,11 +445,37 @@ def _outcomes(frame: pd.DataFrame, ruleset: RuleSet, handle: DuckHandle) -> pd.D
     return frame[[*outcome_columns(ruleset), "deadline"]]
 
 
-def _tallies(frame: pd.DataFrame) -> pd.DataFrame:
+def _tallies(frame: pd.DataFrame, *more: str) -> pd.DataFrame:
     frame = frame.rename(columns={"field_name": "field"})
     for name in ("practice_code", "indicator", "outcome", "field"):
         frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
-    return frame.astype({"n": "int64"})[list(TALLY_COLUMNS)]
+    return frame.astype({"n": "int64"})[[*more, *TALLY_COLUMNS]]
+
+
+def _same(these: Sequence[RuleSet], those: Sequence[RuleSet]) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
+RUN_LENGTH = 12  # reference dates worked out together: a run's tables grow with its length
+
+
+def _same_packs(rulesets: Sequence[RuleSet]) -> list[list[RuleSet]]:
+    """The rule sets in runs of ascending reference dates under the same year's packs (a
+    series crossing 1 April changes packs; from April 2025 the 2024-25 packs run as local
+    monitoring, the same packs under another status), at most RUN_LENGTH to a run."""
+    runs: list[list[RuleSet]] = []
+    for ruleset in rulesets:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and len(runs[-1]) < RUN_LENGTH
+            and ruleset.packs == last.packs
+            and ruleset.reference_date > last.reference_date
+        ):
+            runs[-1].append(ruleset)
+        else:
+            runs.append([ruleset])
+    return runs
 
 
 def _evidence(frame: pd.DataFrame) -> pd.DataFrame:

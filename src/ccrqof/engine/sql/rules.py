@@ -1,9 +1,15 @@
-"""A rule set at one reference date compiled to SQL: one handler per rule-model node kind.
+"""A rule set at one reference date, or at several, compiled to SQL: one handler per
+rule-model node kind.
 
 Reads the tables `prepare` made (`kept` units, their `entries` and `unit_regs`) and builds, per
 pack, a query of patient dates, a query of event counts, the population, the cascade as one
 `CASE` (the first rule whose condition holds decides), outcome rows and evidence rows. Dates a
 pack defines alike are worked out once, as in the Python engine. R is inlined as a literal.
+
+A series (`trend`) compiles the month ends of one year's packs together: still one row per
+patient unit, with one column per month end for each date, count, population flag and cascade
+(`d_can_dat_0`, `d_can_dat_1`, ...), so that every query reads the entries once for all month
+ends, not once each. One reference date gives the plain names and filters (`d_can_dat`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from ccrqof.engine.sql.build import (
     TRUE,
     alias,
     all_of,
+    any_of,
     case,
     col,
     day,
@@ -69,12 +76,33 @@ def _unit_group(t: str | None = None) -> list[exp.Expression]:
 
 @dataclass
 class Scope:
-    """The queries built so far for one rule set at R, shared by its packs."""
+    """The queries built so far for one rule set's packs at its reference dates (ascending;
+    `p` numbers them), shared by the packs."""
 
-    R: dt.date
+    periods: tuple[dt.date, ...]
     has_registrations: bool
     ctes: list[tuple[str, exp.Select]] = field(default_factory=list)
     shared: dict[tuple, str] = field(default_factory=dict)
+
+    @property
+    def single(self) -> bool:
+        return len(self.periods) == 1
+
+    @property
+    def indices(self) -> range:
+        return range(len(self.periods))
+
+    def r(self, p: int = 0) -> exp.Expression:
+        return day(self.periods[p])
+
+    def at(self, name: str, p: int) -> str:
+        """A column's name at reference date p: plain when there is one reference date."""
+        return name if self.single else f"{name}_{p}"
+
+    def within(self, p: int, condition: exp.Expression, value: exp.Expression) -> exp.Expression:
+        """`value` where `condition` holds at reference date p, else NULL. With one reference
+        date the query's WHERE already keeps only such rows, so the value is plain."""
+        return value if self.single else case([(condition, value)])
 
     def add(self, key: tuple, make) -> str:
         """The name of a query, built once per key (packs that define a date alike share it)."""
@@ -83,10 +111,6 @@ class Scope:
             self.ctes.append((name, make()))
             self.shared[key] = name
         return self.shared[key]
-
-    @property
-    def r(self) -> exp.Expression:
-        return day(self.R)
 
 
 @dataclass
@@ -98,13 +122,14 @@ class PackScope:
     dates: dict[str, tuple[str, tuple]] = field(default_factory=dict)  # name -> (query, key)
     counts: dict[EventCountTest, str] = field(default_factory=dict)
 
-    def resolve(self, expr: DateExpr, t: str | None = None) -> exp.Expression:
+    def resolve(self, expr: DateExpr, p: int = 0, t: str | None = None) -> exp.Expression:
+        """A rule's date at reference date p (a patient date is its column at p)."""
         if expr.fixed is not None:
             base = day(expr.fixed)
         elif expr.anchor == REFERENCE:
-            base = self.scope.r
+            base = self.scope.r(p)
         else:
-            base = col(date_column(expr.anchor), t)
+            base = col(self.scope.at(date_column(expr.anchor), p), t)
         return shifted(base, expr.offset)
 
 
@@ -113,17 +138,28 @@ class PackScope:
 
 @singledispatch
 def patient_date(definition, pack: PackScope) -> exp.Select:
-    """(unit, d) rows: one date per unit that has one."""
+    """(unit, d) rows: one date per unit that has one (d_0, d_1, ... at several dates)."""
     raise TypeError(f"no SQL for date definition {type(definition).__name__}")
+
+
+def _visible_at(p: int, scope: Scope, t: str | None = None) -> exp.Expression:
+    return exp.LTE(this=col("entry_day", t), expression=scope.r(p))
 
 
 @patient_date.register
 def _latest(definition: LatestEvent, pack: PackScope) -> exp.Select:
+    scope = pack.scope
     where = [eq(col("entry_cluster"), lit(definition.latest))]
     if definition.exclude_episodes:  # a blank or unknown episode counts as first/new
         where.append(exp.Not(this=is_in(col("episode"), definition.exclude_episodes)))
+    latest = [
+        alias(
+            exp.Max(this=scope.within(p, _visible_at(p, scope), col("entry_day"))), scope.at("d", p)
+        )
+        for p in scope.indices
+    ]
     return (
-        select(*_unit_group(), alias(exp.Max(this=col("entry_day")), "d"))
+        select(*_unit_group(), *latest)
         .from_(table("visible"), copy=False)
         .where(all_of(*where), copy=False)
         .group_by(*_unit_group(), copy=False)
@@ -132,16 +168,30 @@ def _latest(definition: LatestEvent, pack: PackScope) -> exp.Select:
 
 @patient_date.register
 def _earliest_from(definition: EarliestEventFrom, pack: PackScope) -> exp.Select:
+    scope = pack.scope
     anchor, _ = pack.dates[definition.on_or_after]
+
+    def from_anchor(p: int) -> exp.Expression:
+        return exp.GTE(this=col("entry_day", "v"), expression=col(scope.at("d", p), "a"))
+
+    same_unit = on(*((c, "v", "a") for c in UNIT))
+    earliest = [
+        alias(
+            exp.Min(
+                this=scope.within(
+                    p, all_of(from_anchor(p), _visible_at(p, scope, "v")), col("entry_day", "v")
+                )
+            ),
+            scope.at("d", p),
+        )
+        for p in scope.indices
+    ]
     return (
-        select(*_unit_group("v"), alias(exp.Min(this=col("entry_day", "v")), "d"))
+        select(*_unit_group("v"), *earliest)
         .from_(table("visible", "v"), copy=False)
         .join(
             table(anchor, "a"),
-            on=all_of(
-                on(*((c, "v", "a") for c in UNIT)),
-                exp.GTE(this=col("entry_day", "v"), expression=col("d", "a")),
-            ),
+            on=all_of(same_unit, from_anchor(0)) if scope.single else same_unit,
             copy=False,
         )
         .where(eq(col("entry_cluster", "v"), lit(definition.earliest)), copy=False)
@@ -151,19 +201,32 @@ def _earliest_from(definition: EarliestEventFrom, pack: PackScope) -> exp.Select
 
 def _event_counts(condition: EventCountTest, scope: Scope) -> exp.Select:
     """Per unit: events of the cluster in the window (R - N, R], and the first and last."""
-    start = shifted(scope.r, condition.in_last)
+
+    def window(p: int) -> exp.Expression:
+        start = exp.GT(this=col("entry_day"), expression=shifted(scope.r(p), condition.in_last))
+        return all_of(start, _visible_at(p, scope))
+
+    columns = []
+    for p in scope.indices:
+        n = exp.Count(this=exp.Star()) if scope.single else exp.Sum(this=flag(window(p)))
+        columns += [
+            alias(n, scope.at("n", p)),
+            alias(
+                exp.Min(this=scope.within(p, window(p), col("entry_day"))), scope.at("first_day", p)
+            ),
+            alias(
+                exp.Max(this=scope.within(p, window(p), col("entry_day"))), scope.at("last_day", p)
+            ),
+        ]
+    # the windows move forward with R: the first one starts earliest
+    earliest = shifted(scope.r(0), condition.in_last)
     return (
-        select(
-            *_unit_group(),
-            alias(exp.Count(this=exp.Star()), "n"),
-            alias(exp.Min(this=col("entry_day")), "first_day"),
-            alias(exp.Max(this=col("entry_day")), "last_day"),
-        )
+        select(*_unit_group(), *columns)
         .from_(table("visible"), copy=False)
         .where(
             all_of(
                 eq(col("entry_cluster"), lit(condition.events)),
-                exp.GT(this=col("entry_day"), expression=start),
+                exp.GT(this=col("entry_day"), expression=earliest),
             ),
             copy=False,
         )
@@ -175,30 +238,31 @@ def _event_counts(condition: EventCountTest, scope: Scope) -> exp.Select:
 
 
 @singledispatch
-def holds(condition, pack: PackScope) -> exp.Expression:
-    """The rule's condition over a pack's facts row (inside CASE only)."""
+def holds(condition, pack: PackScope, p: int = 0) -> exp.Expression:
+    """The rule's condition at reference date p over a pack's facts row (inside CASE only)."""
     raise TypeError(f"no SQL for condition {type(condition).__name__}")
 
 
 @holds.register
-def _always(condition: Always, pack: PackScope) -> exp.Expression:
+def _always(condition: Always, pack: PackScope, p: int = 0) -> exp.Expression:
     return TRUE
 
 
 @holds.register
-def _date_test(condition: DateTest, pack: PackScope) -> exp.Expression:
+def _date_test(condition: DateTest, pack: PackScope, p: int = 0) -> exp.Expression:
     compare = _COMPARE[condition.comparison]
-    return compare(this=col(date_column(condition.date)), expression=pack.resolve(condition.bound))
+    value = col(pack.scope.at(date_column(condition.date), p))
+    return compare(this=value, expression=pack.resolve(condition.bound, p))
 
 
-def _count_columns(condition: EventCountTest, pack: PackScope) -> tuple[str, str, str]:
+def _count_columns(condition: EventCountTest, pack: PackScope, p: int) -> tuple[str, str, str]:
     name = pack.counts[condition]
-    return f"{name}_n", f"{name}_first", f"{name}_last"
+    return tuple(pack.scope.at(f"{name}_{part}", p) for part in ("n", "first", "last"))
 
 
 @holds.register
-def _event_count(condition: EventCountTest, pack: PackScope) -> exp.Expression:
-    n, first, last = _count_columns(condition, pack)
+def _event_count(condition: EventCountTest, pack: PackScope, p: int = 0) -> exp.Expression:
+    n, first, last = _count_columns(condition, pack, p)
     enough = exp.GTE(
         this=exp.Coalesce(this=col(n), expressions=[lit(0)]),
         expression=lit(condition.at_least),
@@ -213,7 +277,8 @@ def _event_count(condition: EventCountTest, pack: PackScope) -> exp.Expression:
 
 @singledispatch
 def measures(condition, pack: PackScope) -> dict[str, exp.Expression]:
-    """What an explanation says about a condition (STEP_COLUMNS' measures)."""
+    """What an explanation says about a condition (STEP_COLUMNS' measures; one reference
+    date)."""
     raise TypeError(f"no SQL for condition {type(condition).__name__}")
 
 
@@ -229,9 +294,9 @@ def _date_test_measures(condition: DateTest, pack: PackScope) -> dict[str, exp.E
 
 @measures.register
 def _event_count_measures(condition: EventCountTest, pack: PackScope) -> dict[str, exp.Expression]:
-    n, first, last = _count_columns(condition, pack)
+    n, first, last = _count_columns(condition, pack, 0)
     return {
-        "bound": shifted(pack.scope.r, condition.in_last),
+        "bound": shifted(pack.scope.r(), condition.in_last),
         "count": exp.Coalesce(this=col(n), expressions=[lit(0)]),
         "first": col(first),
         "last": col(last),
@@ -243,25 +308,44 @@ def _event_count_measures(condition: EventCountTest, pack: PackScope) -> dict[st
 
 @singledispatch
 def population(definition, pack: PackScope) -> exp.Select:
-    """(unit) rows: who enters the pack's cascade."""
+    """(unit) rows: who enters the pack's cascade. At several reference dates, everyone who
+    enters it at any of them, with `entered_0`, `entered_1`, ... 1 where they do."""
     raise TypeError(f"no SQL for population {type(definition).__name__}")
 
 
 @population.register
 def _registered(definition: Registered, pack: PackScope) -> exp.Select:
+    scope = pack.scope
     where = []
     if definition.sex is not None:
         where.append(is_in(col("sex", "k"), SEX_WORDS[definition.sex]))
-    if definition.age is not None:
-        birth, R = col("date_of_birth", "k"), pack.scope.r
-        lowest = shifted(birth, _months(12 * definition.age.lowest))
-        beyond = shifted(birth, _months(12 * (definition.age.highest + 1)))
-        where += [exp.LTE(this=lowest, expression=R), exp.GT(this=beyond, expression=R)]
+
+    def enters(p: int) -> list[exp.Expression]:
+        """Registered at R (reg_dat has a row only for units registered at some R) and of age."""
+        conditions = []
+        if not scope.single and scope.has_registrations:
+            null = exp.Is(this=col(scope.at("d", p), "r"), expression=exp.Null())
+            conditions.append(exp.Not(this=null))
+        if definition.age is not None:
+            birth, R = col("date_of_birth", "k"), scope.r(p)
+            lowest = shifted(birth, _months(12 * definition.age.lowest))
+            beyond = shifted(birth, _months(12 * (definition.age.highest + 1)))
+            conditions += [exp.LTE(this=lowest, expression=R), exp.GT(this=beyond, expression=R)]
+        return conditions
+
     query = (
         select(*_unit_group("k"))
         .from_(table("kept", "k"), copy=False)
         .join(table("reg_dat", "r"), on=on(*((c, "k", "r") for c in UNIT)), copy=False)
     )
+    if scope.single:
+        where += enters(0)
+    else:
+        query = query.select(col("practice_key", "k"), append=True, copy=False)
+        for p in scope.indices:
+            query = query.select(
+                alias(flag(all_of(*enters(p))), scope.at("entered", p)), append=True, copy=False
+            )
     return query.where(all_of(*where), copy=False) if where else query
 
 
@@ -271,7 +355,13 @@ def _months(n: int) -> Offset:
 
 @population.register
 def _register_of(definition: RegisterOf, pack: PackScope) -> exp.Select:
-    return select(*_unit_group()).from_(
+    scope = pack.scope
+    entered = [
+        alias(col(scope.at("selected", p)), scope.at("entered", p))
+        for p in (() if scope.single else scope.indices)
+    ]
+    practice = [] if scope.single else [col("practice_key")]
+    return select(*_unit_group(), *practice, *entered).from_(
         table(f"selected_{definition.indicator.lower()}"), copy=False
     )
 
@@ -288,24 +378,34 @@ DISPATCHERS = {
 
 
 def registered_query(scope: Scope) -> exp.Select:
-    """REG_DAT: the latest start of a registration current at R; with no registration data,
-    every unit is registered and REG_DAT is unknown."""
+    """REG_DAT: the latest start of a registration current at R (one row per unit registered
+    at some R; `d_p` NULL at the others); with no registration data, every unit is registered
+    and REG_DAT is unknown."""
     if not scope.has_registrations:
-        return select(*_unit_group(), alias(exp.cast(exp.Null(), "DATE"), "d")).from_(
-            table("kept"), copy=False
+        unknown = [alias(null_date(), scope.at("d", p)) for p in scope.indices]
+        return select(*_unit_group(), *unknown).from_(table("kept"), copy=False)
+
+    def current(p: int) -> exp.Expression:
+        R = scope.r(p)
+        return all_of(
+            exp.LTE(this=col("registration_date"), expression=R),
+            exp.or_(
+                exp.Is(this=col("deregistration_date"), expression=exp.Null()),
+                exp.GT(this=col("deregistration_date"), expression=R),
+            ),
         )
-    R = scope.r
-    current = all_of(
-        exp.LTE(this=col("registration_date"), expression=R),
-        exp.or_(
-            exp.Is(this=col("deregistration_date"), expression=exp.Null()),
-            exp.GT(this=col("deregistration_date"), expression=R),
-        ),
+
+    latest = [
+        alias(exp.Max(this=scope.within(p, current(p), col("registration_date"))), scope.at("d", p))
+        for p in scope.indices
+    ]
+    anywhere = (
+        current(0) if scope.single else any_of(*(exp.Paren(this=current(p)) for p in scope.indices))
     )
     return (
-        select(*_unit_group(), alias(exp.Max(this=col("registration_date")), "d"))
+        select(*_unit_group(), *latest)
         .from_(table("unit_regs"), copy=False)
-        .where(current, copy=False)
+        .where(anywhere, copy=False)
         .group_by(*_unit_group(), copy=False)
     )
 
@@ -331,11 +431,60 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
             )
     ind = pack.indicator.lower()
     scope.ctes.append((f"population_{ind}", population(pack.population, view)))
-    facts = select(*_unit_group("p")).from_(table(f"population_{ind}", "p"), copy=False)
+    scope.ctes.append((f"facts_{ind}", _facts(view)))
+    chosen = [i for i, r in enumerate(pack.rules) if r.kind.value.startswith("select")]
+    if scope.single:  # the facts stay beside the rule: outcome rows show the dates
+        decided = select(exp.Star(), alias(_cascade(view, 0), "rule_index"))
+        selected = select(*_unit_group()).where(is_in(col("rule_index"), chosen), copy=False)
+    else:  # only what the tallies read; a unit outside the population at R has no rule there
+        decided = select(
+            *_unit_group(),
+            col("practice_key"),
+            *(
+                alias(_cascade(view, p, col(scope.at("entered", p))), scope.at("rule_index", p))
+                for p in scope.indices
+            ),
+        )
+        chosen_at = [is_in(col(scope.at("rule_index", p)), chosen) for p in scope.indices]
+        selected = select(
+            *_unit_group(),
+            col("practice_key"),
+            *(
+                alias(flag(c), scope.at("selected", p))
+                for p, c in zip(scope.indices, chosen_at, strict=True)
+            ),
+        ).where(any_of(*chosen_at), copy=False)
+    scope.ctes.append((f"decided_{ind}", decided.from_(table(f"facts_{ind}"), copy=False)))
+    scope.ctes.append((f"selected_{ind}", selected.from_(table(f"decided_{ind}"), copy=False)))
+    return view
+
+
+def _cascade(view: PackScope, p: int, entered: exp.Expression | None = None) -> exp.Expression:
+    """The index of the first rule whose condition holds at reference date p."""
+    rules = [(holds(rule.when, view, p), lit(i)) for i, rule in enumerate(view.pack.rules)]
+    if entered is not None:
+        rules.insert(0, (eq(entered, lit(0)), exp.Null()))
+    return case(rules, default=None)
+
+
+def _facts(view: PackScope) -> exp.Select:
+    """The population with each of the pack's dates and counts (a column per date and R)."""
+    scope = view.scope
+    facts = select(*_unit_group("p")).from_(
+        table(f"population_{view.pack.indicator.lower()}", "p"), copy=False
+    )
+    if not scope.single:
+        entered = [col(scope.at("entered", p), "p") for p in scope.indices]
+        facts = facts.select(col("practice_key", "p"), *entered, append=True, copy=False)
     for name, (query, _) in view.dates.items():
         alias_name = f"t_{date_column(name)}"
         facts = facts.select(
-            alias(col("d", alias_name), date_column(name)), append=True, copy=False
+            *(
+                alias(col(scope.at("d", p), alias_name), scope.at(date_column(name), p))
+                for p in scope.indices
+            ),
+            append=True,
+            copy=False,
         )
         facts = facts.join(
             table(query, alias_name),
@@ -344,35 +493,18 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
             copy=False,
         )
     for count in dict.fromkeys(view.counts.values()):
-        facts = facts.select(
-            alias(col("n", count), f"{count}_n"),
-            alias(col("first_day", count), f"{count}_first"),
-            alias(col("last_day", count), f"{count}_last"),
-            append=True,
-            copy=False,
-        ).join(table(count), on=on(*((c, "p", count) for c in UNIT)), join_type="left", copy=False)
-    scope.ctes.append((f"facts_{ind}", facts))
-    deciding = case(
-        [(holds(rule.when, view), lit(i)) for i, rule in enumerate(pack.rules)], default=None
-    )
-    scope.ctes.append(
-        (
-            f"decided_{ind}",
-            select(exp.Star(), alias(deciding, "rule_index")).from_(
-                table(f"facts_{ind}"), copy=False
-            ),
+        for p in scope.indices:
+            facts = facts.select(
+                alias(col(scope.at("n", p), count), scope.at(f"{count}_n", p)),
+                alias(col(scope.at("first_day", p), count), scope.at(f"{count}_first", p)),
+                alias(col(scope.at("last_day", p), count), scope.at(f"{count}_last", p)),
+                append=True,
+                copy=False,
+            )
+        facts = facts.join(
+            table(count), on=on(*((c, "p", count) for c in UNIT)), join_type="left", copy=False
         )
-    )
-    chosen = [i for i, r in enumerate(pack.rules) if r.kind.value.startswith("select")]
-    scope.ctes.append(
-        (
-            f"selected_{ind}",
-            select(*_unit_group())
-            .from_(table(f"decided_{ind}"), copy=False)
-            .where(is_in(col("rule_index"), chosen), copy=False),
-        )
-    )
-    return view
+    return facts
 
 
 def _by_rule(pack: IndicatorPack, values: list) -> exp.Expression:
@@ -402,7 +534,7 @@ def outcome_query(view: PackScope, dates: tuple[str, ...]) -> exp.Select:
         still = all_of(
             exp.Is(this=col(date_column(pack.due_by.missing)), expression=exp.Null()),
             exp.NEQ(this=outcome, expression=lit("numerator")),
-            exp.GTE(this=deadline, expression=scope.r),
+            exp.GTE(this=deadline, expression=scope.r()),
         )
         due = case([(still, deadline)])
     columns += [alias(due, "due_by"), alias(deadline, "deadline")]
@@ -423,6 +555,45 @@ def tally_query(views: list[PackScope], dates: tuple[str, ...]) -> exp.Select:
         select(*map(col, keys), alias(exp.Count(this=exp.Star()), "n"))
         .from_(rows, copy=False)
         .group_by(*map(col, keys), copy=False)  # nodes of their own: builders do not copy
+    )
+
+
+def series_tally_query(views: list[PackScope]) -> exp.Select:
+    """At several reference dates: the outcome rows counted by practice, reference date
+    (`period`, its number in the scope), indicator, outcome and field."""
+    parts = []
+    for view in views:
+        pack, scope = view.pack, view.scope
+        for p in scope.indices:
+            index = col(scope.at("rule_index", p))
+            counted = (
+                select(
+                    col("practice_key"),
+                    alias(index, "rule_index"),
+                    alias(exp.Count(this=exp.Star()), "n"),
+                )
+                .from_(table(f"decided_{pack.indicator.lower()}"), copy=False)
+                .where(exp.Not(this=exp.Is(this=index.copy(), expression=exp.Null())), copy=False)
+                .group_by(col("practice_key"), index.copy(), copy=False)
+            )
+            parts.append(
+                select(
+                    alias(
+                        exp.Nullif(this=col("practice_key"), expression=lit("")), "practice_code"
+                    ),
+                    alias(lit(p), "period"),
+                    alias(lit(pack.indicator), "indicator"),
+                    alias(_by_rule(pack, [OUTCOME_OF_KIND[r.kind] for r in pack.rules]), "outcome"),
+                    alias(_by_rule(pack, [r.field for r in pack.rules]), "field_name"),
+                    col("n"),
+                ).from_(counted.subquery("c", copy=False), copy=False)
+            )
+    rows = union_all(parts).subquery("o", copy=False)
+    keys = ("practice_code", "period", "indicator", "outcome", "field_name")
+    return (
+        select(*map(col, keys), alias(exp.Sum(this=col("n")), "n"))
+        .from_(rows, copy=False)
+        .group_by(*map(col, keys), copy=False)
     )
 
 
@@ -480,15 +651,18 @@ def trace_query(view: PackScope) -> exp.Select:
     )
 
 
-def ruleset_scope(ruleset: RuleSet, has_registrations: bool) -> tuple[Scope, list]:
-    """Every pack's queries at the rule set's reference date, registers first."""
-    scope = Scope(ruleset.reference_date, has_registrations)
+def ruleset_scope(
+    ruleset: RuleSet, has_registrations: bool, periods: tuple[dt.date, ...] | None = None
+) -> tuple[Scope, list]:
+    """Every pack's queries at the rule set's reference date, or at each of `periods`
+    (ascending dates run under the same packs), registers first."""
+    scope = Scope(periods or (ruleset.reference_date,), has_registrations)
     scope.ctes.append(
         (
             "visible",
             select(exp.Star())
             .from_(table("entries"), copy=False)
-            .where(exp.LTE(this=col("entry_day"), expression=scope.r), copy=False),
+            .where(_visible_at(len(scope.periods) - 1, scope), copy=False),
         )
     )
     scope.ctes.append(("reg_dat", registered_query(scope)))
@@ -509,6 +683,7 @@ __all__ = [
     "evidence_queries",
     "outcome_query",
     "ruleset_scope",
+    "series_tally_query",
     "tally_query",
     "trace_query",
     "union_all",

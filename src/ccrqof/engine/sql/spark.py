@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import pyarrow as pa
 
-from ccrqof.engine.sql.embedded import _MATERIALISED, DuckDBEngine
+from ccrqof.engine.sql.embedded import _MATERIALISED, DuckDBEngine, _same
 from ccrqof.errors import UsageError
 
 DIALECT = "spark"
@@ -180,6 +180,9 @@ class _SparkConnection:
         with _quiet():
             self.spark.createDataFrame(table).createOrReplaceTempView(name)
 
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+
     def execute(self, sql: str) -> _SparkConnection:
         self._result = self.spark.sql(sql)
         return self
@@ -254,13 +257,13 @@ class SparkEngine(DuckDBEngine):
         else:
             frame.createOrReplaceTempView(name)
 
-    def _built(self, handle, ruleset) -> list:
-        """Another rule set's tables replace the last one's: release all of the last one's
-        checkpoints first, also those under names the new rule set does not use."""
-        if handle.scope is None or handle.scope[0] is not ruleset:
+    def _built(self, handle, rulesets) -> list:
+        """Other rule sets' tables replace the last ones': release all of the last ones'
+        checkpoints first, also those under names the new rule sets do not use."""
+        if handle.scope is None or not _same(handle.scope[0], rulesets):
             for name in [n for n in handle.con.checkpoints if n not in _MATERIALISED]:
                 self._discard(handle.con, name)
-        return super()._built(handle, ruleset)
+        return super()._built(handle, rulesets)
 
     def _discard(self, con: _SparkConnection, name: str) -> None:
         """The view gone and its checkpoint released (DuckDB drops the table)."""

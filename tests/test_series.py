@@ -1,0 +1,111 @@
+"""A series works out many month ends at once (`Engine.evaluate_series`). At every month end
+each engine must give the tallies the Python engine gives evaluating that month end alone:
+here for every bundled rule case, each case its own practice, at the 60 month ends from April
+2021 to March 2026 (every year's packs, each change of year, and the 2024-25 packs as local
+monitoring from April 2025). tests/test_trend.py checks whole series over random extracts and
+ranges; tests/test_spark_engine.py runs a series on Spark."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from engines import ENGINE_NAMES
+
+import ccrqof
+from ccrqof import schemas
+from ccrqof.codelists import illustrative_codelist
+from ccrqof.engine.sql.embedded import RUN_LENGTH, _same_packs
+from ccrqof.rules.loader import BUNDLED
+from ccrqof.testing import case_files, combined_extract, load_case_file
+from ccrqof.trend import month_ends
+
+MONTHS = month_ends("2021-04", "2026-03")
+
+
+@pytest.fixture(scope="module")
+def cases_extract():
+    """Every bundled rule case in one extract, each case's rows under a practice of its own."""
+    cases = [case for path in case_files(Path(str(BUNDLED))) for case in load_case_file(path).cases]
+    extract, failures = combined_extract(cases)
+    assert not any(failures)
+
+    def own_practice(frame):
+        number = frame["patient_id"].str.split("|").str[0].astype(int)
+        return frame.assign(practice_code=number.map(lambda n: f"K{n:05d}"))
+
+    return schemas.extract(
+        own_practice(extract.events), own_practice(extract.patients), has_practice=True
+    )
+
+
+def _rows(tallies) -> list[tuple]:
+    return sorted(tuple(str(v) for v in row) for row in tallies.itertuples(index=False, name=None))
+
+
+@pytest.fixture(scope="module")
+def reference(cases_extract):
+    """The Python engine at each month end alone."""
+    rulesets = [ccrqof.load_ruleset(reference_date=day) for day in MONTHS]
+    engine = ccrqof.get_engine("python")
+    handle = engine.prepare(cases_extract, illustrative_codelist(), rulesets)
+    evaluations = [engine.evaluate(handle, r) for r in rulesets]
+    return rulesets, [_rows(e.tallies) for e in evaluations], [dict(e.ignored) for e in evaluations]
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_every_rule_case_at_every_month_end(engine, cases_extract, reference):
+    rulesets, want, ignored = reference
+    chosen = ccrqof.get_engine(engine)
+    handle = chosen.prepare(cases_extract, illustrative_codelist(), rulesets)
+    evaluations = chosen.evaluate_series(handle, rulesets)
+    assert [e.ruleset for e in evaluations] == rulesets
+    problems = [
+        f"{day}: {sorted(set(got) ^ set(expected))[:6]}"
+        for day, got, expected in zip(
+            MONTHS, (_rows(e.tallies) for e in evaluations), want, strict=True
+        )
+        if got != expected
+    ]
+    assert not problems, "\n".join(problems)
+    assert [dict(e.ignored) for e in evaluations] == ignored
+
+
+def test_the_cases_tell_month_ends_apart(reference):
+    """The comparison above means something: the cases' outcomes change from month to month,
+    over most of the range, and every year's packs decide some of them."""
+    rulesets, want, _ = reference
+    changes = sum(a != b for a, b in zip(want, want[1:], strict=False))
+    assert changes >= 30
+    assert {r.year.year for r, rows in zip(rulesets, want, strict=True) if rows} == {
+        "2021-22",
+        "2022-23",
+        "2023-24",
+        "2024-25",
+    }
+
+
+def test_month_ends_run_together_while_the_packs_stay_the_same():
+    """One run per year's packs, at most RUN_LENGTH month ends; April 2025 onwards runs the
+    2024-25 packs (local monitoring) and may share a run with the year before; a date out of
+    order starts a new run."""
+    rulesets = [ccrqof.load_ruleset(reference_date=day) for day in MONTHS]
+    assert [len(run) for run in _same_packs(rulesets)] == [12, 12, 12, 12, 12]
+    later = [ccrqof.load_ruleset(reference_date=day) for day in month_ends("2024-09", "2026-03")]
+    runs = _same_packs(later)
+    assert [len(run) for run in runs] == [RUN_LENGTH, 19 - RUN_LENGTH]
+    assert {r.status.value for r in runs[0]} == {"income_protected", "local_monitoring"}
+    backwards = [rulesets[5], rulesets[3]]
+    assert [len(run) for run in _same_packs(backwards)] == [1, 1]
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_series_of_one_month_end_is_the_evaluation(engine, cases_extract):
+    ruleset = ccrqof.load_ruleset(reference_date=dt.date(2024, 1, 31))
+    chosen = ccrqof.get_engine(engine)
+    handle = chosen.prepare(cases_extract, illustrative_codelist(), [ruleset])
+    (series,) = chosen.evaluate_series(handle, [ruleset])
+    alone = chosen.evaluate(handle, ruleset)
+    assert _rows(series.tallies) == _rows(alone.tallies)
+    assert dict(series.ignored) == dict(alone.ignored)
