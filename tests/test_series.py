@@ -59,8 +59,10 @@ def test_every_rule_case_at_every_month_end(engine, cases_extract, reference):
     rulesets, want, ignored = reference
     chosen = ccrqof.get_engine(engine)
     handle = chosen.prepare(cases_extract, illustrative_codelist(), rulesets)
-    evaluations = chosen.evaluate_series(handle, rulesets)
+    done: list[int] = []
+    evaluations = chosen.evaluate_series(handle, rulesets, done.append)
     assert [e.ruleset for e in evaluations] == rulesets
+    assert done == sorted(set(done)) and len(done) >= 5 and done[-1] == len(MONTHS)
     problems = [
         f"{day}: {sorted(set(got) ^ set(expected))[:6]}"
         for day, got, expected in zip(
@@ -109,3 +111,26 @@ def test_a_series_of_one_month_end_is_the_evaluation(engine, cases_extract):
     alone = chosen.evaluate(handle, ruleset)
     assert _rows(series.tallies) == _rows(alone.tallies)
     assert dict(series.ignored) == dict(alone.ignored)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_series_and_single_evaluations_share_a_handle_in_any_order(engine, cases_extract):
+    """A series' patient rows are fetched when read, as an evaluation's are; a series after an
+    evaluation, and an evaluation after a series, on one handle, each give their own rows (the
+    SQL engine builds some of the same names as a view for one and a table for the other)."""
+    rulesets = [ccrqof.load_ruleset(reference_date=day) for day in month_ends("2024-01", "2024-06")]
+    chosen = ccrqof.get_engine(engine)
+    handle = chosen.prepare(cases_extract, illustrative_codelist(), rulesets)
+    alone = chosen.evaluate(handle, rulesets[-1])
+    series = chosen.evaluate_series(handle, rulesets)
+    again = chosen.evaluate(handle, rulesets[1])
+    keys = ["practice_code", "patient_id", "indicator"]
+    for evaluation in (series[1], again, alone, series[-1]):
+        fresh = chosen.evaluate(
+            chosen.prepare(cases_extract, illustrative_codelist(), rulesets), evaluation.ruleset
+        )
+        assert len(evaluation.outcomes) > 100
+        assert evaluation.outcomes.sort_values(keys, ignore_index=True).equals(
+            fresh.outcomes.sort_values(keys, ignore_index=True)
+        )
+    assert _rows(chosen.evaluate_series(handle, rulesets)[2].tallies) == _rows(series[2].tallies)

@@ -299,11 +299,12 @@ def trend(
             on_file=stages.file_read,
             clusters=clusters,
         )
-        stages.start(f"Evaluating {len(days)} month ends")
+        stages.start("Preparing")
         engine = inputs.chosen_engine()
         handle = engine.prepare(extract, codelist, rulesets)
         del extract  # keyed: what the series reads is the engine's now
         release_unused_memory()
+        stages.start(f"Evaluating {len(days)} month ends")
         frame = series(
             engine,
             handle,
@@ -312,6 +313,7 @@ def trend(
             by,
             organisations,
             rules_dir=inputs.rules_dir,
+            progress=lambda done: stages.detail(f"{done} of {len(days)}"),
         )
         if chart is not None:
             stages.start("Drawing")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -77,12 +78,15 @@ def series(
     by: str = "practice",
     org_map: pd.DataFrame | None = None,
     rules_dir=None,
+    progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """One row per period, group and indicator (the group column is practice_code, pcn_code or
-    icb_code). `handle` is the engine's extract prepared for every month's rule set."""
+    icb_code). `handle` is the engine's extract prepared for every month's rule set;
+    `progress` is told how many month ends are worked out."""
     frames = []
     rulesets = [load_ruleset(reference_date=day, rules_dir=rules_dir) for day in days]
-    for day, evaluation in zip(days, engine.evaluate_series(handle, rulesets), strict=True):
+    evaluations = engine.evaluate_series(handle, rulesets, progress)
+    for day, evaluation in zip(days, evaluations, strict=True):
         ruleset = evaluation.ruleset
         summary, _ = summarise(evaluation, by, org_map)
         if indicators:

@@ -152,9 +152,14 @@ class Engine(Protocol):
 
     def evaluate(self, handle: Any, ruleset: RuleSet) -> Evaluation: ...
 
-    def evaluate_series(self, handle: Any, rulesets: Sequence[RuleSet]) -> list[Evaluation]:
+    def evaluate_series(
+        self,
+        handle: Any,
+        rulesets: Sequence[RuleSet],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Evaluation]:
         """`evaluate` at each rule set's reference date (ascending), as a `trend` asks: an
-        engine may work out many dates at once."""
+        engine may work out many dates at once. `progress` is told how many are done."""
         ...
 
     def trace(

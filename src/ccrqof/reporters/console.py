@@ -110,6 +110,10 @@ class Stages:
             self.progress.update(self.task, completed=1, visible=False)
         self.task = self.progress.add_task(description, total=None, detail="")
 
+    def detail(self, text: str) -> None:
+        """What the current stage has done so far (`12 of 24`)."""
+        self.progress.update(self.task, detail=text)
+
     def file_read(self, path: Path) -> None:
         self.files += 1
         self.progress.update(self.task, detail=f"{self.files} file(s)")

@@ -6,7 +6,7 @@ cascades at any reference date with one handler per rule-model node (handlers.py
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,9 +45,19 @@ class PythonEngine:
     def evaluate(self, handle: Prepared, ruleset: RuleSet) -> Evaluation:
         return evaluate(handle, ruleset)
 
-    def evaluate_series(self, handle: Prepared, rulesets: Sequence[RuleSet]) -> list[Evaluation]:
+    def evaluate_series(
+        self,
+        handle: Prepared,
+        rulesets: Sequence[RuleSet],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Evaluation]:
         """One evaluation per reference date: the reference every series is checked against."""
-        return [evaluate(handle, ruleset) for ruleset in rulesets]
+        out = []
+        for ruleset in rulesets:
+            out.append(evaluate(handle, ruleset))
+            if progress:
+                progress(len(out))
+        return out
 
     def trace(
         self,

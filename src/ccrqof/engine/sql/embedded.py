@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +46,7 @@ from ccrqof.engine.sql.rules import (
     evidence_queries,
     outcome_query,
     ruleset_scope,
-    series_tally_query,
+    series_tally_queries,
     tally_query,
     trace_query,
     union_all,
@@ -185,8 +185,15 @@ class DuckDBEngine:
 
     def _materialise(self, con, name: str, query, as_table: bool) -> None:
         """A named query as a temporary table (worked out once) or view (worked out when read)."""
+        import duckdb
+
         kind = "TABLE" if as_table else "VIEW"
-        con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}")
+        statement = f"CREATE OR REPLACE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}"
+        try:
+            con.execute(statement)
+        except duckdb.CatalogException:  # the name is the other kind: a series reads some
+            con.execute(f"DROP {'VIEW' if as_table else 'TABLE'} {name}")  # tables as views
+            con.execute(statement)
 
     def _handle(self, con, shape: keying.Shape, extract: Extract) -> DuckHandle:
         has_patients = extract.patients is not None
@@ -219,24 +226,55 @@ class DuckDBEngine:
         (counts,) = self._population_counts(handle, (ruleset,), views[0].scope)
         return self._evaluation(handle, ruleset, _tallies(tallies), counts)
 
-    def evaluate_series(self, handle: DuckHandle, rulesets: Sequence[RuleSet]) -> list[Evaluation]:
+    def evaluate_series(
+        self,
+        handle: DuckHandle,
+        rulesets: Sequence[RuleSet],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Evaluation]:
         """Evaluations at many reference dates (a `trend`), with the tallies of each run of
         dates under the same packs worked out together: one column per date in each query,
         so the entries are read once for all of them, not once a date."""
         out = []
         for run in _same_packs(rulesets):
+            if progress and out:
+                progress(len(out))
             if len(run) == 1:
                 out.append(self.evaluate(handle, run[0]))
                 continue
             views = self._built(handle, tuple(run))
-            tallies = _tallies(self._run(handle, series_tally_query(views)), "period")
+            tallies = _tallies(self._series_tallies(handle, views), "period")
             counts = self._population_counts(handle, run, views[0].scope)
             by_period = dict(tuple(tallies.groupby("period", sort=False)))
             for p, ruleset in enumerate(run):
                 mine = by_period.get(p, tallies.iloc[:0])
                 mine = mine.drop(columns="period").reset_index(drop=True)
                 out.append(self._evaluation(handle, ruleset, mine, counts[p]))
+        if progress:
+            progress(len(out))
         return out
+
+    def _series_tallies(self, handle: DuckHandle, views: list) -> pd.DataFrame:
+        """The tallies at each reference date (`period`, its number): each pack's counts per
+        practice, one column per date and (outcome, field), as rows."""
+        parts = []
+        for query, meaning in series_tally_queries(views):
+            wide = self._run(handle, query)
+            counts = wide[[f"n{i}" for i in range(len(meaning))]].to_numpy(dtype="int64")
+            row, column = np.nonzero(counts)  # a tally counts what is there: no zero rows
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "practice_code": wide["practice_code"].to_numpy(dtype=object)[row],
+                        "period": [meaning[c].period for c in column],
+                        "indicator": [meaning[c].indicator for c in column],
+                        "outcome": [meaning[c].outcome for c in column],
+                        "field_name": [meaning[c].field for c in column],
+                        "n": counts[row, column],
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
 
     def _evaluation(
         self, handle: DuckHandle, ruleset: RuleSet, tallies: pd.DataFrame, counts: dict
@@ -265,7 +303,8 @@ class DuckDBEngine:
         periods = tuple(r.reference_date for r in rulesets)
         scope, views = ruleset_scope(rulesets[0], handle.shape.patients != "none", periods)
         for name, query in scope.ctes:  # each generated once
-            self._materialise(handle.con, name, query, not name.startswith(_READ_ONCE))
+            once = name.startswith(_READ_ONCE) or name in scope.read_once
+            self._materialise(handle.con, name, query, not once)
         handle.scope = (rulesets, views)
         return views
 

@@ -83,6 +83,7 @@ class Scope:
     has_registrations: bool
     ctes: list[tuple[str, exp.Select]] = field(default_factory=list)
     shared: dict[tuple, str] = field(default_factory=dict)
+    read_once: set[str] = field(default_factory=set)  # queries only one other query reads
 
     @property
     def single(self) -> bool:
@@ -341,7 +342,6 @@ def _registered(definition: Registered, pack: PackScope) -> exp.Select:
     if scope.single:
         where += enters(0)
     else:
-        query = query.select(col("practice_key", "k"), append=True, copy=False)
         for p in scope.indices:
             query = query.select(
                 alias(flag(all_of(*enters(p))), scope.at("entered", p)), append=True, copy=False
@@ -360,8 +360,7 @@ def _register_of(definition: RegisterOf, pack: PackScope) -> exp.Select:
         alias(col(scope.at("selected", p)), scope.at("entered", p))
         for p in (() if scope.single else scope.indices)
     ]
-    practice = [] if scope.single else [col("practice_key")]
-    return select(*_unit_group(), *practice, *entered).from_(
+    return select(*_unit_group(), *entered).from_(
         table(f"selected_{definition.indicator.lower()}"), copy=False
     )
 
@@ -439,7 +438,6 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
     else:  # only what the tallies read; a unit outside the population at R has no rule there
         decided = select(
             *_unit_group(),
-            col("practice_key"),
             *(
                 alias(_cascade(view, p, col(scope.at("entered", p))), scope.at("rule_index", p))
                 for p in scope.indices
@@ -448,7 +446,6 @@ def pack_queries(pack: IndicatorPack, scope: Scope) -> PackScope:
         chosen_at = [is_in(col(scope.at("rule_index", p)), chosen) for p in scope.indices]
         selected = select(
             *_unit_group(),
-            col("practice_key"),
             *(
                 alias(flag(c), scope.at("selected", p))
                 for p, c in zip(scope.indices, chosen_at, strict=True)
@@ -475,7 +472,7 @@ def _facts(view: PackScope) -> exp.Select:
     )
     if not scope.single:
         entered = [col(scope.at("entered", p), "p") for p in scope.indices]
-        facts = facts.select(col("practice_key", "p"), *entered, append=True, copy=False)
+        facts = facts.select(*entered, append=True, copy=False)
     for name, (query, _) in view.dates.items():
         alias_name = f"t_{date_column(name)}"
         facts = facts.select(
@@ -558,43 +555,43 @@ def tally_query(views: list[PackScope], dates: tuple[str, ...]) -> exp.Select:
     )
 
 
-def series_tally_query(views: list[PackScope]) -> exp.Select:
-    """At several reference dates: the outcome rows counted by practice, reference date
-    (`period`, its number in the scope), indicator, outcome and field."""
-    parts = []
+@dataclass(frozen=True)
+class TallyColumn:
+    """What a column of `series_tally_queries` counts: a pack's outcome and field at the
+    reference date numbered `period`."""
+
+    period: int
+    indicator: str
+    outcome: str
+    field: str | None
+
+
+def series_tally_queries(views: list[PackScope]) -> list[tuple[exp.Select, list[TallyColumn]]]:
+    """At several reference dates, per pack: one row per practice (`practice_code`) and a
+    count per reference date and (outcome, field), `n0`, `n1`, ... (what each counts is
+    beside it). One pass over the pack's cascades, grouped by practice alone, whatever the
+    number of reference dates."""
+    out = []
     for view in views:
         pack, scope = view.pack, view.scope
+        kinds: dict[tuple, list[int]] = {}  # (outcome, field) -> the rules that give it
+        for i, rule in enumerate(pack.rules):
+            kinds.setdefault((OUTCOME_OF_KIND[rule.kind], rule.field), []).append(i)
+        counts, meaning = [], []
         for p in scope.indices:
-            index = col(scope.at("rule_index", p))
-            counted = (
-                select(
-                    col("practice_key"),
-                    alias(index, "rule_index"),
-                    alias(exp.Count(this=exp.Star()), "n"),
-                )
-                .from_(table(f"decided_{pack.indicator.lower()}"), copy=False)
-                .where(exp.Not(this=exp.Is(this=index.copy(), expression=exp.Null())), copy=False)
-                .group_by(col("practice_key"), index.copy(), copy=False)
-            )
-            parts.append(
-                select(
-                    alias(
-                        exp.Nullif(this=col("practice_key"), expression=lit("")), "practice_code"
-                    ),
-                    alias(lit(p), "period"),
-                    alias(lit(pack.indicator), "indicator"),
-                    alias(_by_rule(pack, [OUTCOME_OF_KIND[r.kind] for r in pack.rules]), "outcome"),
-                    alias(_by_rule(pack, [r.field for r in pack.rules]), "field_name"),
-                    col("n"),
-                ).from_(counted.subquery("c", copy=False), copy=False)
-            )
-    rows = union_all(parts).subquery("o", copy=False)
-    keys = ("practice_code", "period", "indicator", "outcome", "field_name")
-    return (
-        select(*map(col, keys), alias(exp.Sum(this=col("n")), "n"))
-        .from_(rows, copy=False)
-        .group_by(*map(col, keys), copy=False)
-    )
+            for (outcome, field_name), rules in kinds.items():
+                decided = is_in(col(scope.at("rule_index", p), "c"), rules)
+                counts.append(alias(exp.Sum(this=flag(decided)), f"n{len(meaning)}"))
+                meaning.append(TallyColumn(p, pack.indicator, outcome, field_name))
+        practice = exp.Nullif(this=col("practice_key", "k"), expression=lit(""))
+        query = (
+            select(alias(practice, "practice_code"), *counts)
+            .from_(table(f"decided_{pack.indicator.lower()}", "c"), copy=False)
+            .join(table("kept", "k"), on=on(*((c, "c", "k") for c in UNIT)), copy=False)
+            .group_by(col("practice_key", "k"), copy=False)
+        )
+        out.append((query, meaning))
+    return out
 
 
 def evidence_queries(view: PackScope) -> list[exp.Select]:
@@ -667,6 +664,13 @@ def ruleset_scope(
     )
     scope.ctes.append(("reg_dat", registered_query(scope)))
     views = [pack_queries(pack, scope) for pack in ruleset.ordered()]
+    if not scope.single:  # only the tallies read a cascade no other pack's population reads
+        populations = {getattr(p.population, "indicator", None) for p in ruleset.packs.values()}
+        scope.read_once |= {
+            f"decided_{v.pack.indicator.lower()}"
+            for v in views
+            if v.pack.indicator not in populations
+        }
     return scope, views
 
 
@@ -683,7 +687,7 @@ __all__ = [
     "evidence_queries",
     "outcome_query",
     "ruleset_scope",
-    "series_tally_query",
+    "series_tally_queries",
     "tally_query",
     "trace_query",
     "union_all",
