@@ -62,6 +62,9 @@ class PostgresEngine(DuckDBEngine):
     def _connect(self):
         return _PostgresConnection(self.backend)
 
+    def _drop(self, con, name: str, as_table: bool) -> None:
+        con._statement(f"DROP {'TABLE' if as_table else 'VIEW'} IF EXISTS {name} CASCADE")
+
     def _materialise(self, con, name: str, query, as_table: bool) -> None:
         kind = "TABLE" if as_table else "VIEW"
         for existing in ("TABLE", "VIEW"):  # PostgreSQL has no CREATE OR REPLACE TABLE

@@ -73,7 +73,9 @@ class DuckHandle:
     counts: Counter
     entry_days: pd.Series  # rows with a coded entry per day, to count those after R
     notices: list[str] = field(default_factory=list)
-    scope: tuple | None = None  # (rule sets, their packs' views) whose tables are built now
+    # the rule sets whose queries are built now, their packs' views, and each query's name
+    # with True for a table (False: a view)
+    scope: tuple | None = None
 
 
 def _arrow(frame: pd.DataFrame, names: Sequence[str], dates: Sequence[str]) -> pa.Table:
@@ -185,15 +187,8 @@ class DuckDBEngine:
 
     def _materialise(self, con, name: str, query, as_table: bool) -> None:
         """A named query as a temporary table (worked out once) or view (worked out when read)."""
-        import duckdb
-
         kind = "TABLE" if as_table else "VIEW"
-        statement = f"CREATE OR REPLACE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}"
-        try:
-            con.execute(statement)
-        except duckdb.CatalogException:  # the name is the other kind: a series reads some
-            con.execute(f"DROP {'VIEW' if as_table else 'TABLE'} {name}")  # tables as views
-            con.execute(statement)
+        con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {query.sql(dialect=self.dialect)}")
 
     def _handle(self, con, shape: keying.Shape, extract: Extract) -> DuckHandle:
         has_patients = extract.patients is not None
@@ -296,17 +291,25 @@ class DuckDBEngine:
 
     def _built(self, handle: DuckHandle, rulesets: tuple[RuleSet, ...]) -> list:
         """The queries of rule sets with the same packs, at their reference dates, as tables
-        (what several queries read) and views. A later evaluation on the handle replaces
-        them, so reading an earlier one's rows builds its tables again."""
-        if handle.scope is not None and _same(handle.scope[0], rulesets):
-            return handle.scope[1]
+        (what several queries read) and views. Other rule sets' tables replace the last ones',
+        which are dropped first (their memory is the new ones'); reading an earlier
+        evaluation's rows builds its tables again."""
+        if handle.scope is not None:
+            if _same(handle.scope[0], rulesets):
+                return handle.scope[1]
+            for name, as_table in handle.scope[2].items():
+                self._drop(handle.con, name, as_table)
         periods = tuple(r.reference_date for r in rulesets)
         scope, views = ruleset_scope(rulesets[0], handle.shape.patients != "none", periods)
+        built = {}
         for name, query in scope.ctes:  # each generated once
-            once = name.startswith(_READ_ONCE) or name in scope.read_once
-            self._materialise(handle.con, name, query, not once)
-        handle.scope = (rulesets, views)
+            built[name] = not (name.startswith(_READ_ONCE) or name in scope.read_once)
+            self._materialise(handle.con, name, query, built[name])
+        handle.scope = (rulesets, views, built)
         return views
+
+    def _drop(self, con, name: str, as_table: bool) -> None:
+        con.execute(f"DROP {'TABLE' if as_table else 'VIEW'} IF EXISTS {name}")
 
     def _outcome_rows(self, handle: DuckHandle, ruleset: RuleSet) -> pd.DataFrame:
         views = self._built(handle, (ruleset,))

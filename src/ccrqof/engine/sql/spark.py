@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import pyarrow as pa
 
-from ccrqof.engine.sql.embedded import _MATERIALISED, DuckDBEngine, _same
+from ccrqof.engine.sql.embedded import DuckDBEngine
 from ccrqof.errors import UsageError
 
 DIALECT = "spark"
@@ -257,13 +257,8 @@ class SparkEngine(DuckDBEngine):
         else:
             frame.createOrReplaceTempView(name)
 
-    def _built(self, handle, rulesets) -> list:
-        """Other rule sets' tables replace the last ones': release all of the last ones'
-        checkpoints first, also those under names the new rule sets do not use."""
-        if handle.scope is None or not _same(handle.scope[0], rulesets):
-            for name in [n for n in handle.con.checkpoints if n not in _MATERIALISED]:
-                self._discard(handle.con, name)
-        return super()._built(handle, rulesets)
+    def _drop(self, con: _SparkConnection, name: str, as_table: bool) -> None:
+        self._discard(con, name)  # a view or a checkpoint: both are temporary views
 
     def _discard(self, con: _SparkConnection, name: str) -> None:
         """The view gone and its checkpoint released (DuckDB drops the table)."""
