@@ -95,7 +95,7 @@ def series(
         summary.insert(1, "reference_date", day.isoformat())
         summary.insert(2, "ruleset", ruleset.year.year)
         summary.insert(3, "year_status", ruleset.status.value)
-        frames.append(summary)
+        frames.append(summary.drop(columns="breakdown"))  # not in a series: let it go now
     frame = pd.concat(frames, ignore_index=True)
     group = frame.columns[4]
     keep = ["period", "reference_date", "ruleset", "year_status", group]
