@@ -16,7 +16,7 @@ from ccrqof.columns import describe_columns, normalise
 from ccrqof.engine import Evaluation
 from ccrqof.errors import InputError, UsageError
 from ccrqof.rules import RuleSet
-from ccrqof.scoring import _NO_PRACTICE, count_outcomes, finish, score
+from ccrqof.scoring import _NO_PRACTICE, breakdowns, count_outcomes, finish, score
 
 LEVELS = ("practice", "pcn", "icb")
 ORG_COLUMNS = ("practice_code", "practice_name", "pcn_code", "pcn_name", "icb_code", "icb_name")
@@ -58,13 +58,17 @@ def check_level(by: str, org_map: pd.DataFrame | None) -> None:
 
 
 def summarise(
-    evaluation: Evaluation, by: str = "practice", org_map: pd.DataFrame | None = None
+    evaluation: Evaluation,
+    by: str = "practice",
+    org_map: pd.DataFrame | None = None,
+    breakdown: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The summary at the level asked for, and notices (practices missing from the map)."""
+    """The summary at the level asked for, and notices (practices missing from the map);
+    `breakdown` as `score`'s."""
     check_level(by, org_map)
     notices = []
     if by == "practice":
-        summary = score(evaluation)
+        summary = score(evaluation, breakdown)
         if org_map is not None and "practice_name" in org_map:
             names = org_map.set_index("practice_code")["practice_name"]
             summary.insert(1, "practice_name", summary["practice_code"].map(names))
@@ -87,17 +91,7 @@ def summarise(
     summed = summed.reset_index().rename(columns={code: "practice"})
     rolled = finish(summed, evaluation.ruleset, practice_level=False)
     rolled = rolled.rename(columns={"practice": code})
-    breakdown = [c for c in rolled.columns if c.startswith("breakdown_")]
-    fields = {
-        p.indicator: [f for f in (r.field for r in p.rules) if f]
-        for p in evaluation.ruleset.ordered()
-    }
-    rolled["breakdown"] = [
-        {f: int(row[f"breakdown_{f}"]) for f in fields[indicator]}
-        for indicator, row in zip(
-            rolled["indicator"], rolled[breakdown].to_dict("records"), strict=True
-        )
-    ]
+    rolled["breakdown"] = breakdowns(rolled, evaluation.ruleset) if breakdown else None
     order = [code, name, "practices", "indicator"] + [
         c for c in score_columns() if c not in ("practice_code", "indicator")
     ]

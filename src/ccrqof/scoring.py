@@ -154,20 +154,27 @@ def _needed(threshold: float, num: np.ndarray, den: np.ndarray) -> np.ndarray:
     )
 
 
-def score(evaluation: Evaluation) -> pd.DataFrame:
-    """One row per practice and indicator, with every column of a summary record in
-    docs/reference-outputs.md (`breakdown` as an object per row). Computed for all practices
-    at once, so scoring practices separately or together gives the same rows."""
-    counts = count_outcomes(evaluation)
-    summary = finish(counts, evaluation.ruleset)
-    breakdown_cols = [c for c in summary.columns if c.startswith("breakdown_")]
-    fields_of = {p.indicator: breakdown_fields(p) for p in evaluation.ruleset.ordered()}
-    values = summary[breakdown_cols].to_numpy()
-    position = {c.removeprefix("breakdown_"): i for i, c in enumerate(breakdown_cols)}
-    summary["breakdown"] = [
+def breakdowns(summary: pd.DataFrame, ruleset) -> list[dict]:
+    """Each row's `breakdown_<FIELD>` counts as {field: count}, its indicator's fields only."""
+    columns = [c for c in summary.columns if c.startswith("breakdown_")]
+    fields_of = {p.indicator: breakdown_fields(p) for p in ruleset.ordered()}
+    values = summary[columns].to_numpy()
+    position = {c.removeprefix("breakdown_"): i for i, c in enumerate(columns)}
+    return [
         {f: int(row[position[f]]) for f in fields_of[indicator]}
         for indicator, row in zip(summary["indicator"], values, strict=True)
     ]
+
+
+def score(evaluation: Evaluation, breakdown: bool = True) -> pd.DataFrame:
+    """One row per practice and indicator, with every column of a summary record in
+    docs/reference-outputs.md (`breakdown` as an object per row; None without `breakdown`,
+    which a series does not show). Computed for all practices at once, so scoring practices
+    separately or together gives the same rows."""
+    counts = count_outcomes(evaluation)
+    summary = finish(counts, evaluation.ruleset)
+    breakdown_cols = [c for c in summary.columns if c.startswith("breakdown_")]
+    summary["breakdown"] = breakdowns(summary, evaluation.ruleset) if breakdown else None
     practice = summary.pop("practice")
     summary.insert(0, "practice_code", practice.where(practice != _NO_PRACTICE, None))
     return summary.drop(columns=breakdown_cols)[list(SUMMARY_COLUMNS)]

@@ -88,14 +88,14 @@ def series(
     evaluations = engine.evaluate_series(handle, rulesets, progress)
     for day, evaluation in zip(days, evaluations, strict=True):
         ruleset = evaluation.ruleset
-        summary, _ = summarise(evaluation, by, org_map)
+        summary, _ = summarise(evaluation, by, org_map, breakdown=False)
         if indicators:
             summary = summary[summary["indicator"].isin(indicators)]
         summary.insert(0, "period", day.strftime("%Y-%m"))
         summary.insert(1, "reference_date", day.isoformat())
         summary.insert(2, "ruleset", ruleset.year.year)
         summary.insert(3, "year_status", ruleset.status.value)
-        frames.append(summary.drop(columns="breakdown"))  # not in a series: let it go now
+        frames.append(summary)
     frame = pd.concat(frames, ignore_index=True)
     group = frame.columns[4]
     keep = ["period", "reference_date", "ruleset", "year_status", group]
