@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from engines import ENGINE_NAMES
 
@@ -17,7 +18,8 @@ import ccrqof
 from ccrqof import schemas
 from ccrqof.codelists import illustrative_codelist
 from ccrqof.engine.sql.embedded import RUN_LENGTH, _same_packs
-from ccrqof.rules.loader import BUNDLED
+from ccrqof.rules.loader import BUNDLED, RuleSet
+from ccrqof.rules.model import IndicatorPack
 from ccrqof.testing import case_files, combined_extract, load_case_file
 from ccrqof.trend import month_ends
 
@@ -134,3 +136,101 @@ def test_series_and_single_evaluations_share_a_handle_in_any_order(engine, cases
             fresh.outcomes.sort_values(keys, ignore_index=True)
         )
     assert _rows(chosen.evaluate_series(handle, rulesets)[2].tallies) == _rows(series[2].tallies)
+
+
+# a pack over the registered population (sex and age at each month end), as in
+# tests/test_populations.py, beside the bundled packs
+WOMEN = {
+    "indicator": "TST001",
+    "year": "2024-25",
+    "title": "Screened women aged 25 to 49",
+    "description": "A test pack over the registered population.",
+    "population": {"sex": "female", "age": {"from": 25, "to": 49}},
+    "max_points": 7,
+    "thresholds": {"lower": 0.45, "upper": 0.80},
+    "dates": {},
+    "rules": [
+        {
+            "rule": "R1",
+            "kind": "select_numerator",
+            "when": {"events": "MDRV_COD", "in_last": "6 months"},
+            "says": "A review in the last 6 months",
+        },
+        {"rule": "R2", "kind": "select_denominator", "when": "always", "says": "Everyone left"},
+    ],
+}
+
+
+def _shapes(extract):
+    """The extract, without its patients file, and without practice codes; its patients with
+    sex and dates of birth that cross the age band's edges during 2024."""
+    people = extract.patients
+    born = pd.Series(pd.to_datetime(["1975-03-15", "1999-05-31", "1990-01-01"]))
+    details = people.assign(
+        sex=["F", "M", "", "f"] * (len(people) // 4) + ["F"] * (len(people) % 4),
+        date_of_birth=born.iloc[[i % 3 for i in range(len(people))]].to_numpy(),
+    )
+    return {
+        "with details": schemas.extract(extract.events, details, has_practice=True),
+        "no patients file": schemas.extract(extract.events, None, has_practice=True),
+        "no practice codes": schemas.extract(
+            extract.events.drop(columns="practice_code"),
+            details.drop(columns="practice_code"),
+            has_practice=False,
+        ),
+    }
+
+
+@pytest.mark.parametrize("shape", ["with details", "no patients file", "no practice codes"])
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_populations_and_shapes_in_a_series(engine, shape, cases_extract):
+    extract = _shapes(cases_extract)[shape]
+    women = IndicatorPack.model_validate(WOMEN)
+    rulesets = []
+    for day in month_ends("2024-01", "2024-12"):
+        bundled = ccrqof.load_ruleset(reference_date=day)
+        packs = {**bundled.packs, "TST001": women}
+        rulesets.append(RuleSet(bundled.year, day, bundled.status, packs))
+    python = ccrqof.get_engine("python")
+    handle = python.prepare(extract, illustrative_codelist(), rulesets)
+    want = [python.evaluate(handle, r) for r in rulesets]
+    chosen = ccrqof.get_engine(engine)
+    got = chosen.evaluate_series(
+        chosen.prepare(extract, illustrative_codelist(), rulesets), rulesets
+    )
+    for ruleset, mine, theirs in zip(rulesets, got, want, strict=True):
+        assert _rows(mine.tallies) == _rows(theirs.tallies), ruleset.reference_date
+        assert dict(mine.ignored) == dict(theirs.ignored), ruleset.reference_date
+    women = {r for w in want for r in _rows(w.tallies) if r[1] == "TST001"}
+    if shape == "no patients file":  # no sex or date of birth: nobody enters
+        assert not women
+    else:  # birthdays during the year change who enters from month to month
+        assert len(women) >= 4
+    assert all(any(r[1] == "CAN004" for r in _rows(w.tallies)) for w in want[-3:])
+
+
+def test_a_series_cut_short_is_built_again(cases_extract, monkeypatch):
+    """A series interrupted while its tables are built (Ctrl-C, a memory limit) leaves the
+    handle usable: the next evaluation, and an earlier one's rows, are built afresh."""
+    engine = ccrqof.get_engine("duckdb")
+    rulesets = [ccrqof.load_ruleset(reference_date=d) for d in month_ends("2023-10", "2024-03")]
+    handle = engine.prepare(cases_extract, illustrative_codelist(), rulesets)
+    first = engine.evaluate(handle, rulesets[0])
+    real = type(engine)._materialise
+    for cut_at in (2, 12):  # before and after the first table that is a view in a series
+        calls = []
+
+        def failing(self, con, name, query, as_table, calls=calls, cut_at=cut_at):
+            calls.append(name)
+            if len(calls) == cut_at:
+                raise KeyboardInterrupt
+            return real(self, con, name, query, as_table)
+
+        monkeypatch.setattr(type(engine), "_materialise", failing)
+        with pytest.raises(KeyboardInterrupt):
+            engine.evaluate_series(handle, rulesets)
+        monkeypatch.setattr(type(engine), "_materialise", real)
+        assert len(first.outcomes) > 100  # an earlier evaluation's rows, built again
+        series = engine.evaluate_series(handle, rulesets)
+        alone = engine.evaluate(handle, rulesets[-1])
+        assert _rows(series[-1].tallies) == _rows(alone.tallies)

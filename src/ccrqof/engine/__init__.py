@@ -167,6 +167,22 @@ class Engine(Protocol):
     ) -> PatientTrace: ...
 
 
+def evaluate_each(
+    engine: Engine,
+    handle: Any,
+    rulesets: Sequence[RuleSet],
+    progress: Callable[[int], None] | None = None,
+) -> list[Evaluation]:
+    """`evaluate_series` one reference date after another (the Python engine's, and any
+    engine's without its own)."""
+    out = []
+    for ruleset in rulesets:
+        out.append(engine.evaluate(handle, ruleset))
+        if progress:
+            progress(len(out))
+    return out
+
+
 def _python(**options) -> Engine:
     from ccrqof.engine.python import PythonEngine
 
@@ -216,6 +232,7 @@ __all__ = [
     "TALLY_COLUMNS",
     "TIMELINE_COLUMNS",
     "Engine",
+    "evaluate_each",
     "Evaluation",
     "PatientTrace",
     "get_engine",

@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 
 from ccrqof.codelists import Codelist
-from ccrqof.engine import STEP_COLUMNS, TIMELINE_COLUMNS, Evaluation, PatientTrace
+from ccrqof.engine import (
+    STEP_COLUMNS,
+    TIMELINE_COLUMNS,
+    Evaluation,
+    PatientTrace,
+    evaluate_each,
+)
 from ccrqof.engine.python.cascade import evaluate, outcome_rows, trace_all
 from ccrqof.engine.python.handlers import DISPATCHERS, measures
 from ccrqof.engine.python.prepare import Prepared, prepare
@@ -52,12 +58,7 @@ class PythonEngine:
         progress: Callable[[int], None] | None = None,
     ) -> list[Evaluation]:
         """One evaluation per reference date: the reference every series is checked against."""
-        out = []
-        for ruleset in rulesets:
-            out.append(evaluate(handle, ruleset))
-            if progress:
-                progress(len(out))
-        return out
+        return evaluate_each(self, handle, rulesets, progress)
 
     def trace(
         self,

@@ -73,9 +73,8 @@ class DuckHandle:
     counts: Counter
     entry_days: pd.Series  # rows with a coded entry per day, to count those after R
     notices: list[str] = field(default_factory=list)
-    # the rule sets whose queries are built now, their packs' views, and each query's name
-    # with True for a table (False: a view)
-    scope: tuple | None = None
+    scope: tuple | None = None  # the rule sets whose queries are built now, and their views
+    built: dict[str, bool] = field(default_factory=dict)  # what exists: True a table, else a view
 
 
 def _arrow(frame: pd.DataFrame, names: Sequence[str], dates: Sequence[str]) -> pa.Table:
@@ -294,18 +293,19 @@ class DuckDBEngine:
         (what several queries read) and views. Other rule sets' tables replace the last ones',
         which are dropped first (their memory is the new ones'); reading an earlier
         evaluation's rows builds its tables again."""
-        if handle.scope is not None:
-            if _same(handle.scope[0], rulesets):
-                return handle.scope[1]
-            for name, as_table in handle.scope[2].items():
-                self._drop(handle.con, name, as_table)
+        if handle.scope is not None and _same(handle.scope[0], rulesets):
+            return handle.scope[1]
+        handle.scope = None  # until every new query is built: a build cut short is redone
+        for name, as_table in list(handle.built.items()):
+            self._drop(handle.con, name, as_table)
+            del handle.built[name]
         periods = tuple(r.reference_date for r in rulesets)
         scope, views = ruleset_scope(rulesets[0], handle.shape.patients != "none", periods)
-        built = {}
         for name, query in scope.ctes:  # each generated once
-            built[name] = not (name.startswith(_READ_ONCE) or name in scope.read_once)
-            self._materialise(handle.con, name, query, built[name])
-        handle.scope = (rulesets, views, built)
+            as_table = not (name.startswith(_READ_ONCE) or name in scope.read_once)
+            self._materialise(handle.con, name, query, as_table)
+            handle.built[name] = as_table
+        handle.scope = (rulesets, views)
         return views
 
     def _drop(self, con, name: str, as_table: bool) -> None:
@@ -327,8 +327,6 @@ class DuckDBEngine:
         """At each reference date: kept units not registered there, and registered ones
         without sex or date of birth when a population needs them (as the Python engine counts
         them). One pass over the units for all the dates."""
-        if handle.shape.patients == "none":
-            return [{} for _ in rulesets]
         needs = [
             p.population for p in rulesets[0].ordered() if isinstance(p.population, Registered)
         ]
@@ -337,6 +335,9 @@ class DuckDBEngine:
             lacking[NO_SEX] = "sex"
         if any(p.age for p in needs):
             lacking[NO_BIRTH_DATE] = "date_of_birth"
+        if handle.shape.patients == "none":  # everyone is registered, with no details
+            kept = _scalars(handle.con, ["SELECT COUNT(*) FROM kept"])[0] if lacking else 0
+            return [{name: kept for name in lacking} for _ in scope.indices]
         columns = ["COUNT(*)"]
         for p in scope.indices:
             registered = f"r.{scope.at('d', p)} IS NOT NULL"

@@ -201,7 +201,8 @@ def _earliest_from(definition: EarliestEventFrom, pack: PackScope) -> exp.Select
 
 
 def _event_counts(condition: EventCountTest, scope: Scope) -> exp.Select:
-    """Per unit: events of the cluster in the window (R - N, R], and the first and last."""
+    """Per unit: events of the cluster in the window (R - N, R] at each reference date R,
+    and the first and last of them."""
 
     def window(p: int) -> exp.Expression:
         start = exp.GT(this=col("entry_day"), expression=shifted(scope.r(p), condition.in_last))
