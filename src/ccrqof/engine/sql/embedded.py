@@ -335,7 +335,7 @@ class DuckDBEngine:
         lacking = {}
         if any(p.sex for p in needs):
             lacking[NO_SEX] = "sex"
-        if any(p.age for p in needs):
+        if any(p.needs_birth_date for p in needs):
             lacking[NO_BIRTH_DATE] = "date_of_birth"
         columns = ["COUNT(*)"]
         for p in scope.indices:
