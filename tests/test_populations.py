@@ -5,6 +5,8 @@ coded entry at all can be in a denominator (as cervical screening needs)."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -161,3 +163,132 @@ def test_registrations_that_disagree_on_sex_or_birth_date_use_the_largest(engine
     outcomes = ccrqof.evaluate(extract, _ruleset(), None, engine=engine).outcomes
     rows = outcomes[outcomes["indicator"] == "TST001"]
     assert dict(zip(rows["patient_id"], rows["outcome"], strict=True)) == {"b": "denominator"}
+
+
+# --- age as a rule (cervical.md §3, R1): the population needs a date of birth -----------------
+
+AGED = {
+    **PACK,
+    "population": {"sex": "female", "date_of_birth": "recorded"},
+    "rules": [
+        {
+            "rule": "R1",
+            "kind": "reject_exclusion",
+            "field": "P_AGE25_49",
+            "when": {"age_outside": {"from": 25, "to": 49}},
+            "says": "Aged under 25 or over 49 at the reference date",
+        },
+        {**PACK["rules"][0], "rule": "R2"},
+        {**PACK["rules"][1], "rule": "R3"},
+    ],
+}
+# R is 28 February 2025
+AGED_PEOPLE = {
+    "aged_24": ("F", "2000-03-01", False),  # 25 tomorrow
+    "aged_25_at_R": ("F", "2000-02-28", False),  # 25 on R itself
+    "leap_day": ("F", "2000-02-29", False),  # 25 on 28 Feb 2025 (clamped): in
+    "aged_49": ("F", "1975-03-01", True),  # 50 tomorrow: screened, numerator
+    "aged_50_at_R": ("F", "1975-02-28", True),  # 50 on R: excluded before the numerator
+    "no_birth_date": ("F", None, True),  # not in the population, counted
+    "man": ("M", "1990-06-01", False),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_an_age_rule_decides_at_its_boundaries_and_a_missing_birth_date_stays_out(
+    engine, monkeypatch
+):
+    monkeypatch.setattr(sys.modules[__name__], "PEOPLE", AGED_PEOPLE)
+    ruleset = _ruleset(AGED)
+    evaluation = ccrqof.evaluate(_extract(), ruleset, None, engine=engine)
+    rows = evaluation.outcomes[evaluation.outcomes["indicator"] == "TST001"]
+    got = {
+        p: (o, r) for p, o, r in zip(rows["patient_id"], rows["outcome"], rows["rule"], strict=True)
+    }
+    assert got == {
+        "aged_24": ("exclusion", "R1"),
+        "aged_25_at_R": ("denominator", "R3"),
+        "leap_day": ("denominator", "R3"),
+        "aged_49": ("numerator", "R2"),
+        "aged_50_at_R": ("exclusion", "R1"),
+    }
+    assert evaluation.ignored[NO_BIRTH_DATE] == 1
+    explained = ccrqof.explain(_extract(), ruleset, None, "aged_24", engine=engine)
+    (tst,) = [i for i in explained[0].indicators if i.indicator == "TST001"]
+    step = tst.steps[0]
+    assert step.why == "aged 24 at 28 Feb 2025 (born 1 Mar 2000): under 25 or over 49"
+
+
+def test_an_age_rule_needs_a_population_with_a_birth_date():
+    with pytest.raises(ValidationError, match="must need a date of birth"):
+        IndicatorPack.model_validate({**AGED, "population": {"sex": "female"}})
+    IndicatorPack.model_validate({**AGED, "population": {"age": {"from": 20, "to": 70}}})
+    lines = pack_lines(IndicatorPack.model_validate(AGED))
+    assert "Population: the registered population, female, with a date of birth recorded" in lines
+    assert any("R1 exclusion P_AGE25_49: aged under 25 or over 49 at R" in line for line in lines)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_age_rules_and_populations_in_a_series_are_each_month_ends(engine, monkeypatch):
+    """Month ends around the boundary birthdays, worked out together, as each alone."""
+    monkeypatch.setattr(sys.modules[__name__], "PEOPLE", {**PEOPLE, **AGED_PEOPLE})
+    days = [dt.date(2025, 1, 31), dt.date(2025, 2, 28), dt.date(2025, 3, 31)]
+    tested = [IndicatorPack.model_validate(AGED), IndicatorPack.model_validate(PACK)]
+    rulesets = []
+    for day in days:
+        bundled = load_ruleset(reference_date=day)
+        packs = {
+            **bundled.packs,
+            "TST001": tested[0],
+            "TST002": tested[1].model_copy(update={"indicator": "TST002"}),
+        }
+        rulesets.append(RuleSet(bundled.year, day, bundled.status, packs))
+    chosen = ccrqof.get_engine(engine)
+    handle = chosen.prepare(_extract(), None, rulesets)
+    series = chosen.evaluate_series(handle, rulesets)
+    keys = ["practice_code", "indicator", "outcome", "field"]
+    seen = set()
+    for ruleset, together in zip(rulesets, series, strict=True):
+        alone = chosen.evaluate(handle, ruleset)
+        want = alone.tallies.sort_values(keys, ignore_index=True)
+        pd.testing.assert_frame_equal(together.tallies.sort_values(keys, ignore_index=True), want)
+        assert dict(together.ignored) == dict(alone.ignored)
+        seen.add(tuple(want.itertuples(index=False)))
+    assert len(seen) == 3  # the birthdays change the counts from month to month
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_a_rule_case_draws_sex_and_birth_date_and_women_with_no_entry(engine):
+    """A case's registrations table may carry sex and date_of_birth (blank: not recorded), and
+    a patient with no events row is still in a population of the registered."""
+    from ccrqof.testing import Case, run_case
+
+    case = Case.model_validate(
+        {
+            "name": "ages_and_no_entries",
+            "reason": "the age rule at its boundaries, a woman never screened, a blank sex",
+            "reference_date": R,
+            "registrations": """
+                patient | registration_date | sex    | date_of_birth
+                young   | 2000-01-01        | F      | 2000-03-01
+                never   | 2000-01-01        | female | 1990-06-01
+                done    | 2000-01-01        | 2      | 1990-06-01
+                blank   | 2000-01-01        |        | 1990-06-01
+                undated | 2000-01-01        | F      |
+            """,
+            "events": """
+                patient | code      | date
+                done    | @SMEAR_COD | 2024-01-10
+            """,
+            "expect": {
+                "young": {"rule": "R1", "outcome": "exclusion", "field": "P_AGE25_49"},
+                "never": {"rule": "R3", "outcome": "denominator"},
+                "done": {"rule": "R2", "outcome": "numerator"},
+                "blank": "not on register",
+                "undated": "not on register",
+            },
+        }
+    )
+    pack = IndicatorPack.model_validate(AGED)
+    result = run_case(case, pack, _ruleset(AGED), Path("TST001.cases.yaml"), engine=engine)
+    assert result.passed, result.mismatches

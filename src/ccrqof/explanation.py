@@ -10,12 +10,13 @@ from functools import singledispatch
 import numpy as np
 import pandas as pd
 
-from ccrqof.dates import human, to_day
+from ccrqof.dates import age_at, human, to_day
 from ccrqof.engine import PatientTrace
 from ccrqof.errors import UsageError
 from ccrqof.rules.loader import RuleSet
 from ccrqof.rules.model import (
     COMPARISON_WORDS,
+    AgeOutside,
     Always,
     DateTest,
     EarliestEventFrom,
@@ -110,6 +111,20 @@ def _event_count(condition: EventCountTest, pack: IndicatorPack, step: dict) -> 
         days = (to_day(step["last"]) - to_day(step["first"])).astype(int)
         found += f", {int(days)} days apart"
     return f"{found} (needs at least {condition.at_least}{span})"
+
+
+@why.register
+def _age_outside(condition: AgeOutside, pack: IndicatorPack, step: dict) -> str:
+    if pd.isna(step["value"]):
+        return "date of birth not recorded"
+    birth, R = to_day(step["value"]), to_day(step["bound"])
+    age = int(age_at(np.array([birth]), R)[0])
+    band = condition.age_outside
+    held = "" if step["held"] else "not "
+    return (
+        f"aged {age} at {_day(step['bound'])} (born {_day(step['value'])}): "
+        f"{held}under {band.lowest} or over {band.highest}"
+    )
 
 
 def _explain_indicator(pack: IndicatorPack, steps: pd.DataFrame, outcome) -> IndicatorExplanation:

@@ -139,10 +139,11 @@ def _extract(case: Case):
             "patient_id": regs["patient"],
             "registration_date": pd.to_datetime(regs["registration_date"]),
         }
-        if "deregistration_date" in regs:
-            patients["deregistration_date"] = pd.to_datetime(
-                regs["deregistration_date"].replace("", None)
-            )
+        for name in ("deregistration_date", "date_of_birth"):  # blank: none recorded
+            if name in regs:
+                patients[name] = pd.to_datetime(regs[name].replace("", None))
+        if "sex" in regs:
+            patients["sex"] = regs["sex"].replace("", None)
     else:
         ids = events["patient"].unique()
         patients = {"patient_id": ids, "registration_date": [DEFAULT_REGISTRATION] * len(ids)}

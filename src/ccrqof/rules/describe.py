@@ -7,6 +7,7 @@ from functools import singledispatch
 
 from ccrqof.rules.model import (
     COMPARISON_WORDS,
+    AgeOutside,
     Always,
     DateTest,
     EarliestEventFrom,
@@ -50,6 +51,11 @@ def _event_count(when: EventCountTest) -> str:
     count = f"at least {when.at_least} {when.events}" if when.at_least > 1 else when.events
     span = f", at least {when.min_span_days} days apart" if when.min_span_days else ""
     return f"{count} {window}{span}"
+
+
+@condition_words.register
+def _age_outside(when: AgeOutside) -> str:
+    return f"aged under {when.age_outside.lowest} or over {when.age_outside.highest} at R"
 
 
 def rule_line(rule: Rule) -> str:

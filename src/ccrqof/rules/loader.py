@@ -55,7 +55,8 @@ class RuleSet:
     def reads_patient_details(self) -> bool:
         """Does a population read sex or date of birth from the patients file?"""
         return any(
-            getattr(pack.population, "sex", None) or getattr(pack.population, "age", None)
+            getattr(pack.population, "sex", None)
+            or getattr(pack.population, "needs_birth_date", False)
             for pack in self.packs.values()
         )
 

@@ -149,7 +149,37 @@ def _always(value: object) -> object:
     return Always() if value == "always" else value
 
 
-Condition = Always | DateTest | EventCountTest
+class AgeBand(Frozen):
+    """Age at R in whole years, from and to inclusive (``{from: 25, to: 64}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    lowest: int = Field(alias="from", ge=0, le=150)
+    highest: int = Field(alias="to", ge=0, le=150)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeBand:
+        if self.lowest > self.highest:
+            raise ValueError("age from must not be above age to")
+        return self
+
+
+class AgeOutside(Frozen):
+    """``{age_outside: {from: 25, to: 49}}``: age at R in whole years (rules.md §1's clamped
+    months, so a 29 February birthday falls on 28 February) is below ``from`` or above ``to``.
+    Never holds without a date of birth: a pack that tests age enters only patients who have
+    one (``population: {date_of_birth: recorded}``)."""
+
+    age_outside: AgeBand
+
+    def anchors(self) -> set[str]:
+        return set()
+
+    def clusters(self) -> set[str]:
+        return set()
+
+
+Condition = Always | DateTest | EventCountTest | AgeOutside
 
 
 class RuleKind(StrEnum):
@@ -224,27 +254,18 @@ DateDefinition = LatestEvent | EarliestEventFrom
 SEX_WORDS = {"female": ("f", "female", "2"), "male": ("m", "male", "1")}
 
 
-class AgeBand(Frozen):
-    """Age at R in whole years, from and to inclusive (``{from: 25, to: 64}``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    lowest: int = Field(alias="from", ge=0, le=150)
-    highest: int = Field(alias="to", ge=0, le=150)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AgeBand:
-        if self.lowest > self.highest:
-            raise ValueError("age from must not be above age to")
-        return self
-
-
 class Registered(Frozen):
     """Everyone registered at R (rules.md §2), optionally only one sex and an age band at R,
-    taken from the patients file: a patient needs no coded entry to be in it."""
+    or only those with a date of birth recorded (a cascade that tests age), taken from the
+    patients file: a patient needs no coded entry to be in it."""
 
     sex: Literal["female", "male"] | None = None
     age: AgeBand | None = None
+    date_of_birth: Literal["recorded"] | None = None
+
+    @property
+    def needs_birth_date(self) -> bool:
+        return self.age is not None or self.date_of_birth is not None
 
     def __str__(self) -> str:
         words = "the registered population"
@@ -252,6 +273,8 @@ class Registered(Frozen):
             words += f", {self.sex}"
         if self.age:
             words += f", aged {self.age.lowest} to {self.age.highest} at R"
+        elif self.date_of_birth:
+            words += ", with a date of birth recorded"
         return words
 
 
@@ -278,7 +301,7 @@ def _population(value: object) -> object:
 
 # Every kind of node a pack is built from. An engine registers one handler per kind, and so do
 # the wordings (describe, explain); tests/test_registry.py fails when one is missing.
-CONDITION_KINDS = (Always, DateTest, EventCountTest)
+CONDITION_KINDS = (Always, DateTest, EventCountTest, AgeOutside)
 DATE_KINDS = (LatestEvent, EarliestEventFrom)
 POPULATION_KINDS = (Registered, RegisterOf)
 
@@ -442,6 +465,15 @@ class IndicatorPack(Frozen):
                     )
                 if missing := undefined(rule.when.anchors()):
                     raise ValueError(f"{rule.rule} uses undefined date(s) {missing}")
+        ages = [r.rule for r in self.rules if isinstance(r.when, AgeOutside)]
+        if ages and not (
+            isinstance(self.population, Registered) and self.population.needs_birth_date
+        ):
+            raise ValueError(
+                f"{', '.join(ages)} test(s) age: the population must need a date of birth "
+                "(population: {date_of_birth: recorded}), or patients without one would "
+                "pass the age test untested"
+            )
         for name in self.outcome_dates:
             if name not in patient_dates:
                 raise ValueError(f"outcome_dates: {name} is not a patient date of the pack")

@@ -19,6 +19,7 @@ from ccrqof.engine.python.prepare import Prepared
 from ccrqof.rules.model import (
     REFERENCE,
     SEX_WORDS,
+    AgeOutside,
     Always,
     DateExpr,
     DateTest,
@@ -163,6 +164,20 @@ def _event_count(condition: EventCountTest, timeline: Timeline) -> np.ndarray:
     return ok
 
 
+def birth_dates(timeline: Timeline) -> np.ndarray:
+    """Each patient's date of birth (NaT where none is recorded)."""
+    people = timeline.prepared.patients
+    return _attribute(people, "date_of_birth").to_numpy("datetime64[D]")
+
+
+@holds.register
+def _age_outside(condition: AgeOutside, timeline: Timeline) -> np.ndarray:
+    birth = birth_dates(timeline)
+    age = age_at(birth, timeline.R)
+    band = condition.age_outside
+    return ~np.isnat(birth) & ((age < band.lowest) | (age > band.highest))
+
+
 @singledispatch
 def measures(condition, timeline: Timeline) -> dict[str, np.ndarray]:
     """What an explanation says about a condition, per patient (STEP_COLUMNS' measures)."""
@@ -193,6 +208,11 @@ def _event_count_measures(condition: EventCountTest, timeline: Timeline) -> dict
     }
 
 
+@measures.register
+def _age_outside_measures(condition: AgeOutside, timeline: Timeline) -> dict[str, np.ndarray]:
+    return {"value": birth_dates(timeline), "bound": timeline.per_patient(timeline.R)}
+
+
 # --- populations -----------------------------------------------------------------------------
 
 
@@ -214,12 +234,13 @@ def _registered(
         ignored[NO_SEX] = int((registered & ~known).sum())
         words = SEX_WORDS[definition.sex]
         entered &= known & sex.str.strip().str.lower().isin(words).to_numpy()
-    if definition.age is not None:
+    if definition.needs_birth_date:
         birth = _attribute(people, "date_of_birth").to_numpy("datetime64[D]")
         ignored[NO_BIRTH_DATE] = int((registered & np.isnat(birth)).sum())
+        entered &= ~np.isnat(birth)
+    if definition.age is not None:
         age = age_at(birth, timeline.R)
-        entered &= ~np.isnat(birth) & (age >= definition.age.lowest)
-        entered &= age <= definition.age.highest
+        entered &= (age >= definition.age.lowest) & (age <= definition.age.highest)
     return entered
 
 

@@ -333,7 +333,7 @@ class DuckDBEngine:
         lacking = {}
         if any(p.sex for p in needs):
             lacking[NO_SEX] = "sex"
-        if any(p.age for p in needs):
+        if any(p.needs_birth_date for p in needs):
             lacking[NO_BIRTH_DATE] = "date_of_birth"
         if handle.shape.patients == "none":  # everyone is registered, with no details
             kept = _scalars(handle.con, ["SELECT COUNT(*) FROM kept"])[0] if lacking else 0

@@ -45,6 +45,7 @@ from ccrqof.rules.loader import RuleSet
 from ccrqof.rules.model import (
     REFERENCE,
     SEX_WORDS,
+    AgeOutside,
     Always,
     DateExpr,
     DateTest,
@@ -277,6 +278,24 @@ def _event_count(condition: EventCountTest, pack: PackScope, p: int = 0) -> exp.
     return all_of(enough, span)
 
 
+BIRTH_DAY = "birth_day"  # a facts row's date of birth, for a pack whose rules test age
+
+
+def _age_bounds(birth: exp.Expression, band) -> tuple[exp.Expression, exp.Expression]:
+    """The days a patient turns `band.lowest` and `band.highest + 1` (clamped months)."""
+    return (
+        shifted(birth, _months(12 * band.lowest)),
+        shifted(birth, _months(12 * (band.highest + 1))),
+    )
+
+
+@holds.register
+def _age_outside(condition: AgeOutside, pack: PackScope, p: int = 0) -> exp.Expression:
+    reached, beyond = _age_bounds(col(BIRTH_DAY), condition.age_outside)
+    R = pack.scope.r(p)
+    return exp.or_(exp.GT(this=reached, expression=R), exp.LTE(this=beyond, expression=R))
+
+
 @singledispatch
 def measures(condition, pack: PackScope) -> dict[str, exp.Expression]:
     """What an explanation says about a condition (STEP_COLUMNS' measures; one reference
@@ -305,6 +324,11 @@ def _event_count_measures(condition: EventCountTest, pack: PackScope) -> dict[st
     }
 
 
+@measures.register
+def _age_outside_measures(condition: AgeOutside, pack: PackScope) -> dict[str, exp.Expression]:
+    return {"value": col(BIRTH_DAY), "bound": pack.scope.r()}
+
+
 # --- populations -----------------------------------------------------------------------------
 
 
@@ -321,6 +345,8 @@ def _registered(definition: Registered, pack: PackScope) -> exp.Select:
     where = []
     if definition.sex is not None:
         where.append(is_in(col("sex", "k"), SEX_WORDS[definition.sex]))
+    if definition.date_of_birth is not None:
+        where.append(exp.Not(this=exp.Is(this=col("date_of_birth", "k"), expression=exp.Null())))
 
     def enters(p: int) -> list[exp.Expression]:
         """Registered at R (reg_dat has a row only for units registered at some R) and of age."""
@@ -329,9 +355,8 @@ def _registered(definition: Registered, pack: PackScope) -> exp.Select:
             null = exp.Is(this=col(scope.at("d", p), "r"), expression=exp.Null())
             conditions.append(exp.Not(this=null))
         if definition.age is not None:
-            birth, R = col("date_of_birth", "k"), scope.r(p)
-            lowest = shifted(birth, _months(12 * definition.age.lowest))
-            beyond = shifted(birth, _months(12 * (definition.age.highest + 1)))
+            lowest, beyond = _age_bounds(col("date_of_birth", "k"), definition.age)
+            R = scope.r(p)
             conditions += [exp.LTE(this=lowest, expression=R), exp.GT(this=beyond, expression=R)]
         return conditions
 
@@ -474,6 +499,10 @@ def _facts(view: PackScope) -> exp.Select:
     if not scope.single:
         entered = [col(scope.at("entered", p), "p") for p in scope.indices]
         facts = facts.select(*entered, append=True, copy=False)
+    if any(isinstance(rule.when, AgeOutside) for rule in view.pack.rules):
+        facts = facts.select(
+            alias(col("date_of_birth", "b"), BIRTH_DAY), append=True, copy=False
+        ).join(table("kept", "b"), on=on(*((c, "p", "b") for c in UNIT)), copy=False)
     for name, (query, _) in view.dates.items():
         alias_name = f"t_{date_column(name)}"
         facts = facts.select(
