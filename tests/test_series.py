@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from engines import ENGINE_NAMES
+from test_populations import PACK
 
 import ccrqof
 from ccrqof import schemas
@@ -138,25 +139,17 @@ def test_series_and_single_evaluations_share_a_handle_in_any_order(engine, cases
     assert _rows(chosen.evaluate_series(handle, rulesets)[2].tallies) == _rows(series[2].tallies)
 
 
-# a pack over the registered population (sex and age at each month end), as in
-# tests/test_populations.py, beside the bundled packs
+# test_populations.py's pack over the registered population (sex and age at each month end),
+# its numerator on a cluster the rule cases draw
 WOMEN = {
-    "indicator": "TST001",
-    "year": "2024-25",
-    "title": "Screened women aged 25 to 49",
-    "description": "A test pack over the registered population.",
-    "population": {"sex": "female", "age": {"from": 25, "to": 49}},
-    "max_points": 7,
-    "thresholds": {"lower": 0.45, "upper": 0.80},
-    "dates": {},
+    **PACK,
     "rules": [
         {
-            "rule": "R1",
-            "kind": "select_numerator",
+            **PACK["rules"][0],
             "when": {"events": "MDRV_COD", "in_last": "6 months"},
             "says": "A review in the last 6 months",
         },
-        {"rule": "R2", "kind": "select_denominator", "when": "always", "says": "Everyone left"},
+        PACK["rules"][1],
     ],
 }
 
