@@ -113,7 +113,7 @@ def rules_list(rules_dir: Path | None) -> None:
     root = _rules_root(rules_dir)
     for year in available_years(root):
         info, packs = load_year_folder(root / year)
-        status = info.status.value.replace("_", " ")
+        status = info.status_for(packs).value.replace("_", " ")
         if info.local_monitoring_from:
             status += f"; local monitoring from {info.local_monitoring_from.isoformat()}"
         click.echo(f"{year}  (PPED {info.pped.isoformat()})  {status}")

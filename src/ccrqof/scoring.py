@@ -95,7 +95,7 @@ def finish(counts: pd.DataFrame, ruleset, practice_level: bool = True) -> pd.Dat
             eligible = den + pcas
             gross = np.where(eligible > 0, num / np.maximum(eligible, 1), np.nan)
             pca_rate = np.where(eligible > 0, pcas / np.maximum(eligible, 1), np.nan)
-        pays = ruleset.pays_points and practice_level
+        pays = ruleset.pays_points_for(pack.indicator) and practice_level
         if pack.is_register:
             points = np.where(rows["register"].to_numpy() > 0, float(pack.max_points), 0.0)
             gross[:], pca_rate[:] = np.nan, np.nan
@@ -106,7 +106,7 @@ def finish(counts: pd.DataFrame, ruleset, practice_level: bool = True) -> pd.Dat
         rows["max_points"] = pack.max_points
         rows["lower_threshold"] = pack.thresholds.lower if pack.thresholds else None
         rows["upper_threshold"] = pack.thresholds.upper if pack.thresholds else None
-        rows["status"] = _statuses(achievement, den, pack, ruleset.pays_points)
+        rows["status"] = _statuses(achievement, den, pack, ruleset.pays_points_for(pack.indicator))
         rows["gross_rate"], rows["pca_rate"] = gross, pca_rate
         for name, threshold in (("needed_for_lower", "lower"), ("needed_for_upper", "upper")):
             if pack.thresholds is None:

@@ -9,6 +9,7 @@ code list.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,7 @@ def run_case(
     from ccrqof.codelists import illustrative_codelist
 
     reference = case.reference_date or ruleset.year.pped
-    at = RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs)
+    at = dataclasses.replace(ruleset, reference_date=reference)
     outcomes = evaluate(_extract(case), at, illustrative_codelist(), engine=engine).outcomes
     return _compare(case, pack, outcomes, file)
 
@@ -204,7 +205,7 @@ def run_case_files(paths: list[Path], engine=None) -> dict[Path, list[CaseResult
         cases = load_case_file(path)
         if path.parent not in folders:
             info, packs = load_year_folder(path.parent)
-            folders[path.parent] = RuleSet(info, info.pped, info.status, packs)
+            folders[path.parent] = RuleSet.of_year(info, packs)
         ruleset = folders[path.parent]
         pack = ruleset.packs[cases.indicator]
         items += [(case, pack, ruleset, path) for case in cases.cases]
@@ -264,7 +265,7 @@ def run_cases(
         reference = case.reference_date or ruleset.year.pped
         keys.append((id(ruleset), reference))
         if results[len(keys) - 1] is None:
-            at.setdefault(keys[-1], RuleSet(ruleset.year, reference, ruleset.status, ruleset.packs))
+            at.setdefault(keys[-1], dataclasses.replace(ruleset, reference_date=reference))
     chosen = get_engine(engine)
     handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
     for key, rules in at.items():
@@ -291,7 +292,7 @@ def run_case_file(path: Path, engine=None) -> list[CaseResult]:
             f"{', '.join(packs)} {info.year}",
             file=str(path),
         )
-    ruleset = RuleSet(info, info.pped, info.status, packs)
+    ruleset = RuleSet.of_year(info, packs)
     return [run_case(case, packs[cases.indicator], ruleset, path, engine) for case in cases.cases]
 
 

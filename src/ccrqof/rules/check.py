@@ -168,7 +168,7 @@ def _check_folder(folder: Path, root: Path, report: CheckReport, engine=None) ->
     if info is None:
         return
 
-    ruleset = RuleSet(info, info.pped, info.status, packs)
+    ruleset = RuleSet.of_year(info, packs)
     runs = []  # (result, pack, cases file, cases) of each pack whose cases can run
     for indicator, pack in sorted(packs.items()):
         result = PackResult(info.year, indicator, rel(files[indicator]), rules=len(pack.rules))

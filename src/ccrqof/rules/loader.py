@@ -20,17 +20,33 @@ BUNDLED = resources.files("ccrqof.rules") / "packs"
 
 @dataclass(frozen=True)
 class RuleSet:
-    """The indicator packs of one QOF year, run at one reference date."""
+    """The indicator packs of one QOF year, run at one reference date; after a year's packs
+    retire, an earlier year's run beside them as local monitoring."""
 
     year: YearInfo
     reference_date: dt.date
-    status: YearStatus  # local_monitoring when run after the year's pack was retired
+    status: YearStatus  # the packs' status when they share one (local_monitoring: retired)
     packs: dict[str, IndicatorPack] = field(repr=False)
     folder: Path | None = None  # where the packs were read from (bundled or a --rules folder)
+    statuses: dict[str, YearStatus] = field(default_factory=dict, repr=False)  # per indicator
 
     @property
     def pays_points(self) -> bool:
         return self.status != YearStatus.local_monitoring
+
+    @classmethod
+    def of_year(
+        cls, info: YearInfo, packs: dict[str, IndicatorPack], folder: Path | None = None
+    ) -> RuleSet:
+        """A year folder's packs at its PPED, each with its status that year."""
+        statuses = {indicator: info.status_of(indicator) for indicator in packs}
+        return cls(info, info.pped, info.status_for(packs), packs, folder, statuses)
+
+    def status_of(self, indicator: str) -> YearStatus:
+        return self.statuses.get(indicator, self.status)
+
+    def pays_points_for(self, indicator: str) -> bool:
+        return self.status_of(indicator) != YearStatus.local_monitoring
 
     @property
     def note(self) -> str:
@@ -130,6 +146,20 @@ def available_years(rules_dir: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "year.yaml").is_file())
 
 
+def _retired(folders: dict, years: list[str], reference_date: dt.date, have: set[str]) -> dict:
+    """Packs of earlier years retired by `reference_date` that run on as local monitoring, the
+    latest year's for each indicator the rule set does not have already."""
+    out: dict[str, IndicatorPack] = {}
+    for name in reversed(years):
+        info, packs = load_year_folder(folders[name])
+        if not info.local_monitoring_from or reference_date < info.local_monitoring_from:
+            continue
+        for indicator, pack in packs.items():
+            if info.retires(indicator) and indicator not in have and indicator not in out:
+                out[indicator] = pack
+    return out
+
+
 def load_ruleset(
     year: str | None = None, reference_date: dt.date | None = None, rules_dir: Path | None = None
 ) -> RuleSet:
@@ -155,11 +185,20 @@ def load_ruleset(
     wanted = qof_year_name(qof_year_containing(reference_date))
     if wanted in folders:
         info, packs = load_year_folder(folders[wanted])
-        return RuleSet(info, reference_date, info.status, packs, folders[wanted])
-    for name in reversed(years):
-        info, packs = load_year_folder(folders[name])
-        if info.local_monitoring_from and reference_date >= info.local_monitoring_from:
-            return RuleSet(info, reference_date, YearStatus.local_monitoring, packs, folders[name])
+        statuses = {indicator: info.status_of(indicator) for indicator in packs}
+        for indicator, pack in _retired(folders, years, reference_date, set(packs)).items():
+            packs[indicator], statuses[indicator] = pack, YearStatus.local_monitoring
+        shared = set(statuses.values())
+        status = shared.pop() if len(shared) == 1 else info.status
+        return RuleSet(info, reference_date, status, packs, folders[wanted], statuses)
+    retired = _retired(folders, years, reference_date, set())
+    if retired:
+        name = max(p.year for p in retired.values())
+        info, _ = load_year_folder(folders[name])
+        statuses = dict.fromkeys(retired, YearStatus.local_monitoring)
+        return RuleSet(
+            info, reference_date, YearStatus.local_monitoring, retired, folders[name], statuses
+        )
     first = ppsd(parse_qof_year(years[0])) if years else None
     raise UsageError(
         f"no rule pack covers {reference_date.isoformat()}: packs exist for "

@@ -529,8 +529,30 @@ class YearInfo(Frozen):
     pped: dt.date
     pound_per_point: float
     status: YearStatus
+    statuses: dict[str, YearStatus] = Field(
+        default_factory=dict,
+        description="indicators whose status that year differs from the year's (in 2024-25 the "
+        "cancer indicators were income protected while others were paid)",
+    )
     note: str = ""
     local_monitoring_from: dt.date | None = Field(
         None, description="after this year ends, run its rules for later dates with no points"
     )
+    local_monitoring_indicators: tuple[str, ...] = Field(
+        (), description="the indicators that run on after the year; none listed: all of them"
+    )
     local_monitoring_note: str = ""
+
+    def status_of(self, indicator: str) -> YearStatus:
+        return self.statuses.get(indicator, self.status)
+
+    def status_for(self, indicators) -> YearStatus:
+        """The status these indicators share that year (the year's own if they differ)."""
+        shared = {self.status_of(i) for i in indicators}
+        return shared.pop() if len(shared) == 1 else self.status
+
+    def retires(self, indicator: str) -> bool:
+        """Does this year's pack for `indicator` run on as local monitoring after the year?"""
+        if self.local_monitoring_from is None:
+            return False
+        return not self.local_monitoring_indicators or indicator in self.local_monitoring_indicators
