@@ -132,6 +132,24 @@ def _load_year_folder(folder: str, stamp: tuple) -> tuple[YearInfo, dict[str, In
                 file=str(path),
             )
         packs[pack.indicator] = pack
+    named = {
+        "statuses": set(info.statuses),
+        "local_monitoring_indicators": set(info.local_monitoring_indicators),
+    }
+    for key, names in named.items():
+        if unknown := names - set(packs):
+            raise RulePackError(
+                f"{key} names {', '.join(sorted(unknown))}, not an indicator of this year",
+                file=str(Path(folder, "year.yaml")),
+            )
+    for indicator in info.local_monitoring_indicators:
+        register = packs[indicator].register
+        if register and register not in info.local_monitoring_indicators:
+            raise RulePackError(
+                f"local_monitoring_indicators has {indicator} but not its population {register}: "
+                "a retired indicator runs with its own year's register",
+                file=str(Path(folder, "year.yaml")),
+            )
     for pack in packs.values():
         if pack.register and pack.register not in packs:
             raise RulePackError(
@@ -146,17 +164,27 @@ def available_years(rules_dir: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "year.yaml").is_file())
 
 
-def _retired(folders: dict, years: list[str], reference_date: dt.date, have: set[str]) -> dict:
-    """Packs of earlier years retired by `reference_date` that run on as local monitoring, the
-    latest year's for each indicator the rule set does not have already."""
-    out: dict[str, IndicatorPack] = {}
+def _retired(
+    folders: dict, years: list[str], reference_date: dt.date, have: set[str]
+) -> dict[str, tuple[IndicatorPack, str]]:
+    """For each indicator the rule set lacks: the pack of the latest earlier year that has it,
+    with that year's folder name, if that year retires it by `reference_date` (local
+    monitoring). An indicator a later year brought back and then dropped is not run again."""
+    out: dict[str, tuple[IndicatorPack, str]] = {}
+    seen = set(have)
     for name in reversed(years):
         info, packs = load_year_folder(folders[name])
-        if not info.local_monitoring_from or reference_date < info.local_monitoring_from:
+        if info.pped >= reference_date:  # R's own year, or later
             continue
+        live = (
+            info.local_monitoring_from is not None and reference_date >= info.local_monitoring_from
+        )
         for indicator, pack in packs.items():
-            if info.retires(indicator) and indicator not in have and indicator not in out:
-                out[indicator] = pack
+            if indicator in seen:
+                continue
+            seen.add(indicator)
+            if live and info.retires(indicator):
+                out[indicator] = (pack, name)
     return out
 
 
@@ -165,8 +193,10 @@ def load_ruleset(
 ) -> RuleSet:
     """The rules for a QOF year (reference date = its PPED) or for any reference date.
 
-    A date after the last paid year runs that year's rules as local monitoring (no points),
-    as for dates after 31 March 2025 (year.yaml in docs/reference-rule-packs.md).
+    The packs of the year containing the date run beside the indicators earlier years retired
+    (their last year's rules, as local monitoring, no points), as CAN004/CAN005 after 31 March
+    2025; with no folder for the date's year only retired indicators run (year.yaml in
+    docs/reference-rule-packs.md).
     """
     if (year is None) == (reference_date is None):
         raise UsageError("give either a QOF year or a reference date")
@@ -186,18 +216,19 @@ def load_ruleset(
     if wanted in folders:
         info, packs = load_year_folder(folders[wanted])
         statuses = {indicator: info.status_of(indicator) for indicator in packs}
-        for indicator, pack in _retired(folders, years, reference_date, set(packs)).items():
+        for indicator, (pack, _) in _retired(folders, years, reference_date, set(packs)).items():
             packs[indicator], statuses[indicator] = pack, YearStatus.local_monitoring
         shared = set(statuses.values())
         status = shared.pop() if len(shared) == 1 else info.status
         return RuleSet(info, reference_date, status, packs, folders[wanted], statuses)
     retired = _retired(folders, years, reference_date, set())
     if retired:
-        name = max(p.year for p in retired.values())
-        info, _ = load_year_folder(folders[name])
-        statuses = dict.fromkeys(retired, YearStatus.local_monitoring)
+        name = max(years.index(folder) for _, folder in retired.values())
+        info, _ = load_year_folder(folders[years[name]])
+        packs = {indicator: pack for indicator, (pack, _) in retired.items()}
+        statuses = dict.fromkeys(packs, YearStatus.local_monitoring)
         return RuleSet(
-            info, reference_date, YearStatus.local_monitoring, retired, folders[name], statuses
+            info, reference_date, YearStatus.local_monitoring, packs, folders[years[name]], statuses
         )
     first = ppsd(parse_qof_year(years[0])) if years else None
     raise UsageError(
