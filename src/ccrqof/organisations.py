@@ -133,7 +133,5 @@ def published(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["PRACTICE_CODE", "INDICATOR_CODE", "MEASURE"])
     frame["VALUE"] = pd.Series([r["VALUE"] for r in rows], dtype=object)  # counts stay whole
     frame["REFERENCE_DATE"] = ruleset.reference_date.isoformat()
-    frame["RULESET"] = frame["INDICATOR_CODE"].map(
-        {indicator: pack.year for indicator, pack in ruleset.packs.items()}
-    )
+    frame["RULESET"] = frame["INDICATOR_CODE"].map(ruleset.rule_years())
     return frame

@@ -94,9 +94,8 @@ def series(
         summary.insert(0, "period", day.strftime("%Y-%m"))
         summary.insert(1, "reference_date", day.isoformat())
         # each indicator's own year and status (retired packs run beside a year's own)
-        years = {i: pack.year for i, pack in ruleset.packs.items()}
         statuses = {i: ruleset.status_of(i).value for i in ruleset.packs}
-        summary.insert(2, "ruleset", summary["indicator"].map(years))
+        summary.insert(2, "ruleset", summary["indicator"].map(ruleset.rule_years()))
         summary.insert(3, "year_status", summary["indicator"].map(statuses))
         frames.append(summary)
     frame = pd.concat(frames, ignore_index=True)

@@ -104,8 +104,7 @@ def flat_summary(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
     for col in ("needed_for_lower", "needed_for_upper", "register", "denominator", "numerator"):
         flat[col] = flat[col].astype("Int64")
     flat.insert(0, "reference_date", ruleset.reference_date.isoformat())
-    years = {indicator: pack.year for indicator, pack in ruleset.packs.items()}
-    flat.insert(1, "ruleset", flat["indicator"].map(years))  # each indicator's own rules
+    flat.insert(1, "ruleset", flat["indicator"].map(ruleset.rule_years()))
     return flat
 
 

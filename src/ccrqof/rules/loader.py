@@ -45,6 +45,10 @@ class RuleSet:
     def status_of(self, indicator: str) -> YearStatus:
         return self.statuses.get(indicator, self.status)
 
+    def rule_years(self) -> dict[str, str]:
+        """Each indicator's rules' QOF year (a retired indicator's is an earlier year's)."""
+        return {indicator: pack.year for indicator, pack in self.packs.items()}
+
     def pays_points_for(self, indicator: str) -> bool:
         return self.status_of(indicator) != YearStatus.local_monitoring
 

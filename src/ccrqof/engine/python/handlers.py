@@ -235,7 +235,7 @@ def _registered(
         words = SEX_WORDS[definition.sex]
         entered &= known & sex.str.strip().str.lower().isin(words).to_numpy()
     if definition.needs_birth_date:
-        birth = _attribute(people, "date_of_birth").to_numpy("datetime64[D]")
+        birth = birth_dates(timeline)
         ignored[NO_BIRTH_DATE] = int((registered & np.isnat(birth)).sum())
         entered &= ~np.isnat(birth)
     if definition.age is not None:

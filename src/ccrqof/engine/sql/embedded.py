@@ -227,8 +227,8 @@ class DuckDBEngine:
         progress: Callable[[int], None] | None = None,
     ) -> list[Evaluation]:
         """Evaluations at many reference dates (a `trend`), with the tallies of each run of
-        dates under the same packs worked out together: one column per date in each query,
-        so the entries are read once for all of them, not once a date."""
+        dates under the same packs (at most RUN_LENGTH) worked out together: one column per date
+        in each query, so each date and count query reads the entries once for all of them."""
         out = []
         for run in _same_packs(rulesets):
             if progress and out:

@@ -6,10 +6,11 @@ pack, a query of patient dates, a query of event counts, the population, the cas
 `CASE` (the first rule whose condition holds decides), outcome rows and evidence rows. Dates a
 pack defines alike are worked out once, as in the Python engine. R is inlined as a literal.
 
-A series (`trend`) compiles the month ends of one year's packs together: still one row per
-patient unit, with one column per month end for each date, count, population flag and cascade
-(`d_can_dat_0`, `d_can_dat_1`, ...), so that every query reads the entries once for all month
-ends, not once each. One reference date gives the plain names and filters (`d_can_dat`).
+A series (`trend`) compiles a run of month ends under the same packs together: still one row
+per patient unit, with one column per month end for each date, count, population flag and
+cascade (`d_can_dat_0`, `d_can_dat_1`, ...), so that each date and count query reads the
+entries once for all of the run's month ends, not once each. One reference date gives the
+plain names and filters (`d_can_dat`).
 """
 
 from __future__ import annotations
