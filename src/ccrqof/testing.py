@@ -260,12 +260,17 @@ def run_cases(
     if combined is None:
         return results
     at: dict[tuple, RuleSet] = {}  # (rule set, reference date) -> the rule set at that date
+    wanted: dict[tuple, set[str]] = {}  # and the indicators its cases test
     keys = []
-    for case, _, ruleset, _ in items:
+    for case, pack, ruleset, _ in items:
         reference = case.reference_date or ruleset.year.pped
         keys.append((id(ruleset), reference))
         if results[len(keys) - 1] is None:
             at.setdefault(keys[-1], dataclasses.replace(ruleset, reference_date=reference))
+            wanted.setdefault(keys[-1], set()).add(pack.indicator)
+    # only the packs a date's cases test (and their registers): a cancer case's date does
+    # not run cervical screening over every patient, which changes none of its rows
+    at = {key: rules.only(wanted[key]) for key, rules in at.items()}
     chosen = get_engine(engine)
     handle = chosen.prepare(combined, illustrative_codelist(), list(at.values()))
     for key, rules in at.items():

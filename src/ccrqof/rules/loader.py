@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -29,6 +29,8 @@ class RuleSet:
     packs: dict[str, IndicatorPack] = field(repr=False)
     folder: Path | None = None  # where the packs were read from (bundled or a --rules folder)
     statuses: dict[str, YearStatus] = field(default_factory=dict, repr=False)  # per indicator
+    years: dict[str, YearInfo] = field(default_factory=dict, repr=False)  # retired packs' years
+    year_folders: dict[str, Path] = field(default_factory=dict, repr=False)  # and their folders
 
     @property
     def pays_points(self) -> bool:
@@ -54,9 +56,57 @@ class RuleSet:
 
     @property
     def note(self) -> str:
-        if self.status == YearStatus.local_monitoring:
-            return self.year.local_monitoring_note
-        return self.year.note
+        """What the statuses mean for these results: each group's note (a year's note for its
+        own indicators, the retiring year's note for those run as local monitoring)."""
+        return " ".join(dict.fromkeys(n for _, _, _, n in self.groups() if n))
+
+    def groups(self) -> list[tuple[str, YearStatus, tuple[str, ...], str]]:
+        """(rules' year, status, indicators, note) for each set of indicators that share a year
+        and a status, in pack order: what a header says when CS and CAN run side by side."""
+        found: dict[tuple[str, YearStatus], list[str]] = {}
+        for pack in self.ordered():
+            found.setdefault((pack.year, self.status_of(pack.indicator)), []).append(pack.indicator)
+        out = []
+        for (year, status), indicators in found.items():
+            info = self.years.get(year, self.year)
+            out.append((year, status, tuple(indicators), info.note_for(status)))
+        return out
+
+    def only(self, indicators) -> RuleSet:
+        """These indicators and the registers they need (a pack's population), nothing else."""
+        wanted = set(indicators)
+        wanted |= {p.register for i, p in self.packs.items() if i in wanted and p.register}
+        packs = {i: p for i, p in self.packs.items() if i in wanted}
+        statuses = {i: s for i, s in self.statuses.items() if i in packs}
+        shared = set(statuses.values())
+        status = shared.pop() if len(shared) == 1 else self.status
+        years = {p.year for p in packs.values()}
+        chosen = replace(
+            self,
+            packs=packs,
+            statuses=statuses,
+            status=status,
+            years={y: i for y, i in self.years.items() if y in years},
+            year_folders={y: f for y, f in self.year_folders.items() if y in years},
+        )
+        if len(years) == 1 and (year := years.pop()) in self.years:  # only retired packs left
+            return replace(
+                chosen,
+                year=self.years[year],
+                folder=self.year_folders[year],
+                years={},
+                year_folders={},
+            )
+        return chosen
+
+    def needs(self, indicator: str) -> tuple[str, ...]:
+        """The patients file's columns an indicator's population reads (CS: sex, date of
+        birth), its register's included."""
+        pack = self.packs[indicator]
+        own = pack.population_columns()
+        if pack.register and pack.register in self.packs:
+            own = (*own, *self.needs(pack.register))
+        return tuple(dict.fromkeys(own))
 
     def ordered(self) -> list[IndicatorPack]:
         """Registers first, so every cascade's population is known before it runs."""
@@ -220,11 +270,15 @@ def load_ruleset(
     if wanted in folders:
         info, packs = load_year_folder(folders[wanted])
         statuses = {indicator: info.status_of(indicator) for indicator in packs}
-        for indicator, (pack, _) in _retired(folders, years, reference_date, set(packs)).items():
+        infos, places = {}, {}
+        for indicator, (pack, name) in _retired(folders, years, reference_date, set(packs)).items():
             packs[indicator], statuses[indicator] = pack, YearStatus.local_monitoring
+            infos[pack.year], places[pack.year] = load_year_folder(folders[name])[0], folders[name]
         shared = set(statuses.values())
         status = shared.pop() if len(shared) == 1 else info.status
-        return RuleSet(info, reference_date, status, packs, folders[wanted], statuses)
+        return RuleSet(
+            info, reference_date, status, packs, folders[wanted], statuses, infos, places
+        )
     retired = _retired(folders, years, reference_date, set())
     if retired:
         name = max(years.index(folder) for _, folder in retired.values())

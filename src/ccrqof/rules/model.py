@@ -12,9 +12,10 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal, NamedTuple
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ccrqof.dates import Offset, parse_offset
+from ccrqof.dates import Offset, add_months, parse_offset
 
 BUILTIN_DATES = {"REG_DAT"}  # from registration data, not from a cluster
 REFERENCE = "R"
@@ -324,6 +325,35 @@ class DueBy(Frozen):
     _parse = field_validator("deadline", mode="before")(lambda v: _date_expr(v))
 
 
+class Recall(Frozen):
+    """A screening indicator's worklist (CS005/CS006): anyone in the denominator can still
+    achieve it by the QOF year's end, and a numerator patient's `date` counts while it is in
+    the `window` up to R (`42 months`: R − 42 months < date), so one whose test leaves the
+    window before the year end must be recalled."""
+
+    date: str
+    window: Annotated[int, Field(gt=0, description="months, written '42 months'")]
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _months(cls, value: object) -> object:
+        if isinstance(value, str):
+            found = re.fullmatch(r"\s*(\d+)\s*months?\s*", value)
+            if not found:
+                raise ValueError(f"expected a window such as '42 months', got {value!r}")
+            return int(found.group(1))
+        return value
+
+    def leaves(self, dates: np.ndarray) -> np.ndarray:
+        """The first reference date at which each date is out of the window: date + window,
+        or the day after when the month end clamped it (a test on 31 August still counts on
+        28 February, 42 months on, and leaves on 1 March)."""
+        dates = np.asarray(dates, dtype="datetime64[D]")
+        moved = add_months(dates, self.window)
+        back = add_months(moved, -self.window)
+        return np.where(back >= dates, moved, moved + np.timedelta64(1, "D"))
+
+
 class Thresholds(Frozen):
     lower: float = Field(ge=0, le=1)
     upper: float = Field(ge=0, le=1)
@@ -352,6 +382,7 @@ class IndicatorPack(Frozen):
     dates: dict[str, DateDefinition]
     rules: tuple[Rule, ...]
     due_by: DueBy | None = None
+    recall: Recall | None = None
     outcome_dates: tuple[str, ...] = Field(
         (),
         description="the patient dates each outcome row shows (--patients-out columns), in order",
@@ -415,6 +446,14 @@ class IndicatorPack(Frozen):
             ):
                 found.append(Evidence("pca", self.dates[when.date].latest, when.bound))
         return found
+
+    def population_columns(self) -> tuple[str, ...]:
+        """The patients file's columns the population reads beyond registration."""
+        population = self.population
+        return (
+            *(("sex",) if getattr(population, "sex", None) else ()),
+            *(("date_of_birth",) if getattr(population, "needs_birth_date", False) else ()),
+        )
 
     def takes_patients_without_entries(self) -> bool:
         """Can a patient with no entry in the pack's clusters reach a select rule? A cascade
@@ -488,6 +527,11 @@ class IndicatorPack(Frozen):
                 raise ValueError(f"due_by.missing: {self.due_by.missing} is not a patient date")
             if missing := undefined({self.due_by.deadline.anchor} - {None}):
                 raise ValueError(f"due_by.deadline uses undefined date {missing}")
+        if self.recall is not None:
+            if self.due_by is not None:
+                raise ValueError("a pack has due_by (a deadline per patient) or recall, not both")
+            if self.recall.date not in self.outcome_dates:
+                raise ValueError(f"recall.date: list {self.recall.date} in outcome_dates")
         kinds = {r.kind for r in self.rules}
         if self.is_register:
             if kinds != {RuleKind.select_register}:
@@ -522,12 +566,31 @@ class YearStatus(StrEnum):
     local_monitoring = "local_monitoring"
 
 
+class NationalFigure(Frozen):
+    """A national figure the £ estimate uses, with where it came from; `value` None: not
+    known (the estimate then shows points without pounds and says which figure is missing)."""
+
+    value: float | None
+    source: str
+
+
+class NationalFigures(Frozen):
+    """A year's national figures for the £ estimate (cervical.md §5)."""
+
+    average_list_size: NationalFigure | None = None
+    prevalence: dict[str, NationalFigure] = Field(
+        default_factory=dict, description="national prevalence of each register, as a fraction"
+    )
+
+
 class YearInfo(Frozen):
     """A QOF year's facts (year.yaml beside the indicator files)."""
 
     year: str
     pped: dt.date
     pound_per_point: float
+    pound_per_point_source: str = ""
+    national: NationalFigures = NationalFigures()
     status: YearStatus
     statuses: dict[str, YearStatus] = Field(
         default_factory=dict,
@@ -535,6 +598,11 @@ class YearInfo(Frozen):
         "cancer indicators were income protected while others were paid)",
     )
     note: str = ""
+    notes: dict[YearStatus, str] = Field(
+        default_factory=dict,
+        description="a note for the indicators of one status, in place of `note` (2024-25: "
+        "the income protected cancer indicators)",
+    )
     local_monitoring_from: dt.date | None = Field(
         None, description="after this year ends, run its rules for later dates with no points"
     )
@@ -545,6 +613,12 @@ class YearInfo(Frozen):
 
     def status_of(self, indicator: str) -> YearStatus:
         return self.statuses.get(indicator, self.status)
+
+    def note_for(self, status: YearStatus) -> str:
+        """What a header says about this year's indicators of `status`."""
+        if status == YearStatus.local_monitoring:
+            return self.local_monitoring_note
+        return self.notes.get(status, self.note if status == self.status else "")
 
     def status_for(self, indicators) -> YearStatus:
         """The status these indicators share that year (the year's own if they differ)."""

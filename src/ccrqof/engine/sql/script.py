@@ -108,12 +108,26 @@ def _practices(ruleset: RuleSet) -> exp.Select:
         ],
         default=exp.Null(),
     )
+    register = exp.Coalesce(this=col("numerator", "r"), expressions=[lit(0)])
+    unregistered = [p.indicator for p in ruleset.ordered() if not p.is_register and not p.register]
+    if unregistered:  # CS005: no register, so none to count (NULL, as the summary's)
+        register = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.In(
+                        this=col("indicator", "c"), expressions=[lit(i) for i in unregistered]
+                    ),
+                    true=exp.Null(),
+                )
+            ],
+            default=register,
+        )
     return (
         select(
             col("practice_code", "c"),
             col("indicator", "c"),
             alias(day(ruleset.reference_date), "reference_date"),
-            alias(exp.Coalesce(this=col("numerator", "r"), expressions=[lit(0)]), "register"),
+            alias(register, "register"),
             alias(
                 exp.Add(this=col("numerator", "c"), expression=col("denominator_only", "c")),
                 "denominator",
@@ -147,7 +161,13 @@ def script(
         raise UsageError(f"no dialect {dialect}; choose from {', '.join(DIALECTS)}")
     if level not in LEVELS:
         raise UsageError(f"--level is practices or patients, not {level}")
-    shape = keying.Shape("given", True, "with_practice", has_cluster_column=False)
+    shape = keying.Shape(
+        "given",
+        True,
+        "with_practice",
+        every_patient=ruleset.needs_every_patient(),  # CS005: women with no coded entry
+        has_cluster_column=False,
+    )
     steps = keying.steps(shape, sorted(ruleset.clusters()))
     scope, views = ruleset_scope(ruleset, has_registrations=True)
     for view in views:

@@ -11,7 +11,13 @@ WITH members AS (
       'CANPCAPU_COD',
       'CANPCSUPP_COD',
       'CAN_COD',
-      'MDRV_COD'
+      'CSDEC_COD',
+      'CSPCAINVITE_COD',
+      'CSPU_COD',
+      'MDRV_COD',
+      'NOCX_COD',
+      'PREG_COD',
+      'SMEAR_COD'
     )
 ), source_rows AS (
   SELECT
@@ -38,7 +44,13 @@ WITH members AS (
         'CANPCAPU_COD',
         'CANPCSUPP_COD',
         'CAN_COD',
-        'MDRV_COD'
+        'CSDEC_COD',
+        'CSPCAINVITE_COD',
+        'CSPU_COD',
+        'MDRV_COD',
+        'NOCX_COD',
+        'PREG_COD',
+        'SMEAR_COD'
       )
       THEN 1
       ELSE 0
@@ -72,7 +84,13 @@ WITH members AS (
           'CANPCAPU_COD',
           'CANPCSUPP_COD',
           'CAN_COD',
-          'MDRV_COD'
+          'CSDEC_COD',
+          'CSPCAINVITE_COD',
+          'CSPU_COD',
+          'MDRV_COD',
+          'NOCX_COD',
+          'PREG_COD',
+          'SMEAR_COD'
         )
       )
       THEN 1
@@ -83,8 +101,6 @@ WITH members AS (
   SELECT
     *
   FROM classified
-  WHERE
-    of_interest = 1
 ), deduped AS (
   SELECT
     practice_key,
@@ -132,6 +148,26 @@ WITH members AS (
         patient_id
       FROM deduped
     ) AS e
+    UNION ALL
+    SELECT
+      m.practice_key,
+      m.patient_id,
+      0 AS from_events
+    FROM (
+      SELECT DISTINCT
+        practice_key,
+        patient_id
+      FROM registrations
+    ) AS m
+    LEFT JOIN (
+      SELECT DISTINCT
+        practice_key,
+        patient_id
+      FROM deduped
+    ) AS e
+      ON m.practice_key = e.practice_key AND m.patient_id = e.patient_id
+    WHERE
+      e.patient_id IS NULL
   ) AS n
 ), unit_regs AS (
   SELECT
@@ -432,6 +468,287 @@ WITH members AS (
   FROM decided_can005
   WHERE
     rule_index IN (2, 9)
+), q20_date AS (
+  SELECT
+    unit,
+    MAX(entry_day) AS d
+  FROM visible
+  WHERE
+    entry_cluster = 'SMEAR_COD'
+  GROUP BY
+    unit
+), q21_date AS (
+  SELECT
+    unit,
+    MAX(entry_day) AS d
+  FROM visible
+  WHERE
+    entry_cluster = 'NOCX_COD'
+  GROUP BY
+    unit
+), q22_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'SMEAR_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -42 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q23_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'CSPCAINVITE_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -42 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q24_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'CSDEC_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -42 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q25_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'CSPU_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -42 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q26_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'PREG_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -12 MONTH) AS DATE)
+  GROUP BY
+    unit
+), population_cs005 AS (
+  SELECT
+    k.unit
+  FROM kept AS k
+  JOIN reg_dat AS r
+    ON k.unit = r.unit
+  WHERE
+    k.sex IN ('f', 'female', '2') AND NOT k.date_of_birth IS NULL
+), facts_cs005 AS (
+  SELECT
+    p.unit,
+    b.date_of_birth AS birth_day,
+    t_d_reg_dat.d AS d_reg_dat,
+    t_d_smear_dat.d AS d_smear_dat,
+    t_d_nocx_dat.d AS d_nocx_dat,
+    q22_count.n AS q22_count_n,
+    q22_count.first_day AS q22_count_first,
+    q22_count.last_day AS q22_count_last,
+    q23_count.n AS q23_count_n,
+    q23_count.first_day AS q23_count_first,
+    q23_count.last_day AS q23_count_last,
+    q24_count.n AS q24_count_n,
+    q24_count.first_day AS q24_count_first,
+    q24_count.last_day AS q24_count_last,
+    q25_count.n AS q25_count_n,
+    q25_count.first_day AS q25_count_first,
+    q25_count.last_day AS q25_count_last,
+    q26_count.n AS q26_count_n,
+    q26_count.first_day AS q26_count_first,
+    q26_count.last_day AS q26_count_last
+  FROM population_cs005 AS p
+  JOIN kept AS b
+    ON p.unit = b.unit
+  LEFT JOIN reg_dat AS t_d_reg_dat
+    ON p.unit = t_d_reg_dat.unit
+  LEFT JOIN q20_date AS t_d_smear_dat
+    ON p.unit = t_d_smear_dat.unit
+  LEFT JOIN q21_date AS t_d_nocx_dat
+    ON p.unit = t_d_nocx_dat.unit
+  LEFT JOIN q22_count
+    ON p.unit = q22_count.unit
+  LEFT JOIN q23_count
+    ON p.unit = q23_count.unit
+  LEFT JOIN q24_count
+    ON p.unit = q24_count.unit
+  LEFT JOIN q25_count
+    ON p.unit = q25_count.unit
+  LEFT JOIN q26_count
+    ON p.unit = q26_count.unit
+), decided_cs005 AS (
+  SELECT
+    *,
+    CASE
+      WHEN CAST(DATE_ADD(birth_day, INTERVAL 300 MONTH) AS DATE) > CAST('2022-03-31' AS DATE)
+      OR /* CS005 R1 reject_exclusion P_AGE25_49: Aged under 25 or over 49 at the reference date */ CAST(DATE_ADD(birth_day, INTERVAL 600 MONTH) AS DATE) <= CAST('2022-03-31' AS DATE)
+      THEN 0
+      WHEN d_nocx_dat <= /* CS005 R2 reject_exclusion NOCX: No cervix (e.g. a total hysterectomy) recorded on or before the reference date */ CAST('2022-03-31' AS DATE)
+      THEN 1
+      WHEN COALESCE(q22_count_n, 0) >= /* CS005 R3 select_numerator: An adequate cervical screening test in the 3 years and 6 months up to the reference date */ 1
+      THEN 2
+      WHEN COALESCE(q23_count_n, 0) >= /* CS005 R4 reject_pca CSPCAINV: No response to three invitations, recorded in the screening window */ 1
+      THEN 3
+      WHEN COALESCE(q24_count_n, 0) >= /* CS005 R5 reject_pca CSDEC: Chose not to be screened, recorded in the screening window */ 1
+      THEN 4
+      WHEN COALESCE(q25_count_n, 0) >= /* CS005 R6 reject_pca CSPU: Screening unsuitable, recorded in the screening window */ 1
+      THEN 5
+      WHEN COALESCE(q26_count_n, 0) >= /* CS005 R7 reject_pca PREG_DAT: Pregnant, recorded in the 12 months up to the reference date */ 1
+      THEN 6
+      WHEN d_reg_dat > /* CS005 R8 reject_pca REG1_DAT3: Registered in the 3 months up to the reference date */ CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -3 MONTH) AS DATE)
+      THEN 7
+      WHEN 1 = /* CS005 R9 select_denominator: Everyone left is in the denominator without a test in the window */ 1
+      THEN 8
+      ELSE NULL
+    END AS rule_index
+  FROM facts_cs005
+), selected_cs005 AS (
+  SELECT
+    unit
+  FROM decided_cs005
+  WHERE
+    rule_index IN (2, 8)
+), q31_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'SMEAR_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -66 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q32_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'CSPCAINVITE_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -66 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q33_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'CSDEC_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -66 MONTH) AS DATE)
+  GROUP BY
+    unit
+), q34_count AS (
+  SELECT
+    unit,
+    COUNT(*) AS n,
+    MIN(entry_day) AS first_day,
+    MAX(entry_day) AS last_day
+  FROM visible
+  WHERE
+    entry_cluster = 'CSPU_COD'
+    AND entry_day > CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -66 MONTH) AS DATE)
+  GROUP BY
+    unit
+), population_cs006 AS (
+  SELECT
+    k.unit
+  FROM kept AS k
+  JOIN reg_dat AS r
+    ON k.unit = r.unit
+  WHERE
+    k.sex IN ('f', 'female', '2') AND NOT k.date_of_birth IS NULL
+), facts_cs006 AS (
+  SELECT
+    p.unit,
+    b.date_of_birth AS birth_day,
+    t_d_reg_dat.d AS d_reg_dat,
+    t_d_smear_dat.d AS d_smear_dat,
+    t_d_nocx_dat.d AS d_nocx_dat,
+    q31_count.n AS q31_count_n,
+    q31_count.first_day AS q31_count_first,
+    q31_count.last_day AS q31_count_last,
+    q32_count.n AS q32_count_n,
+    q32_count.first_day AS q32_count_first,
+    q32_count.last_day AS q32_count_last,
+    q33_count.n AS q33_count_n,
+    q33_count.first_day AS q33_count_first,
+    q33_count.last_day AS q33_count_last,
+    q34_count.n AS q34_count_n,
+    q34_count.first_day AS q34_count_first,
+    q34_count.last_day AS q34_count_last
+  FROM population_cs006 AS p
+  JOIN kept AS b
+    ON p.unit = b.unit
+  LEFT JOIN reg_dat AS t_d_reg_dat
+    ON p.unit = t_d_reg_dat.unit
+  LEFT JOIN q20_date AS t_d_smear_dat
+    ON p.unit = t_d_smear_dat.unit
+  LEFT JOIN q21_date AS t_d_nocx_dat
+    ON p.unit = t_d_nocx_dat.unit
+  LEFT JOIN q31_count
+    ON p.unit = q31_count.unit
+  LEFT JOIN q32_count
+    ON p.unit = q32_count.unit
+  LEFT JOIN q33_count
+    ON p.unit = q33_count.unit
+  LEFT JOIN q34_count
+    ON p.unit = q34_count.unit
+), decided_cs006 AS (
+  SELECT
+    *,
+    CASE
+      WHEN CAST(DATE_ADD(birth_day, INTERVAL 600 MONTH) AS DATE) > CAST('2022-03-31' AS DATE)
+      OR /* CS006 R1 reject_exclusion P_AGE50_64: Aged under 50 or over 64 at the reference date */ CAST(DATE_ADD(birth_day, INTERVAL 780 MONTH) AS DATE) <= CAST('2022-03-31' AS DATE)
+      THEN 0
+      WHEN d_nocx_dat <= /* CS006 R2 reject_exclusion NOCX: No cervix (e.g. a total hysterectomy) recorded on or before the reference date */ CAST('2022-03-31' AS DATE)
+      THEN 1
+      WHEN COALESCE(q31_count_n, 0) >= /* CS006 R3 select_numerator: An adequate cervical screening test in the 5 years and 6 months up to the reference date */ 1
+      THEN 2
+      WHEN COALESCE(q32_count_n, 0) >= /* CS006 R4 reject_pca CSPCAINV: No response to three invitations, recorded in the screening window */ 1
+      THEN 3
+      WHEN COALESCE(q33_count_n, 0) >= /* CS006 R5 reject_pca CSDEC: Chose not to be screened, recorded in the screening window */ 1
+      THEN 4
+      WHEN COALESCE(q34_count_n, 0) >= /* CS006 R6 reject_pca CSPU: Screening unsuitable, recorded in the screening window */ 1
+      THEN 5
+      WHEN d_reg_dat > /* CS006 R7 reject_pca REG1_DAT3: Registered in the 3 months up to the reference date */ CAST(DATE_ADD(CAST('2022-03-31' AS DATE), INTERVAL -3 MONTH) AS DATE)
+      THEN 6
+      WHEN 1 = /* CS006 R8 select_denominator: Everyone left is in the denominator without a test in the window */ 1
+      THEN 7
+      ELSE NULL
+    END AS rule_index
+  FROM facts_cs006
+), selected_cs006 AS (
+  SELECT
+    unit
+  FROM decided_cs006
+  WHERE
+    rule_index IN (2, 7)
 ), outcome_rows AS (
   SELECT
     NULLIF(k.practice_key, '') AS practice_code,
@@ -443,6 +760,7 @@ WITH members AS (
     d_can_dat AS d_can_dat,
     CAST(NULL AS DATE) AS d_mdrv_dat,
     CAST(NULL AS DATE) AS d_supp_dat,
+    CAST(NULL AS DATE) AS d_smear_dat,
     CAST(NULL AS DATE) AS d_reg_dat,
     CAST(NULL AS DATE) AS due_by,
     CAST(NULL AS DATE) AS deadline
@@ -534,6 +852,7 @@ WITH members AS (
     d_can_dat AS d_can_dat,
     d_mdrv_dat AS d_mdrv_dat,
     CAST(NULL AS DATE) AS d_supp_dat,
+    CAST(NULL AS DATE) AS d_smear_dat,
     d_reg_dat AS d_reg_dat,
     CASE
       WHEN d_mdrv_dat IS NULL
@@ -649,6 +968,7 @@ WITH members AS (
     d_can_dat AS d_can_dat,
     CAST(NULL AS DATE) AS d_mdrv_dat,
     d_supp_dat AS d_supp_dat,
+    CAST(NULL AS DATE) AS d_smear_dat,
     d_reg_dat AS d_reg_dat,
     CASE
       WHEN d_supp_dat IS NULL
@@ -685,12 +1005,170 @@ WITH members AS (
     ON c.unit = k.unit
   WHERE
     NOT rule_index IS NULL
+  UNION ALL
+  SELECT
+    NULLIF(k.practice_key, '') AS practice_code,
+    k.patient_id,
+    'CS005' AS indicator,
+    CASE
+      WHEN rule_index = 0
+      THEN 'exclusion'
+      WHEN rule_index = 1
+      THEN 'exclusion'
+      WHEN rule_index = 2
+      THEN 'numerator'
+      WHEN rule_index = 3
+      THEN 'pca'
+      WHEN rule_index = 4
+      THEN 'pca'
+      WHEN rule_index = 5
+      THEN 'pca'
+      WHEN rule_index = 6
+      THEN 'pca'
+      WHEN rule_index = 7
+      THEN 'pca'
+      WHEN rule_index = 8
+      THEN 'denominator'
+      ELSE NULL
+    END AS outcome,
+    CASE
+      WHEN rule_index = 0
+      THEN 'R1'
+      WHEN rule_index = 1
+      THEN 'R2'
+      WHEN rule_index = 2
+      THEN 'R3'
+      WHEN rule_index = 3
+      THEN 'R4'
+      WHEN rule_index = 4
+      THEN 'R5'
+      WHEN rule_index = 5
+      THEN 'R6'
+      WHEN rule_index = 6
+      THEN 'R7'
+      WHEN rule_index = 7
+      THEN 'R8'
+      WHEN rule_index = 8
+      THEN 'R9'
+      ELSE NULL
+    END AS rule_id,
+    CASE
+      WHEN rule_index = 0
+      THEN 'P_AGE25_49'
+      WHEN rule_index = 1
+      THEN 'NOCX'
+      WHEN rule_index = 2
+      THEN NULL
+      WHEN rule_index = 3
+      THEN 'CSPCAINV'
+      WHEN rule_index = 4
+      THEN 'CSDEC'
+      WHEN rule_index = 5
+      THEN 'CSPU'
+      WHEN rule_index = 6
+      THEN 'PREG_DAT'
+      WHEN rule_index = 7
+      THEN 'REG1_DAT3'
+      WHEN rule_index = 8
+      THEN NULL
+      ELSE NULL
+    END AS field_name,
+    CAST(NULL AS DATE) AS d_can_dat,
+    CAST(NULL AS DATE) AS d_mdrv_dat,
+    CAST(NULL AS DATE) AS d_supp_dat,
+    d_smear_dat AS d_smear_dat,
+    d_reg_dat AS d_reg_dat,
+    CAST(NULL AS DATE) AS due_by,
+    CAST(NULL AS DATE) AS deadline
+  FROM decided_cs005 AS c
+  JOIN kept AS k
+    ON c.unit = k.unit
+  WHERE
+    NOT rule_index IS NULL
+  UNION ALL
+  SELECT
+    NULLIF(k.practice_key, '') AS practice_code,
+    k.patient_id,
+    'CS006' AS indicator,
+    CASE
+      WHEN rule_index = 0
+      THEN 'exclusion'
+      WHEN rule_index = 1
+      THEN 'exclusion'
+      WHEN rule_index = 2
+      THEN 'numerator'
+      WHEN rule_index = 3
+      THEN 'pca'
+      WHEN rule_index = 4
+      THEN 'pca'
+      WHEN rule_index = 5
+      THEN 'pca'
+      WHEN rule_index = 6
+      THEN 'pca'
+      WHEN rule_index = 7
+      THEN 'denominator'
+      ELSE NULL
+    END AS outcome,
+    CASE
+      WHEN rule_index = 0
+      THEN 'R1'
+      WHEN rule_index = 1
+      THEN 'R2'
+      WHEN rule_index = 2
+      THEN 'R3'
+      WHEN rule_index = 3
+      THEN 'R4'
+      WHEN rule_index = 4
+      THEN 'R5'
+      WHEN rule_index = 5
+      THEN 'R6'
+      WHEN rule_index = 6
+      THEN 'R7'
+      WHEN rule_index = 7
+      THEN 'R8'
+      ELSE NULL
+    END AS rule_id,
+    CASE
+      WHEN rule_index = 0
+      THEN 'P_AGE50_64'
+      WHEN rule_index = 1
+      THEN 'NOCX'
+      WHEN rule_index = 2
+      THEN NULL
+      WHEN rule_index = 3
+      THEN 'CSPCAINV'
+      WHEN rule_index = 4
+      THEN 'CSDEC'
+      WHEN rule_index = 5
+      THEN 'CSPU'
+      WHEN rule_index = 6
+      THEN 'REG1_DAT3'
+      WHEN rule_index = 7
+      THEN NULL
+      ELSE NULL
+    END AS field_name,
+    CAST(NULL AS DATE) AS d_can_dat,
+    CAST(NULL AS DATE) AS d_mdrv_dat,
+    CAST(NULL AS DATE) AS d_supp_dat,
+    d_smear_dat AS d_smear_dat,
+    d_reg_dat AS d_reg_dat,
+    CAST(NULL AS DATE) AS due_by,
+    CAST(NULL AS DATE) AS deadline
+  FROM decided_cs006 AS c
+  JOIN kept AS k
+    ON c.unit = k.unit
+  WHERE
+    NOT rule_index IS NULL
 )
 SELECT
   c.practice_code,
   c.indicator,
   CAST('2022-03-31' AS DATE) AS reference_date,
-  COALESCE(r.numerator, 0) AS register,
+  CASE
+    WHEN c.indicator IN ('CS005', 'CS006')
+    THEN NULL
+    ELSE COALESCE(r.numerator, 0)
+  END AS register,
   c.numerator + c.denominator_only AS denominator,
   c.numerator,
   c.pcas,
@@ -729,6 +1207,10 @@ LEFT JOIN (
     THEN 'CAN001'
     WHEN c.indicator = 'CAN005'
     THEN 'CAN001'
+    WHEN c.indicator = 'CS005'
+    THEN NULL
+    WHEN c.indicator = 'CS006'
+    THEN NULL
     ELSE NULL
   END
 ORDER BY
