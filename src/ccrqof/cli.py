@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 import ccrqof
-from ccrqof.cli_inputs import Inputs, check_inputs_outputs, input_options, load_inputs
+from ccrqof import value
+from ccrqof.cli_inputs import (
+    Inputs,
+    check_inputs_outputs,
+    input_options,
+    load_inputs,
+    ruleset_of,
+)
 from ccrqof.cli_rules import rules
 from ccrqof.cli_sql import sql
 from ccrqof.entry import run
@@ -27,10 +34,10 @@ from ccrqof.reporters.patients import (
     worklist_document,
     worklist_frame,
 )
-from ccrqof.reporters.terminal import input_lines
+from ccrqof.reporters.terminal import input_lines, render_value
 from ccrqof.reporters.trends import render_trend, write_chart
 from ccrqof.trend import month_ends, series
-from ccrqof.worklist import build_worklist
+from ccrqof.worklist import build_worklist, listable
 
 MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
 FORMATS = ("table", "json", "csv", "parquet")
@@ -40,7 +47,8 @@ CALC_FORMATS = (*FORMATS, "published")
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(ccrqof.__version__, prog_name="ccrqof")
 def cli() -> None:
-    """QOF cancer indicators (CAN001, CAN004, CAN005) from SNOMED CT coded GP extracts."""
+    """QOF cancer (CAN001, CAN004, CAN005) and cervical screening (CS005, CS006) indicators
+    from SNOMED CT coded GP extracts."""
 
 
 cli.add_command(rules)
@@ -57,13 +65,15 @@ def _org_map(path: Path | None, by: str):
 
 
 def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | None:
-    """--indicator values checked against the packs' indicators (None: all of them)."""
-    chosen = tuple(dict.fromkeys(i.strip().upper() for i in given))
+    """--indicators values (comma-separated or repeated) that this command can show, checked
+    (None: all of them)."""
+    chosen = tuple(dict.fromkeys(i.strip().upper() for g in given for i in g.split(",")))
+    chosen = tuple(i for i in chosen if i)
     unknown = [i for i in chosen if i not in available]
     if unknown:
         raise UsageError(
-            f"--indicator {', '.join(unknown)}: not an indicator these rule packs can list here; "
-            f"choose from {', '.join(sorted(available))}"
+            f"--indicators {', '.join(unknown)}: not an indicator these rule packs can list "
+            f"here; choose from {', '.join(sorted(available))}"
         )
     return chosen or None
 
@@ -102,9 +112,31 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     show_default=True,
     help="Report per practice, or roll up to PCN or ICB (needs --org-map).",
 )
+@click.option(
+    "--value",
+    "with_value",
+    is_flag=True,
+    help="Also estimate what the points are worth in pounds (points x GBP per point x CPI x "
+    "APDF, each figure with its source): an estimate, not a payment.",
+)
+@click.option(
+    "--list-sizes",
+    type=click.Path(path_type=Path),
+    help="For --value: CSV of practice_code, list_size. Default: the patients registered at "
+    "the reference date in --patients (too few if the extract holds only some patients).",
+)
+@click.option(
+    "--national",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="For --value: a national figure the rule pack lacks or you know better: "
+    "pound_per_point, average_list_size or prevalence.CAN001 (a fraction). Repeatable.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
-    """Score CAN001, CAN004 and CAN005 for every practice in EVENTS.
+def calc(
+    inputs: Inputs, fmt, output, patients_out, org_map, by, with_value, list_sizes, national, quiet
+) -> None:
+    """Score CAN001, CAN004, CAN005, CS005 and CS006 for every practice in EVENTS.
 
     EVENTS is one or more files, globs or folders (CSV, CSV.gz or Parquet; a folder may be a
     Parquet dataset partitioned by practice_code=...). With neither --year nor --as-of the
@@ -116,20 +148,45 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         raise click.UsageError("--format published is per practice; leave out --by")
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
+    with_value = with_value or list_sizes is not None or bool(national)
+    if with_value and fmt == "published":
+        raise click.UsageError("--value adds columns NHS Digital's published shape has not")
+    given = value.parse_national(national)
     check_inputs_outputs(
-        inputs, org_map, output=output, patients_out=patients_out, rejects=inputs.rejects
+        inputs,
+        org_map,
+        list_sizes,
+        output=output,
+        patients_out=patients_out,
+        rejects=inputs.rejects,
     )
     organisations = _org_map(org_map, by)
+    sizes = value.read_list_sizes(list_sizes) if list_sizes is not None else None
     with Stages(quiet) as stages:
         stages.start("Reading")
-        ruleset, extract, codelist = load_inputs(inputs, on_file=stages.file_read)
+        ruleset, extract, codelist, _ = load_inputs(inputs, on_file=stages.file_read)
         stages.start("Applying the rules")
         evaluation = ccrqof.evaluate(extract, ruleset, codelist, engine=inputs.chosen_engine())
         stages.start("Scoring")
         summary, notices = summarise(evaluation, by, organisations)
+        worth = None
+        if with_value:
+            source = (
+                f"--list-sizes {list_sizes.name}"
+                if sizes is not None
+                else ("patients registered at the reference date in the patients file")
+            )
+            if sizes is None:
+                sizes = value.registered_list_sizes(extract.patients, ruleset.reference_date)
+            practices = summary if by == "practice" else ccrqof.score(evaluation)
+            summary, worth = value.with_values(
+                summary, practices, ruleset, sizes, source, given, by, organisations
+            )
         stages.start("Writing")
         if fmt == "json":
             document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
+            if worth is not None:
+                document["value"] = worth
             deliver(output, dump_json(document))
         elif fmt in ("csv", "parquet", "published"):
             shape = published if fmt == "published" else flat_summary
@@ -144,18 +201,17 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
         warn(notice)
     if fmt == "table":
         lines = input_lines(input_counts(evaluation, extract.report))
-        deliver(output, lambda c: render_summary(c, evaluation, summary, lines))
+
+        def table(console) -> None:
+            render_summary(console, evaluation, summary, lines)
+            if worth is not None:
+                render_value(console, summary, worth)
+
+        deliver(output, table)
 
 
 @cli.command()
 @input_options
-@click.option(
-    "--indicator",
-    multiple=True,
-    metavar="ID",
-    help="Only this indicator, such as CAN004 (repeatable). Default: every indicator of the "
-    "year's packs that has a deadline ('ccrqof rules list' shows them).",
-)
 @click.option(
     "--within",
     "within_days",
@@ -170,19 +226,21 @@ def calc(inputs: Inputs, fmt, output, patients_out, org_map, by, quiet) -> None:
     type=click.Path(path_type=Path),
     help="Write the list to this file instead of standard output.",
 )
-def worklist(inputs: Inputs, indicator, within_days, fmt, output) -> None:
-    """Patients who can still achieve CAN004/CAN005, by deadline, and those who will not.
+def worklist(inputs: Inputs, within_days, fmt, output) -> None:
+    """Patients who can still achieve CAN004/CAN005, by deadline, and those who will not;
+    women to screen for CS005/CS006 by the year end, and those whose test lapses before it.
 
     The output holds patient identifiers: it is the patient list you asked for.
     """
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
     check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
-    ruleset, extract, codelist = load_inputs(inputs)
+    listed = {p.indicator for p in ruleset_of(inputs).packs.values() if listable(p)}
+    indicator = _chosen(inputs.indicators, listed)  # before the (long) read
+    ruleset, extract, codelist, _ = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist, engine=inputs.chosen_engine())
     for notice in evaluation.notices:
         warn(notice)
-    indicator = _chosen(indicator, {p.indicator for p in ruleset.packs.values() if p.due_by})
     result = build_worklist(evaluation, ccrqof.score(evaluation), indicator, within_days)
     reference = ruleset.reference_date.isoformat()
     if fmt == "json":
@@ -219,7 +277,7 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     patient_id = patient_id.strip()  # ids are trimmed when read: a pasted space must not miss
     practice = practice.strip().upper() if practice else None
     check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
-    ruleset, extract, codelist = load_inputs(inputs)
+    ruleset, extract, codelist, _ = load_inputs(inputs)
     engine = inputs.chosen_engine()
     handle = engine.prepare(extract, codelist, [ruleset], also_patients=(patient_id,))
     for notice in handle.notices:
@@ -242,13 +300,6 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     show_default=True,
     help="A point at every month end, or every quarter end.",
 )
-@click.option(
-    "--indicator",
-    multiple=True,
-    metavar="ID",
-    help="Only this indicator, such as CAN004 (repeatable). Default: every indicator of the "
-    "packs in the range.",
-)
 @click.option("--org-map", type=click.Path(path_type=Path), help="As for calc.")
 @click.option(
     "--by",
@@ -269,13 +320,11 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     help="Also draw achievement over time to FILE.svg, FILE.png or FILE.html.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def trend(
-    inputs: Inputs, start, end, every, indicator, org_map, by, fmt, output, chart, quiet
-) -> None:
-    """CAN001/CAN004/CAN005 at every month end from --from to --to, from one read of EVENTS.
+def trend(inputs: Inputs, start, end, every, org_map, by, fmt, output, chart, quiet) -> None:
+    """The indicators at every month end from --from to --to, from one read of EVENTS.
 
     Each month end uses the rules of the QOF year containing it; from April 2025 the 2024-25
-    rules run as local monitoring (no points).
+    cancer rules run as local monitoring (no points) beside that year's CS005/CS006.
     """
     if inputs.year or inputs.as_of:
         raise click.UsageError("trend takes --from and --to, not --year or --as-of")
@@ -289,16 +338,16 @@ def trend(
     check_inputs_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
-    chosen = _chosen(indicator, {p for r in rulesets for p in r.packs})
-    clusters = set().union(*(r.clusters() for r in rulesets))
+    chosen = _chosen(inputs.indicators, {p for r in rulesets for p in r.packs})
     organisations = _org_map(org_map, by)
     with Stages(quiet) as stages:
         stages.start("Reading")
-        ruleset, extract, codelist = load_inputs(
+        ruleset, extract, codelist, run = load_inputs(
             dataclasses.replace(inputs, year=None, as_of=days[-1].isoformat()),
             on_file=stages.file_read,
-            clusters=clusters,
+            series=rulesets,
         )
+        rulesets = [r.only(run) for r in rulesets]
         stages.start("Preparing")
         engine = inputs.chosen_engine()
         handle = engine.prepare(extract, codelist, rulesets)
@@ -309,7 +358,7 @@ def trend(
             engine,
             handle,
             days,
-            chosen,
+            chosen or run,
             by,
             organisations,
             rules_dir=inputs.rules_dir,

@@ -33,6 +33,7 @@ INPUT_NAMES = (
     "memory_limit",
     "spill_dir",
     "spark_remote",
+    "indicators",
 )
 
 
@@ -55,6 +56,7 @@ class Inputs:
     memory_limit: str | None = None
     spill_dir: Path | None = None
     spark_remote: str | None = None
+    indicators: tuple[str, ...] = ()
 
     def check_engine_options(self) -> None:
         """Engine options that the chosen engine cannot use are an error before any reading."""
@@ -148,6 +150,17 @@ def input_options(command):
                 help="Reference date; the rules of the QOF year containing it apply.",
             ),
             click.option(
+                "--indicators",
+                "--indicator",
+                "indicators",
+                multiple=True,
+                metavar="LIST",
+                help="The indicators to compute, such as CAN004,CS005 (comma-separated or "
+                "repeated; the registers they need come too). Default: every indicator of "
+                "the year whose inputs are present (CS005/CS006 need sex and date of birth "
+                "in the patients file).",
+            ),
+            click.option(
                 "--rules",
                 "rules_dir",
                 type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -199,7 +212,12 @@ def input_options(command):
     return with_inputs
 
 
-def check_inputs_outputs(inputs: Inputs, org_map: Path | None = None, **paths: Path | None) -> None:
+def check_inputs_outputs(
+    inputs: Inputs,
+    org_map: Path | None = None,
+    list_sizes: Path | None = None,
+    **paths: Path | None,
+) -> None:
     """Before any work: no output is or could become an input, no two outputs share a file,
     output folders are writable, suffixes are known."""
     sources = [
@@ -207,6 +225,7 @@ def check_inputs_outputs(inputs: Inputs, org_map: Path | None = None, **paths: P
         ("--patients", inputs.patients),
         ("--codelists", inputs.codelists),
         ("--org-map", org_map),
+        ("--list-sizes", list_sizes),
         ("--rules", inputs.rules_dir),
     ]
     named = {"--" + option.replace("_", "-"): path for option, path in paths.items()}
@@ -229,10 +248,24 @@ def _parse_as_of(value: str | None) -> dt.date | None:
         ) from None
 
 
-def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
-    """(ruleset, extract, codelist) for the shared options, from `ccrqof.loading.load`, its
-    notices and warnings printed on stderr as they arise. The options' own spelling is checked
-    first, as click usage errors."""
+def ruleset_of(inputs: Inputs):
+    """The rule set the inputs' date selects, before any reading (to check choices early)."""
+    import ccrqof
+
+    if inputs.year and inputs.as_of:
+        raise click.UsageError("give --year or --as-of, not both")
+    as_of = _parse_as_of(inputs.as_of)
+    return ccrqof.load_ruleset(
+        year=inputs.year,
+        reference_date=None if inputs.year else (as_of or dt.date.today()),
+        rules_dir=inputs.rules_dir,
+    )
+
+
+def load_inputs(inputs: Inputs, on_file=None, series=()):
+    """(ruleset, extract, codelist, indicators run) for the shared options, from
+    `ccrqof.loading.load`, its notices and warnings printed on stderr as they arise. The
+    options' own spelling is checked first, as click usage errors."""
     if inputs.year and inputs.as_of:
         raise click.UsageError("give --year or --as-of, not both")
     as_of = _parse_as_of(inputs.as_of)
@@ -249,8 +282,9 @@ def load_inputs(inputs: Inputs, on_file=None, clusters: set[str] | None = None):
         as_of=as_of,
         rules_dir=inputs.rules_dir,
         allow_missing_clusters=inputs.allow_missing_clusters,
-        clusters=clusters,
+        indicators=inputs.indicators or None,
+        series=series,
         on_file=on_file,
         on_message=say,
     )
-    return loaded.ruleset, loaded.extract, loaded.codelist
+    return loaded.ruleset, loaded.extract, loaded.codelist, loaded.indicators

@@ -113,17 +113,23 @@ def rules_list(rules_dir: Path | None) -> None:
     root = _rules_root(rules_dir)
     for year in available_years(root):
         info, packs = load_year_folder(root / year)
-        status = info.status_for(packs).value.replace("_", " ")
-        if info.local_monitoring_from:
-            status += f"; local monitoring from {info.local_monitoring_from.isoformat()}"
+        shared = info.status_for(packs)
+        retiring = [i for i in packs if info.retires(i)]
+        monitoring = f"local monitoring from {info.local_monitoring_from}"
+        status = shared.value.replace("_", " ")
+        if retiring and len(retiring) == len(packs):
+            status += f"; {monitoring}"
         click.echo(f"{year}  (PPED {info.pped.isoformat()})  {status}")
         for pack in sorted(packs.values(), key=lambda p: p.indicator):
             points = f"{pack.max_points} points"
             if pack.thresholds:
                 points += f", {thresholds_words(pack)}"
-            click.echo(
-                f"  {pack.indicator}  {pack.title}  ({points}, {_count(len(pack.rules), 'rule')})"
-            )
+            points += f", {_count(len(pack.rules), 'rule')}"
+            if info.status_of(pack.indicator) != shared:  # 2024-25: cancer income protected
+                points += f"; {info.status_of(pack.indicator).value.replace('_', ' ')}"
+            if pack.indicator in retiring and len(retiring) < len(packs):
+                points += f"; {monitoring}"
+            click.echo(f"  {pack.indicator}  {pack.title}  ({points})")
 
 
 @rules.command("show")

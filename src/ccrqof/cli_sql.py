@@ -46,8 +46,17 @@ from ccrqof.engine.sql.script import DIALECTS, LEVELS
     metavar="DIR",
     help="Rule packs in DIR on top of the bundled ones, as for calc.",
 )
+@click.option(
+    "--indicators",
+    "--indicator",
+    "indicators",
+    multiple=True,
+    metavar="LIST",
+    help="Only these indicators, such as CAN004,CAN005 (the registers they need come too). "
+    "Default: all of the year's (CS005/CS006 read the patients table's sex and date_of_birth).",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the SQL to this file.")
-def sql(dialect, year, as_of, level, tables, probe, rules_dir, output) -> None:
+def sql(dialect, year, as_of, level, tables, probe, rules_dir, indicators, output) -> None:
     """One readable SQL script of the rule packs for a warehouse (Snowflake, Databricks,
     SQL Server, PostgreSQL, BigQuery, Spark, DuckDB).
 
@@ -58,6 +67,7 @@ def sql(dialect, year, as_of, level, tables, probe, rules_dir, output) -> None:
     """
     import ccrqof
     from ccrqof.engine.sql import script as scripts
+    from ccrqof.loading import named_indicators
     from ccrqof.output import check_outputs
     from ccrqof.reporters.console import deliver
     from ccrqof.reporters.documents import rule_pack_identity
@@ -75,6 +85,9 @@ def sql(dialect, year, as_of, level, tables, probe, rules_dir, output) -> None:
             "expected a date as YYYY-MM-DD, e.g. 2024-03-31", param_hint="--as-of"
         ) from None
     ruleset = ccrqof.load_ruleset(year=year, reference_date=reference, rules_dir=rules_dir)
+    chosen = named_indicators(indicators, set(ruleset.packs))
+    if chosen:
+        ruleset = ruleset.only(chosen)
     names = scripts.parse_tables(tables)
     pack = rule_pack_identity(ruleset)
     header = [
@@ -82,6 +95,15 @@ def sql(dialect, year, as_of, level, tables, probe, rules_dir, output) -> None:
         + ("practice and indicator" if level == "practices" else "patient and indicator"),
         f"rule pack: {pack['name']} {pack['year']} (sha256 {pack['sha256'][:16]}), "
         f"status {ruleset.status.value}, reference date R = {ruleset.reference_date}",
+        *(
+            f"{', '.join(group)}: {rules} rules, {status.value}"
+            for rules, status, group, _ in ruleset.groups()
+            if len(ruleset.groups()) > 1
+        ),
+        *(
+            f"also: {other['name']} {other['year']} (sha256 {other['sha256'][:16]})"
+            for other in pack.get("others", ())
+        ),
         "inputs: " + ", ".join(f"{n} = {names.get(n, n)}" for n in scripts.INPUT_TABLES),
         "run the probe first: ccrqof sql --probe --dialect " + dialect,
     ]

@@ -47,7 +47,8 @@ class Step:
 class IndicatorExplanation:
     indicator: str
     title: str
-    outcome: str  # an OUTCOME_WORDS value, 'not registered' or 'not on the register'
+    outcome: str  # an OUTCOME_WORDS value, 'not registered', 'not on the register' or
+    # 'not in the population' (CS005: not a woman of the age)
     rule: str | None
     field: str | None
     due_by: str | None
@@ -129,8 +130,11 @@ def _age_outside(condition: AgeOutside, pack: IndicatorPack, step: dict) -> str:
 
 def _explain_indicator(pack: IndicatorPack, steps: pd.DataFrame, outcome) -> IndicatorExplanation:
     result = IndicatorExplanation(pack.indicator, pack.title, "", None, None, None)
+    outside = (
+        "not on the register" if pack.register or pack.is_register else "not in the population"
+    )
     if steps.empty:
-        result.outcome = "not registered" if pack.is_register else "not on the register"
+        result.outcome = "not registered" if pack.is_register else outside
         return result
     for rule, step in zip(pack.rules, steps.to_dict("records"), strict=True):
         result.steps.append(
@@ -141,7 +145,7 @@ def _explain_indicator(pack: IndicatorPack, steps: pd.DataFrame, outcome) -> Ind
             result.rule, result.field = rule.rule, rule.field
             break
     else:
-        result.outcome = "not on the register"
+        result.outcome = outside
     if outcome is not None and not pd.isna(outcome["due_by"]):
         result.due_by = str(to_day(outcome["due_by"]))
     return result

@@ -44,6 +44,7 @@ class Loaded:
     extract: Extract
     codelist: Codelist | None
     messages: tuple[Message, ...] = ()
+    indicators: tuple[str, ...] = ()  # what runs: chosen, or every one whose inputs are present
 
     @property
     def notices(self) -> list[str]:
@@ -77,21 +78,26 @@ def load(
     as_of: dt.date | str | None = None,
     rules_dir: str | Path | None = None,
     allow_missing_clusters: bool = False,
-    clusters: set[str] | None = None,
+    indicators: Iterable[str] | None = None,
+    series: Iterable[RuleSet] = (),
     on_file: Callable[[Path], None] | None = None,
     on_message: Callable[[Message], None] | None = None,
 ) -> Loaded:
     """The rule set, extract and code list for one run, checked, with its messages.
 
     `year` (a QOF year such as "2023-24": its 31 March) or `as_of` (a date) sets the reference
-    date; neither means today, and then an extract whose latest entry is over a month older gives
-    a warning. `codelists` is the PCD refset file or a folder of `<cluster>.csv` files; without
-    it a `cluster` column or the bundled illustrative list is used, with a warning. A cluster in
-    `clusters` (default: every cluster the rule set reads) with no code in the given list raises
-    UsageError, or with `allow_missing_clusters` is a warning. `rejects` (.csv or .parquet)
-    receives every rejected row; `strict` then raises RejectedRowsError if there is any.
-    `on_file` is called after each file is read, and `on_message` with each message as it
-    arises (so that a caller sees the ones that came before an error).
+    date; neither means today, and then an extract whose latest entry is over a month older
+    gives a warning. `indicators` chooses what runs (with the registers they need); by default
+    every indicator whose inputs the extract has runs, and a notice names those left out
+    (CS005 with no sex or date of birth). `series` are the rule sets of a series' other dates,
+    chosen and checked alike (`Loaded.indicators` is what runs). `codelists` is the PCD refset
+    file or a folder of `<cluster>.csv` files; without it a `cluster` column or the bundled
+    illustrative list is used, with a warning. A cluster the indicators that run read with no
+    code in the given list raises UsageError, or with `allow_missing_clusters` is a warning.
+    `rejects` (.csv or .parquet) receives every rejected row; `strict` then raises
+    RejectedRowsError if there is any. `on_file` is called after each file is read, and
+    `on_message` with each message as it arises (so that a caller sees the ones that came
+    before an error).
     """
     if year and as_of:
         raise UsageError("give year or as_of, not both")
@@ -101,6 +107,9 @@ def load(
         reference_date=None if year else (reference_date or dt.date.today()),
         rules_dir=rules_dir,
     )
+    series = list(series)
+    offered = {i for r in (ruleset, *series) for i in r.packs}
+    chosen = named_indicators(indicators, offered)
     given = ccrqof.read_codelists(codelists) if codelists is not None else None
     known = (given or ccrqof.illustrative_codelist()).codes()
     extract = ccrqof.read_extract(
@@ -118,14 +127,19 @@ def load(
         if on_message is not None:
             on_message(messages[-1])
 
+    run, left_out = choose_indicators([ruleset, *series], extract, chosen)
+    ruleset = ruleset.only(run)
     codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
     if given is not None:
-        needed = clusters if clusters is not None else ruleset.clusters()
+        needed = set().union(*(r.only(run).clusters() for r in (ruleset, *series)))
         missing = _check_clusters(given, needed, extract, allow_missing_clusters)
         if missing:
             say("warning", missing)
     for notice in extract.report.notices:
         say("notice", notice)
+    if left_out:
+        say("notice", left_out)
+        extract.report.notices.append(left_out)  # JSON's notices hold it too
     for problem in extract.report.warnings + (given.warnings() if given else []):
         say("warning", problem)
     if rejects is not None:
@@ -147,7 +161,79 @@ def load(
             f"({ruleset.reference_date.isoformat()}); results may be out of date. "
             "Use --as-of or --year to score an earlier date.",
         )
-    return Loaded(ruleset, extract, codelist, tuple(messages))
+    return Loaded(ruleset, extract, codelist, tuple(messages), run)
+
+
+DETAIL_WORDS = {"sex": "sex", "date_of_birth": "date of birth"}
+
+
+def named_indicators(indicators: Iterable[str] | None, offered: set[str]) -> tuple[str, ...] | None:
+    """Chosen indicator names, upper-cased and checked (None: not chosen)."""
+    if indicators is None:
+        return None
+    if isinstance(indicators, str):
+        indicators = [indicators]
+    chosen = tuple(dict.fromkeys(i.strip().upper() for s in indicators for i in s.split(",")))
+    chosen = tuple(i for i in chosen if i)
+    unknown = [i for i in chosen if i not in offered]
+    if unknown:
+        raise UsageError(
+            f"indicators: {', '.join(unknown)} is not an indicator of the rule packs for these "
+            f"dates; choose from {', '.join(sorted(offered))}"
+        )
+    return chosen or None
+
+
+def choose_indicators(
+    rulesets: list[RuleSet], extract: Extract, chosen: tuple[str, ...] | None = None
+) -> tuple[tuple[str, ...], str]:
+    """The indicators to run, and a line naming those left out and why.
+
+    Chosen indicators run with the registers they need, and one whose population reads a
+    column the patients file lacks (CS005: sex, date of birth) is an error. With none chosen,
+    every indicator whose inputs are present runs: an extract without sex and dates of birth
+    scores the cancer indicators and says in one line that CS005/CS006 were not computed."""
+    present = extract.report.patient_details
+    needs: dict[str, tuple[str, ...]] = {}
+    for ruleset in rulesets:
+        for indicator in ruleset.packs:
+            needs.setdefault(indicator, ruleset.needs(indicator))
+    lacking = {i: [c for c in cols if c not in present] for i, cols in needs.items()}
+    where = "there is no patients file" if extract.patients is None else "the patients file has no"
+    if chosen is not None:
+        for indicator in chosen:
+            if missing := lacking[indicator]:
+                columns = " or ".join(missing)
+                raise UsageError(
+                    f"{indicator} needs each patient's {_words(missing)}, and "
+                    + (where if extract.patients is None else f"{where} {columns} column")
+                    + "; give --patients with those columns (or map them with --column), or "
+                    "leave it out of the chosen indicators"
+                )
+        wanted = set(chosen)
+        for ruleset in rulesets:
+            wanted |= set(ruleset.only(chosen).packs)
+        return tuple(i for i in needs if i in wanted), ""
+    run = tuple(i for i in needs if not lacking[i])
+    skipped = [i for i in needs if lacking[i]]
+    if not skipped:
+        return run, ""
+    missing = sorted({c for i in skipped for c in lacking[i]}, key=list(DETAIL_WORDS).index)
+    if not run:
+        raise UsageError(
+            f"no indicator can be computed: {', '.join(skipped)} need each patient's "
+            f"{_words(missing)}, and "
+            + (where if extract.patients is None else f"{where} {' or '.join(missing)} column")
+        )
+    return run, (
+        f"{', '.join(skipped)} not computed: they need each patient's {_words(missing)}, and "
+        + (where if extract.patients is None else f"{where} {' or '.join(missing)} column")
+        + " (choose indicators with --indicators)"
+    )
+
+
+def _words(columns: list[str]) -> str:
+    return " and ".join(DETAIL_WORDS[c] for c in columns)
 
 
 def _check_clusters(codelist: Codelist, needed: set[str], extract: Extract, allow: bool) -> str:

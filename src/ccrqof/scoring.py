@@ -101,6 +101,8 @@ def finish(counts: pd.DataFrame, ruleset, practice_level: bool = True) -> pd.Dat
             gross[:], pca_rate[:] = np.nan, np.nan
         else:
             points = _points(pack, num, den)
+        if not pack.is_register and not pack.register:  # CS005: no register to count
+            rows["register"] = pd.Series(None, index=rows.index, dtype=object)
         rows["achievement"] = achievement
         rows["points"] = pd.Series(points, index=rows.index, dtype=object) if pays else None
         rows["max_points"] = pack.max_points

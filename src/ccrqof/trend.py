@@ -85,6 +85,8 @@ def series(
     `progress` is told how many month ends are worked out."""
     frames = []
     rulesets = [load_ruleset(reference_date=day, rules_dir=rules_dir) for day in days]
+    if indicators:  # they and their registers run; only they are shown
+        rulesets = [ruleset.only(indicators) for ruleset in rulesets]
     evaluations = _evaluate_series(engine, handle, rulesets, progress)
     for day, evaluation in zip(days, evaluations, strict=True):
         ruleset = evaluation.ruleset

@@ -10,13 +10,15 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from ccrqof.dates import to_day
+from ccrqof.dates import pped, qof_year_containing, to_day
 from ccrqof.engine import Evaluation
 from ccrqof.rules.model import IndicatorPack
 
 
-def to_contact_columns(dates: tuple[str, ...]) -> tuple[str, ...]:
-    """The to-contact list's columns; `dates` are the deadlines' anchors (CAN_DAT)."""
+def to_contact_columns(dates: tuple[str, ...], recall: bool = False) -> tuple[str, ...]:
+    """The to-contact list's columns; `dates` are the deadlines' anchors (CAN_DAT) and the
+    screening tests (SMEAR_DAT); `recall`: a screening indicator is listed, so the day a
+    numerator patient's test leaves the window is shown."""
     return (
         "practice_code",
         "patient_id",
@@ -27,6 +29,7 @@ def to_contact_columns(dates: tuple[str, ...]) -> tuple[str, ...]:
         *dates,
         "due_by",
         "days_left",
+        *(("leaves_window",) if recall else ()),
         "invitations",
         "last_invitation",
         "pca_codes",
@@ -43,10 +46,11 @@ class Worklist:
     will_fail: pd.DataFrame  # in the denominator, not the numerator, no longer achievable
     targets: pd.DataFrame  # per practice and indicator: listed patients needed for thresholds
     dates: dict[str, str] = field(default_factory=dict)  # deadline anchors and their words
+    recall: bool = False  # a screening indicator is listed (leaves_window shown)
 
     @property
     def to_contact_columns(self) -> tuple[str, ...]:
-        return to_contact_columns(tuple(self.dates))
+        return to_contact_columns(tuple(self.dates), self.recall)
 
     @property
     def will_fail_columns(self) -> tuple[str, ...]:
@@ -86,13 +90,16 @@ def build_worklist(
     packs = [
         p
         for p in ruleset.ordered()
-        if p.due_by is not None and (not indicators or p.indicator in indicators)
+        if listable(p) and (not indicators or p.indicator in indicators)
     ]
     out, evidence = evaluation.outcomes, evaluation.evidence
     contact_parts, fail_parts = [], []
     for pack in packs:
         rows = out[out["indicator"] == pack.indicator]
-        achievable = rows[rows["due_by"].notna()].copy()
+        if pack.recall is not None:
+            achievable = _recall(pack, rows, R, to_day(pped(qof_year_containing(R.item()))))
+        else:
+            achievable = rows[rows["due_by"].notna()].copy()
         found = evidence[evidence["indicator"] == pack.indicator]
         invites = found[found["role"] == "invitation"]
         count = _per_patient(achievable, invites, "count", "sum")
@@ -113,6 +120,8 @@ def build_worklist(
         achievable["pca_codes"] = labels
         achievable["days_left"] = (achievable["due_by"].to_numpy("datetime64[D]") - R).astype(int)
         contact_parts.append(achievable)
+        if pack.recall is not None:
+            continue  # anyone in the denominator can still be screened by the year end
         failing = rows[(rows["outcome"] == "denominator") & rows["due_by"].isna()].copy()
         failing["why"] = _why_failing(pack, failing)
         fail_parts.append(failing)
@@ -120,9 +129,11 @@ def build_worklist(
     dates = {
         p.due_by.deadline.anchor: p.word(p.due_by.deadline.anchor)
         for p in packs
-        if p.due_by.deadline.anchor in p.outcome_dates
+        if p.due_by is not None and p.due_by.deadline.anchor in p.outcome_dates
     }
-    to_contact = _concat(contact_parts, to_contact_columns(tuple(dates)))
+    dates.update({p.recall.date: p.word(p.recall.date) for p in packs if p.recall is not None})
+    recall = any(p.recall is not None for p in packs)
+    to_contact = _concat(contact_parts, to_contact_columns(tuple(dates), recall))
     targets = _targets(summary, to_contact, packs)
     if within_days is not None:
         horizon = R + np.timedelta64(within_days, "D")
@@ -133,7 +144,30 @@ def build_worklist(
     will_fail = _concat(fail_parts, will_fail_columns(tuple(dates))).sort_values(
         ["practice_code", "indicator", *dates, "patient_id"], ignore_index=True
     )
-    return Worklist(to_contact, will_fail, targets, dates)
+    return Worklist(to_contact, will_fail, targets, dates, recall)
+
+
+def listable(pack: IndicatorPack) -> bool:
+    """Has the indicator a worklist: a deadline per patient, or a screening recall."""
+    return pack.due_by is not None or pack.recall is not None
+
+
+def _recall(pack: IndicatorPack, rows: pd.DataFrame, R, year_end) -> pd.DataFrame:
+    """A screening indicator's list: everyone in the denominator (screened by the year end,
+    they count), due by the year end; and everyone in the numerator whose test leaves the
+    window by the year end, due the last day it still counts (`leaves_window` the day after)."""
+    test = rows[pack.recall.date].to_numpy("datetime64[D]")
+    lapses = pack.recall.leaves(test)
+    lapsing = (rows["outcome"] == "numerator").to_numpy() & (lapses <= year_end)
+    waiting = (rows["outcome"] == "denominator").to_numpy()
+    listed = rows[lapsing | waiting].copy()
+    chosen = lapses[lapsing | waiting]
+    is_lapsing = lapsing[lapsing | waiting]
+    listed["leaves_window"] = np.where(is_lapsing, chosen, np.datetime64("NaT"))
+    listed["due_by"] = np.where(is_lapsing, chosen - np.timedelta64(1, "D"), year_end)
+    listed["due_by"] = pd.to_datetime(listed["due_by"])
+    listed["leaves_window"] = pd.to_datetime(listed["leaves_window"])
+    return listed
 
 
 def _per_patient(rows: pd.DataFrame, found: pd.DataFrame, column: str, how: str) -> pd.Series:
@@ -171,6 +205,7 @@ def _targets(summary: pd.DataFrame, to_contact: pd.DataFrame, packs) -> pd.DataF
                     == ("" if pd.isna(record["practice_code"]) else record["practice_code"])
                 )
             ]
+            listed = listed[listed["outcome"] != "numerator"]  # lapsing: counted already
             inside = int((listed["outcome"] == "denominator").sum())
             outside = len(listed) - inside
             rows.append(

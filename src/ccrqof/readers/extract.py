@@ -91,6 +91,7 @@ class InputReport:
     warnings: list[str] = field(default_factory=list)  # a number may be wrong: said loudly
     lowercase_practice_codes: Counter = field(default_factory=Counter)  # by file
     near_duplicate_columns: set = field(default_factory=set)
+    patient_details: set = field(default_factory=set)  # sex, date_of_birth: the columns given
     sources: dict[str, SourceTable] = field(default_factory=dict, repr=False)
     column_names: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     _rejects: list[_Rejected] = field(default_factory=list, repr=False)
@@ -386,6 +387,7 @@ def _patient_details(
     n = table.num_rows
     details: dict[str, object] = {}
     unusable: dict[str, np.ndarray] = {}
+    report.patient_details.update(c for c in ("sex", "date_of_birth") if c in mapping)
     if "date_of_birth" in mapping:
         try:
             days, problems, _ = parse_dates(table.column(mapping["date_of_birth"]))

@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ccrqof.engine import Evaluation, outcome_columns
+from ccrqof.engine.python.cascade import NOT_REGISTERED
+from ccrqof.engine.python.handlers import NO_BIRTH_DATE, NO_SEX
 from ccrqof.errors import UsageError
 from ccrqof.output import write_atomically
 from ccrqof.readers import InputReport
@@ -54,8 +56,18 @@ def json_records(summary: pd.DataFrame) -> list[dict]:
 def input_counts(evaluation: Evaluation, report: InputReport) -> dict:
     """Rows read, rejected by reason, and ignored by reason (reading's and the engine's)."""
     counts = report.as_dict()
-    counts["ignored"] = {**counts["ignored"], **evaluation.ignored}
+    engine = sorted(evaluation.ignored.items(), key=lambda item: _IGNORED_ORDER.get(item[0], 9))
+    counts["ignored"] = {**counts["ignored"], **dict(engine)}
     return counts
+
+
+# the engines' reasons in one order whichever engine counted them
+_IGNORED_ORDER = {
+    "entries dated after the reference date": 0,
+    NO_SEX: 1,
+    NO_BIRTH_DATE: 2,
+    NOT_REGISTERED: 3,
+}
 
 
 def json_document(
@@ -70,6 +82,7 @@ def json_document(
         "status": ruleset.status.value,
         "reference_date": ruleset.reference_date.isoformat(),
         "note": ruleset.note,
+        "indicators": indicator_rules(ruleset),
         "results": json_records(summary),
         "input": input_counts(evaluation, report),
         "notices": [*report.notices, *evaluation.notices],
@@ -77,18 +90,34 @@ def json_document(
     }
 
 
+def indicator_rules(ruleset: RuleSet) -> dict:
+    """Each indicator's rules' year, status and note: CS005 paid under 2025-26 rules beside
+    CAN004 run under 2024-25 rules as local monitoring."""
+    return {
+        indicator: {"ruleset": year, "status": status.value, "note": note}
+        for year, status, indicators, note in ruleset.groups()
+        for indicator in indicators
+    }
+
+
 def rule_pack_identity(ruleset: RuleSet) -> dict:
-    """Which pack produced a result: the folder name (or 'bundled'), year and a file hash."""
+    """Which pack produced a result: the folder name (or 'bundled'), year and a file hash;
+    `others`, the same for the earlier years whose retired packs ran beside it."""
     from ccrqof.rules.check import folder_sha256
     from ccrqof.rules.loader import BUNDLED
 
+    def identity(folder: Path, year: str) -> dict:
+        bundled = folder.resolve().parent == Path(str(BUNDLED)).resolve()
+        return {
+            "name": "bundled" if bundled else folder.resolve().parent.name,
+            "year": year,
+            "sha256": folder_sha256(folder),
+        }
+
     folder = ruleset.folder or Path(str(BUNDLED)) / ruleset.year.year
-    bundled = folder.resolve().parent == Path(str(BUNDLED)).resolve()
-    return {
-        "name": "bundled" if bundled else folder.resolve().parent.name,
-        "year": ruleset.year.year,
-        "sha256": folder_sha256(folder),
-    }
+    found = identity(folder, ruleset.year.year)
+    others = [identity(f, y) for y, f in sorted(ruleset.year_folders.items()) if y != found["year"]]
+    return {**found, "others": others} if others else found
 
 
 def dump_json(document: dict) -> str:

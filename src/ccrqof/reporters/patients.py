@@ -23,7 +23,8 @@ def worklist_frame(worklist: Worklist) -> pd.DataFrame:
     contact = worklist.to_contact.assign(list="to_contact")
     failing = worklist.will_fail.assign(list="will_fail")
     frame = pd.concat([contact, failing], ignore_index=True)
-    for col in (*worklist.dates, "due_by", "last_invitation"):
+    shown = ("leaves_window",) if worklist.recall else ()
+    for col in (*worklist.dates, "due_by", *shown, "last_invitation"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
     for col in ("days_left", "invitations"):
         frame[col] = frame[col].astype("Int64")
@@ -100,6 +101,12 @@ def _render_indicator(console, worklist, practice, target, reference_date) -> No
             f"{_needed(target['needed_for_upper'])}.",
         )
     )
+    lapsing = int((contact["outcome"] == "numerator").sum())
+    if lapsing:
+        console.print(
+            f"{lapsing} in the numerator now will drop out of it when their last test leaves "
+            "the window before the year end (Leaves window): recall them before then."
+        )
     if len(contact):
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         for name, justify in (
@@ -107,6 +114,7 @@ def _render_indicator(console, worklist, practice, target, reference_date) -> No
             *((word.capitalize(), "right") for word in worklist.dates.values()),
             ("Due by", "right"),
             ("Days left", "right"),
+            *((("Leaves window", "right"),) if worklist.recall else ()),
             ("Now", "left"),
             ("Invited", "left"),
             ("PCA codes", "left"),
@@ -123,6 +131,7 @@ def _render_indicator(console, worklist, practice, target, reference_date) -> No
                 *(_date(row[name]) for name in worklist.dates),
                 _date(row["due_by"]),
                 str(row["days_left"]),
+                *((_date(row["leaves_window"]),) if worklist.recall else ()),
                 f"{row['rule']} {row['field'] or ''}".strip(),
                 invited,
                 row["pca_codes"],

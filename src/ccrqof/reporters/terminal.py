@@ -79,20 +79,33 @@ def _heading(practice: str, register: dict) -> Text:
     )
 
 
+def header_lines(ruleset) -> list[Text]:
+    """The rules that ran: one line when every indicator shares a year and a status, else a
+    line per year and status (CS005/CS006 paid beside CAN004/CAN005 as local monitoring)."""
+    day = (ruleset.reference_date.strftime("%d %b %Y"), "bold")
+    groups = ruleset.groups()
+    if len(groups) == 1:
+        ((year, status, _, note),) = groups
+        words = status.value.replace("_", " ")
+        lines = [
+            Text.assemble(("ccrqof ", "bold"), f"QOF {year} rules ({words}), reference date ", day)
+        ]
+        return lines + ([Text(note, style="italic")] if note else [])
+    lines = [Text.assemble(("ccrqof ", "bold"), f"QOF {ruleset.year.year}, reference date ", day)]
+    for year, status, indicators, note in groups:
+        words = status.value.replace("_", " ")
+        lines.append(Text.assemble(f"  {', '.join(indicators)}: {year} rules, ", (words, "bold")))
+        if note:
+            lines.append(Text(f"  {note}", style="italic"))
+    return lines
+
+
 def render_summary(
     console: Console, evaluation: Evaluation, summary: pd.DataFrame, input_lines: list[str]
 ) -> None:
     ruleset = evaluation.ruleset
-    status = ruleset.status.value.replace("_", " ")
-    console.print(
-        Text.assemble(
-            ("ccrqof ", "bold"),
-            f"QOF {ruleset.year.year} rules ({status}), reference date ",
-            (ruleset.reference_date.strftime("%d %b %Y"), "bold"),
-        )
-    )
-    if ruleset.note:
-        console.print(Text(ruleset.note, style="italic"))
+    for line in header_lines(ruleset):
+        console.print(line)
     if "practice_code" not in summary or summary["practice_code"].nunique() > COMPACT_AFTER:
         console.print(_compact_table(summary, ruleset))
         for line in input_lines:
@@ -144,7 +157,7 @@ def _compact_table(summary: pd.DataFrame, ruleset) -> Table:
         f"lowest {first} achievement first",
         title_justify="left",
     )
-    table.add_column(level.upper() if level != "practice" else "Practice")
+    table.add_column(level.upper() if level != "practice" else "Practice", no_wrap=True)
     if names is not None:
         table.add_column("Name")
     table.add_column("Register", justify="right")
@@ -207,3 +220,67 @@ def input_lines(counts: dict) -> list[str]:
             "Not counted: " + "; ".join(f"{n:,} {why}" for why, n in ignored.items()) + "."
         )
     return lines
+
+
+def _money(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"£{value:,.2f}"
+
+
+def _ratio(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def render_value(console: Console, summary: pd.DataFrame, document: dict) -> None:
+    """The £ estimate: per practice and indicator with CPI and APDF (a few practices), else
+    a total per practice or group; then the national figures with their sources and notes."""
+    group = summary.columns[0]
+    console.print()
+    console.print(Text.assemble(("Estimated value ", "bold"), f"({document['label']})"))
+    detailed = group == "practice_code" and summary[group].nunique() <= COMPACT_AFTER
+    if detailed:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in ("Practice", "Indicator", "Points", "List", "CPI", "APDF", "£/point"):
+            table.add_column(name, justify="left" if name in ("Practice", "Indicator") else "right")
+        table.add_column("Estimate", justify="right", style="bold")
+        table.add_column("Why no estimate")
+        for row in summary.to_dict("records"):
+            points = (
+                "-" if row["points"] is None or pd.isna(row["points"]) else f"{row['points']:.2f}"
+            )
+            table.add_row(
+                str(row[group] or "(no practice code)"),
+                row["indicator"],
+                points,
+                _int(row["list_size"]),
+                _ratio(row["cpi"]),
+                _ratio(row["apdf"]),
+                _money(row["pound_per_point"]),
+                _money(row["value_gbp"]),
+                row["value_missing"] or "",
+            )
+        console.print(table)
+    totals = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    totals.add_column(
+        group.removesuffix("_code").upper() if group != "practice_code" else "Practice"
+    )
+    totals.add_column("Estimate", justify="right", style="bold")
+    totals.add_column("Indicators with points but no estimate", justify="right")
+    for row in document["totals"]:
+        totals.add_row(
+            str(row[group] or "(no practice code)"),
+            _money(row["value_gbp"]),
+            str(int(row["indicators_without_value"])),
+        )
+    console.print(totals)
+    for figures in document["national"]:
+        year = figures["year"]
+        for name, figure in (
+            ("£ per point", figures["pound_per_point"]),
+            ("national average list size", figures["average_list_size"]),
+            *((f"national prevalence {k}", v) for k, v in figures["prevalence"].items()),
+        ):
+            shown = "unknown" if figure["value"] is None else f"{figure['value']:,g}"
+            console.print(Text(f"{year} {name}: {shown} ({figure['source']})", style="dim"))
+    console.print(Text(f"List sizes: {document['list_sizes']}", style="dim"))
+    for note in document["notes"]:
+        console.print(Text(note, style="italic"))
