@@ -1,16 +1,21 @@
-"""A slow, deliberately simple reference implementation of rules.md §1–§7 for differential tests.
+"""A slow, deliberately simple reference implementation of rules.md §1–§7 and cervical.md §1–§4
+for differential tests.
 
-This module is used ONLY by the test suite (``tests/test_differential.py``) as an oracle: it
-walks one patient at a time through the CAN001/CAN004/CAN005 cascades written out as plain
-``if`` statements, straight from ``/work/shared/spec/rules.md``. It is slow on purpose and must
-stay independent of ccrqof: it does not import the engine, ``ccrqof.dates`` or the YAML rule
-packs, and it does its own month arithmetic with ``datetime``/``calendar``. Where it and ccrqof
-disagree, one of them misreads the contract.
+This module is used ONLY by the test suite (``tests/test_differential.py``,
+``tests/test_differential_cervical.py``) as an oracle: it walks one patient at a time through the
+CAN001/CAN004/CAN005 and CS005/CS006 cascades written out as plain ``if`` statements, straight
+from ``/work/shared/spec/rules.md`` and ``/work/shared/spec/cervical.md``. It is slow on purpose
+and must stay independent of ccrqof: it does not import the engine, ``ccrqof.dates`` or the YAML
+rule packs, and it does its own month arithmetic with ``datetime``/``calendar``. Where it and
+ccrqof disagree, one of them misreads the contract.
 
 Input: a list of :class:`Event` (patient, practice, cluster, date, episode) and either ``None``
-(no registration data) or a list of :class:`Registration`. Output (:class:`Result`): per patient
-and indicator an :class:`Outcome` (outcome, rule, field, due_by and the patient dates), and per
-practice and indicator a :class:`PracticeScore` (counts, breakdown by field, achievement, points).
+(no registration data) or a list of :class:`Registration` (which may carry the patient's sex and
+date of birth, as the patients file does). Output (:class:`Result`): per patient and indicator an
+:class:`Outcome` (outcome, rule, field, due_by and the patient dates), per practice and indicator
+a :class:`PracticeScore` (counts, breakdown by field, achievement, points), each indicator's rules'
+year and whether it pays points, and the registered patients left out of CS005/CS006 for want of
+a sex or a date of birth.
 """
 
 from __future__ import annotations
@@ -27,13 +32,29 @@ LAST_PAID_DAY = dt.date(2025, 3, 31)  # points are computed up to and including 
 REGISTER_FROM = dt.date(2003, 4, 1)  # CAN001: CAN_DAT on or after 1 April 2003
 CAN004_R4_BEFORE = dt.date(2021, 1, 1)  # CAN004 R4 (2021-22 and 2022-23 only)
 
-MAX_POINTS = {"CAN001": 5, "CAN004": 6, "CAN005": 2}
+# CS005/CS006: cervical.md §4, the same in every year from 2021-22 to 2026-27
+MAX_POINTS = {"CAN001": 5, "CAN004": 6, "CAN005": 2, "CS005": 7, "CS006": 4}
 THRESHOLDS = {
     "CAN004": (Fraction(1, 2), Fraction(9, 10)),
     "CAN005": (Fraction(7, 10), Fraction(9, 10)),
+    "CS005": (Fraction(45, 100), Fraction(80, 100)),
+    "CS006": (Fraction(45, 100), Fraction(80, 100)),
 }
 
 NOT_NEW_EPISODES = {"review", "ended", "changed", "evolved", "flare-up"}
+
+# --- cervical.md §3, §4 -----------------------------------------------------------------------
+
+CAN_INDICATORS = ("CAN001", "CAN004", "CAN005")
+CS_INDICATORS = ("CS005", "CS006")
+CS_FIRST_DAY, CS_LAST_DAY = dt.date(2021, 4, 1), dt.date(2027, 3, 31)
+FEMALE = {"f", "female", "2"}  # cervical.md §1, case-insensitive
+CS_WINDOW_MONTHS = {"CS005": 42, "CS006": 66}  # W: (R − W months, R]
+CS_AGES = {"CS005": (25, 49, "P_AGE25_49"), "CS006": (50, 64, "P_AGE50_64")}
+# what the counts of registered patients left out of CS005/CS006 are called in ccrqof's
+# Evaluation.ignored (the spec asks only that they are counted and reported)
+NO_SEX = "registered patients with no sex recorded"
+NO_BIRTH_DATE = "registered patients with no date of birth recorded"
 
 NUMERATOR, DENOMINATOR, PCA, EXCLUSION = "numerator", "denominator", "pca", "exclusion"
 
@@ -44,6 +65,15 @@ def year_of(reference: dt.date) -> str:
     if start < 2021:
         raise ValueError(f"no QOF cancer rules before 2021-22 (R = {reference})")
     start = min(start, 2024)
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def cs_year_of(reference: dt.date) -> str | None:
+    """cervical.md §4: CS005/CS006 run with the pack of the QOF year containing R, for every
+    year from 2021-22 to 2026-27; for R outside those years there are no CS rules."""
+    if not CS_FIRST_DAY <= reference <= CS_LAST_DAY:
+        return None
+    start = reference.year if reference.month >= 4 else reference.year - 1
     return f"{start}-{(start + 1) % 100:02d}"
 
 
@@ -82,6 +112,10 @@ def fields_of(indicator: str, year: str) -> list[str]:
             "DIAG1_DAT",
             "REG1_DAT3",
         ]
+    if indicator == "CS005":
+        return ["P_AGE25_49", "NOCX", "CSPCAINV", "CSDEC", "CSPU", "PREG_DAT", "REG1_DAT3"]
+    if indicator == "CS006":
+        return ["P_AGE50_64", "NOCX", "CSPCAINV", "CSDEC", "CSPU", "REG1_DAT3"]
     return []
 
 
@@ -124,6 +158,8 @@ class Registration:
     practice: str | None
     start: dt.date
     end: dt.date | None = None  # deregistration date; None = still registered
+    sex: str | None = None  # as written in the patients file; None or "" = not recorded
+    date_of_birth: dt.date | None = None  # None = not recorded
 
 
 @dataclass(frozen=True)
@@ -140,7 +176,7 @@ class Outcome:
 
 @dataclass
 class PracticeScore:
-    register: int = 0
+    register: int | None = 0  # None: the indicator has no register
     denominator: int = 0
     numerator: int = 0
     pcas: int = 0
@@ -159,12 +195,17 @@ class PracticeScore:
 
 @dataclass
 class Result:
-    year: str
-    pays_points: bool
-    # (indicator, practice, patient) -> Outcome, for every register patient
+    year: str  # the CAN indicators' rules' year
+    pays_points: bool  # whether the CAN indicators pay points
+    # (indicator, practice, patient) -> Outcome, for every register (or CS population) patient
     patients: dict[tuple[str, str | None, str], Outcome]
     # (practice, indicator) -> PracticeScore, for every practice given
     practices: dict[tuple[str | None, str], PracticeScore]
+    # indicator -> its rules' QOF year, and whether it pays points at R
+    rule_years: dict[str, str] = field(default_factory=dict)
+    paid: dict[str, bool] = field(default_factory=dict)
+    # NO_SEX / NO_BIRTH_DATE -> registered patients left out of CS005/CS006 (only when CS runs)
+    left_out: dict[str, int] = field(default_factory=dict)
 
 
 # --- §2 and §4: one patient's dates -----------------------------------------------------------
@@ -274,6 +315,74 @@ def _due_by(outcome: str, missing: dt.date | None, deadline: dt.date, reference:
     return deadline if deadline >= reference else None
 
 
+# --- cervical.md §1, §3: CS005 and CS006 ----------------------------------------------------
+
+
+def is_female(sex: str | None) -> bool:
+    """cervical.md §1: F, female or 2 in any case; anything else (M, male, 1, 9, 0, X) is not."""
+    return (sex or "").strip().lower() in FEMALE
+
+
+def sex_recorded(sex: str | None) -> bool:
+    return bool((sex or "").strip())
+
+
+def age_at(birth: dt.date, reference: dt.date) -> int:
+    """Whole years at R: the largest n with date_of_birth + 12n months ≤ R (clamped months, so a
+    29 February birthday falls on 28 February in other years)."""
+    n = reference.year - birth.year + 1
+    while add_months(birth, 12 * n) > reference:
+        n -= 1
+    return n
+
+
+def _cs_cascade(
+    indicator: str,
+    events: list[Event],
+    birth: dt.date,
+    reg_dat: dt.date | None,
+    reference: dt.date,
+) -> tuple:
+    """One registered woman with a date of birth through CS005 or CS006 (cervical.md §3)."""
+    seen = [e for e in events if e.date <= reference]  # events after R are ignored
+    window = CS_WINDOW_MONTHS[indicator]
+
+    def in_window(cluster: str, months: int = window) -> bool:
+        return any(e.cluster == cluster and in_last_months(e.date, reference, months) for e in seen)
+
+    youngest, oldest, age_field = CS_AGES[indicator]
+    age = age_at(birth, reference)
+    if age < youngest or age > oldest:
+        return EXCLUSION, "R1", age_field
+    if any(e.cluster == "NOCX_COD" for e in seen):  # any NOCX_COD dated ≤ R
+        return EXCLUSION, "R2", "NOCX"
+    if in_window("SMEAR_COD"):
+        return NUMERATOR, "R3", None
+    if in_window("CSPCAINVITE_COD"):
+        return PCA, "R4", "CSPCAINV"
+    if in_window("CSDEC_COD"):
+        return PCA, "R5", "CSDEC"
+    if in_window("CSPU_COD"):
+        return PCA, "R6", "CSPU"
+    rule = 7
+    if indicator == "CS005":
+        if in_window("PREG_COD", 12):
+            return PCA, "R7", "PREG_DAT"
+        rule = 8
+    if reg_dat is not None and in_last_months(reg_dat, reference, 3):
+        return PCA, f"R{rule}", "REG1_DAT3"
+    return DENOMINATOR, f"R{rule + 1}", None
+
+
+def _details(regs: list[Registration]) -> tuple[str | None, dt.date | None]:
+    """A patient's sex and date of birth from their patients-file rows (which must agree)."""
+    sexes = {(r.sex or "").strip() for r in regs}
+    births = {r.date_of_birth for r in regs}
+    assert len(sexes) <= 1 and len(births) <= 1, f"patients-file rows disagree: {regs}"
+    sex = next(iter(sexes), "")
+    return (sex or None), next(iter(births), None)
+
+
 # --- §6 scoring -------------------------------------------------------------------------------
 
 
@@ -290,6 +399,8 @@ def needed_for(threshold: Fraction, numerator: int, denominator: int) -> int | N
 def score_practice(indicator: str, year: str, paid: bool, rows: list[Outcome], register: int):
     """§6 for one practice and indicator, from its register patients' outcomes."""
     s = PracticeScore(max_points=MAX_POINTS[indicator], register=register)
+    if indicator in CS_INDICATORS:
+        s.register = None  # cervical.md §5: CS005/CS006 have no register
     if indicator == "CAN001":
         s.denominator = s.numerator = register
         s.achievement = Fraction(1) if register else None  # data.md: numerator / denominator
@@ -334,14 +445,21 @@ def evaluate(
     registrations: list[Registration] | None,
     reference: dt.date,
     year: str | None = None,
+    extract_patients: list[tuple[str | None, str]] = (),
 ) -> Result:
     """Every indicator for every patient of ``events`` at reference date R.
 
-    ``year`` picks a year's rules explicitly; by default the QOF year containing R (the 2024-25
-    rules after 31 March 2025). Points are awarded only for R on or before 31 March 2025.
+    ``year`` picks a year's rules explicitly (for CAN and CS alike); by default the QOF year
+    containing R: for CAN the 2024-25 rules after 31 March 2025, for CS005/CS006 that year's own
+    rules from 2021-22 to 2026-27 and none outside them. CAN points are awarded only for R on or
+    before 31 March 2025; CS points whenever CS runs (cervical.md §4).
     Patients are identified by (practice, patient); with registration data, a patient without a
-    registration row for that practice is not in the specified population.
+    registration row for that practice is not in the specified population, and CS005/CS006 take
+    every registered patient of the patients file, with or without events. Without registration
+    data every patient of the extract (``events`` and ``extract_patients``: those given without
+    an entry) is registered with no sex or date of birth recorded.
     """
+    cs_year = year if year is not None else cs_year_of(reference)
     year = year or year_of(reference)
     paid = pays_points(reference)
     by_patient: dict[tuple[str | None, str], list[Event]] = {}
@@ -383,14 +501,50 @@ def evaluate(
             REG_DAT=reg_dat,
         )
 
-    practice_list = {e.practice for e in events}
+    indicators = list(CAN_INDICATORS)
+    rule_years = dict.fromkeys(CAN_INDICATORS, year)
+    paid_of = dict.fromkeys(CAN_INDICATORS, paid)
+    left_out: dict[str, int] = {}
+    if cs_year is not None:
+        indicators += CS_INDICATORS
+        rule_years.update(dict.fromkeys(CS_INDICATORS, cs_year))
+        paid_of.update(dict.fromkeys(CS_INDICATORS, True))
+        left_out = {NO_SEX: 0, NO_BIRTH_DATE: 0}
+        if registrations is None:  # registered throughout, nothing about the person known
+            everyone = set(by_patient) | set(extract_patients)
+            left_out = dict.fromkeys(left_out, len(everyone))
+        for key, regs in regs_of.items() if registrations is not None else ():
+            registered, reg_dat = _registered(regs, reference)
+            if not registered:
+                continue
+            sex, birth = _details(regs)
+            left_out[NO_SEX] += not sex_recorded(sex)
+            left_out[NO_BIRTH_DATE] += birth is None
+            if not (sex_recorded(sex) and birth is not None and is_female(sex)):
+                continue
+            practice, patient = key
+            for indicator in CS_INDICATORS:
+                outcome, rule, fld = _cs_cascade(
+                    indicator, by_patient.get(key, []), birth, reg_dat, reference
+                )
+                patients[(indicator, practice, patient)] = Outcome(
+                    outcome, rule, fld, None, None, REG_DAT=reg_dat
+                )
+
+    practice_list = (
+        {e.practice for e in events}
+        | {r.practice for r in registrations or ()}
+        | {p for p, _ in extract_patients}
+    )
     practices: dict[tuple[str | None, str], PracticeScore] = {}
     for practice in practice_list:
         register = sum(1 for (ind, p, _) in patients if ind == "CAN001" and p == practice)
-        for indicator in ("CAN001", "CAN004", "CAN005"):
+        for indicator in indicators:
             rows = [o for (ind, p, _), o in patients.items() if ind == indicator and p == practice]
-            practices[(practice, indicator)] = score_practice(indicator, year, paid, rows, register)
-    return Result(year, paid, patients, practices)
+            practices[(practice, indicator)] = score_practice(
+                indicator, rule_years[indicator], paid_of[indicator], rows, register
+            )
+    return Result(year, paid, patients, practices, rule_years, paid_of, left_out)
 
 
 def empty_score(indicator: str, year: str, paid: bool) -> PracticeScore:

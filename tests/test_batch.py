@@ -104,7 +104,7 @@ def synthetic(tmp_path_factory) -> Synthetic:
     whole, patients_file = write_extract(events, patients, root / "whole")
     out = root / "whole-outcomes.csv"
     baseline = run_json(whole, "--patients", patients_file, *YEAR, "--patients-out", out)
-    assert len(baseline["results"]) == 12  # 4 practices x 3 indicators
+    assert len(baseline["results"]) == 20  # 4 practices x 5 indicators (CAN and CS)
     return Synthetic(root, events, whole, patients_file, baseline, _outcomes(out))
 
 
@@ -291,6 +291,9 @@ def _check_sums(practice_doc: dict, rolled_doc: dict, level: str, group_of: dict
         ]
         assert record["practices"] == len(members)
         for key in COUNTS:
+            if key == "register" and members[0][key] is None:  # CS: no register
+                assert record[key] is None, (group, indicator)
+                continue
             assert record[key] == sum(r[key] for r in members), (group, indicator, key)
         breakdown = Counter()
         for r in members:
@@ -459,13 +462,19 @@ def test_published_round_trips_to_the_json_summary(synthetic, tmp_path):
 
 
 def test_published_in_local_monitoring_has_no_points(synthetic, tmp_path):
-    # 2025-06-30 is in 2025-26, after CAN004/CAN005 stopped being paid: no points at all
+    # 2025-06-30 is in 2025-26, after CAN004/CAN005 stopped being paid: no cancer points;
+    # cervical screening, beside them, is paid under the 2025-26 rules
     _, frame, document = _published(synthetic, tmp_path, "--as-of", "2025-06-30")
-    assert all(r["points"] is None for r in document["results"])
-    assert "ACHIEVED_POINTS" not in set(frame["MEASURE"])
-    assert {"NUMERATOR", "DENOMINATOR", "PCAS"} <= set(frame["MEASURE"])
+    cancer = frame[frame["INDICATOR_CODE"].str.startswith("CAN")]
+    screening = frame[frame["INDICATOR_CODE"].str.startswith("CS")]
+    assert all(
+        (r["points"] is None) == r["indicator"].startswith("CAN") for r in document["results"]
+    )
+    assert "ACHIEVED_POINTS" not in set(cancer["MEASURE"])
+    assert "ACHIEVED_POINTS" in set(screening["MEASURE"])
+    assert {"NUMERATOR", "DENOMINATOR", "PCAS"} <= set(cancer["MEASURE"])
     assert set(frame["REFERENCE_DATE"]) == {"2025-06-30"}
-    assert set(frame["RULESET"]) == {document["ruleset"]} == {"2024-25"}
+    assert set(cancer["RULESET"]) == {"2024-25"} and set(screening["RULESET"]) == {"2025-26"}
 
 
 def test_published_with_by_pcn_is_exit_2(synthetic):

@@ -420,11 +420,21 @@ def test_worklist_on_the_sample_data_matches_calc(tmp_path):
     document = json.loads(run.stdout)
     for t in document["targets"]:
         assert (t["numerator"], t["denominator"]) == scored[(t["practice_code"], t["indicator"])]
-    outcomes = pd.read_csv(outcomes_file, dtype=str, keep_default_na=False)
-    outcomes = outcomes[outcomes["indicator"].isin(["CAN004", "CAN005"])]
+    everyone = pd.read_csv(outcomes_file, dtype=str, keep_default_na=False)
+    outcomes = everyone[everyone["indicator"].isin(["CAN004", "CAN005"])]
     due = outcomes[outcomes["due_by"] != ""]
     failing = outcomes[(outcomes["due_by"] == "") & (outcomes["outcome"] == "denominator")]
     keys = ["practice_code", "indicator", "patient_id"]
+    # screening: the unscreened, and the screened whose test lapses by 31 March 2024
+    screening = everyone[everyone["indicator"].str.startswith("CS")].copy()
+    window = screening["indicator"].map({"CS005": 42, "CS006": 66})
+    tested = pd.to_datetime(screening["SMEAR_DAT"].replace("", None))
+    lapses = [t + pd.DateOffset(months=m) for t, m in zip(tested, window, strict=True)]
+    lapsing = (screening["outcome"] == "numerator") & (
+        pd.Series(lapses, index=screening.index) <= pd.Timestamp("2024-03-31")
+    )
+    due = pd.concat([due, screening[(screening["outcome"] == "denominator") | lapsing]])
+    assert lapsing.sum() > 5
     assert len(document["to_contact"]) > 10 and len(document["will_fail"]) > 5
     assert set(contact_keys(document["to_contact"])) == set(due[keys].itertuples(index=False))
     assert set(contact_keys(document["will_fail"])) == set(failing[keys].itertuples(index=False))

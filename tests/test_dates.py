@@ -237,7 +237,7 @@ def test_load_ruleset_year_uses_pped(year, reference):
     assert ruleset.year.year == year
     assert ruleset.reference_date == reference
     assert ruleset.pays_points
-    assert set(ruleset.packs) == {"CAN001", "CAN004", "CAN005"}
+    assert set(ruleset.packs) == {"CAN001", "CAN004", "CAN005", "CS005", "CS006"}
 
 
 @pytest.mark.parametrize(
@@ -262,11 +262,15 @@ def test_load_ruleset_year_uses_pped(year, reference):
     ],
 )
 def test_load_ruleset_for_a_date(reference, year, status, pays):
+    """The cancer indicators' rules and status at R; cervical screening, beside them, is
+    paid at every date under the rules of the year containing R."""
     ruleset = load_ruleset(reference_date=reference)
-    assert ruleset.year.year == year
+    assert ruleset.rule_years()["CAN004"] == year
     assert ruleset.reference_date == reference  # in-year runs keep R, not the PPED
-    assert ruleset.status == status
-    assert ruleset.pays_points is pays
+    assert ruleset.status_of("CAN004") == status
+    assert ruleset.pays_points_for("CAN004") is pays
+    assert ruleset.pays_points_for("CS005")
+    assert ruleset.rule_years()["CS005"] == ruleset.year.year
 
 
 def test_local_monitoring_has_a_note():

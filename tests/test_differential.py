@@ -5,13 +5,16 @@ cancer clusters) with dates concentrated around the reference date and aimed at 
 of rules.md §1 (R − 3/12/15/24 months, CAN_DAT + 3/12 months, ± 1 day, month ends, 29 February,
 7-day invitation spans, 1 April 2003, 1 January 2021), awkward episodes and registrations, and
 reference dates across all four years and after 31 March 2025. Every patient outcome and every
-practice score must equal ``tests/oracle.py``'s.
+practice score must equal ``tests/oracle.py``'s, CS005/CS006 included (these extracts' patients
+have no sex or date of birth, so the cervical populations are empty and everyone registered is
+counted as left out; ``test_differential_cervical.py`` draws women).
 
 The strategies here are also used by ``test_properties.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -286,16 +289,21 @@ def events_frame(scenario: Scenario, extra: list[tuple] = ()) -> pd.DataFrame:
 
 
 def patients_frame(scenario: Scenario) -> dict[str, list] | None:
-    """The scenario's registrations as columns of the canonical patients table."""
+    """The scenario's registrations as columns of the canonical patients table (with sex and
+    date of birth when a registration records either)."""
     if scenario.registrations is None:
         return None
     regs = scenario.registrations
-    return {
+    columns = {
         "patient_id": [r.patient for r in regs],
         "practice_code": [r.practice for r in regs],
         "registration_date": [r.start for r in regs],
         "deregistration_date": [r.end for r in regs],
     }
+    if any(r.sex is not None or r.date_of_birth is not None for r in regs):
+        columns["date_of_birth"] = pd.Series([r.date_of_birth for r in regs], dtype=object)
+        columns["sex"] = [r.sex for r in regs]
+    return columns
 
 
 def to_extract(scenario: Scenario, events: pd.DataFrame | None = None) -> Extract:
@@ -310,17 +318,34 @@ def _year_folder(year: str):
 
 @lru_cache
 def ruleset_for(reference: dt.date, year: str | None = None) -> RuleSet:
+    """The rules load_ruleset picks for R, or one year's packs run at R: its CAN indicators as
+    local monitoring after 31 March 2025 (rules.md §7), CS005/CS006 with the year's own status
+    (paid: cervical.md §4)."""
     if year is None:
         return ccrqof.load_ruleset(reference_date=reference)
     info, packs = _year_folder(year)
-    status = YearStatus.local_monitoring if reference > oracle.LAST_PAID_DAY else info.status
-    return RuleSet(info, reference, status, packs)
+    statuses = {indicator: info.status_of(indicator) for indicator in packs}
+    if reference > oracle.LAST_PAID_DAY:
+        statuses.update(
+            {i: YearStatus.local_monitoring for i in packs if i in oracle.CAN_INDICATORS}
+        )
+    shared = set(statuses.values())
+    status = shared.pop() if len(shared) == 1 else info.status
+    return RuleSet(info, reference, status, packs, statuses=statuses)
 
 
-def run_ccrqof(scenario: Scenario, events: pd.DataFrame | None = None, engine: str = "python"):
+def run_ccrqof(
+    scenario: Scenario,
+    events: pd.DataFrame | None = None,
+    engine: str = "python",
+    indicators: tuple[str, ...] | None = None,
+):
+    """ccrqof's evaluation and summary of the scenario; `indicators`: only those (and their
+    registers), as `--indicators` runs them."""
+    ruleset = ruleset_for(scenario.reference, scenario.year)
     evaluation = ccrqof.evaluate(
         to_extract(scenario, events),
-        ruleset_for(scenario.reference, scenario.year),
+        ruleset.only(indicators) if indicators else ruleset,
         None,
         engine=engine,
     )
@@ -339,10 +364,17 @@ def _text(value) -> str | None:
 
 
 def engine_outcomes(outcomes: pd.DataFrame) -> dict:
+    """Outcome rows as the oracle's: for CS005/CS006 only what cervical.md defines (outcome,
+    rule, field and REG_DAT; the cancer dates and due_by do not apply)."""
     found = {}
     for row in outcomes.itertuples(index=False):
         key = (row.indicator, row.practice_code, row.patient_id)
         assert key not in found, f"two outcome rows for {key}"
+        if row.indicator in oracle.CS_INDICATORS:
+            found[key] = oracle.Outcome(
+                row.outcome, row.rule, _text(row.field), None, None, REG_DAT=_day(row.REG_DAT)
+            )
+            continue
         found[key] = oracle.Outcome(
             row.outcome,
             row.rule,
@@ -386,12 +418,16 @@ def score_mismatches(summary: pd.DataFrame, expected: oracle.Result) -> list[str
     got = {(r["practice_code"], r["indicator"]): r for r in summary.to_dict("records")}
     problems = []
     for key in sorted(set(got) | set(expected.practices), key=str):
+        indicator = key[1]
+        if indicator not in expected.rule_years:
+            problems.append(f"{key}: ccrqof scores {indicator}, which has no rules at R")
+            continue
         want = expected.practices.get(key) or oracle.empty_score(
-            key[1], expected.year, expected.pays_points
+            indicator, expected.rule_years[indicator], expected.paid[indicator]
         )
         if key not in got:
             # a practice ccrqof does not list must at least have nothing to report
-            if want.register:
+            if want.register or want.denominator or want.pcas or want.exclusions:
                 problems.append(f"{key}: missing from ccrqof's summary")
             continue
         row = got[key]
@@ -414,8 +450,55 @@ def outcome_mismatches(outcomes: pd.DataFrame, expected: oracle.Result) -> list[
 
 def oracle_for(scenario: Scenario) -> oracle.Result:
     return oracle.evaluate(
-        scenario.events, scenario.registrations, scenario.reference, scenario.year
+        scenario.events,
+        scenario.registrations,
+        scenario.reference,
+        scenario.year,
+        extract_patients=scenario.patients,
     )
+
+
+def chosen(scenario: Scenario) -> tuple[str, ...] | None:
+    """None (every indicator) when the patients file would have sex or date of birth columns,
+    else the cancer indicators, as `choose_indicators` picks for the command."""
+    regs = scenario.registrations or []
+    if any(r.sex is not None or r.date_of_birth is not None for r in regs):
+        return None
+    return oracle.CAN_INDICATORS
+
+
+def only(expected: oracle.Result, indicators: set[str]) -> oracle.Result:
+    """The oracle's result for these indicators alone."""
+    return dataclasses.replace(
+        expected,
+        patients={k: v for k, v in expected.patients.items() if k[0] in indicators},
+        practices={k: v for k, v in expected.practices.items() if k[1] in indicators},
+        rule_years={k: v for k, v in expected.rule_years.items() if k in indicators},
+        paid={k: v for k, v in expected.paid.items() if k in indicators},
+        left_out=expected.left_out if indicators & set(oracle.CS_INDICATORS) else {},
+    )
+
+
+def run_mismatches(evaluation: Evaluation, summary: pd.DataFrame, expected: oracle.Result):
+    """Everything of one run that must equal the oracle's: each indicator's rules' year and
+    whether it pays points, the patients left out of CS005/CS006 for want of a sex or a date
+    of birth, every patient outcome and every practice score."""
+    ruleset = evaluation.ruleset
+    problems = []
+    if ruleset.rule_years() != expected.rule_years:
+        problems.append(
+            f"rules' years: ccrqof {ruleset.rule_years()}, oracle {expected.rule_years}"
+        )
+    paid = {indicator: ruleset.pays_points_for(indicator) for indicator in ruleset.packs}
+    if paid != expected.paid:
+        problems.append(f"pays points: ccrqof {paid}, oracle {expected.paid}")
+    for name in (oracle.NO_SEX, oracle.NO_BIRTH_DATE):
+        got, want = evaluation.ignored.get(name, 0), expected.left_out.get(name, 0)
+        if got != want:
+            problems.append(f"{name}: ccrqof {got}, oracle {want}")
+    problems += outcome_mismatches(evaluation.outcomes, expected)
+    problems += score_mismatches(summary, expected)
+    return problems
 
 
 # --- the tests --------------------------------------------------------------------------------
@@ -429,16 +512,26 @@ def oracle_for(scenario: Scenario) -> oracle.Result:
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 @given(scenarios())
 def test_engine_matches_oracle(engine, scenario):
-    evaluation, summary = run_ccrqof(scenario, engine=engine)
-    expected = oracle_for(scenario)
-    assert evaluation.ruleset.year.year == expected.year
-    assert evaluation.ruleset.pays_points == expected.pays_points
-    problems = outcome_mismatches(evaluation.outcomes, expected)
-    problems += score_mismatches(summary, expected)
+    """The indicators the command would run: CS005/CS006 only when a registration records a
+    sex or a date of birth (without them they would only count every woman as left out)."""
+    evaluation, summary = run_ccrqof(scenario, engine=engine, indicators=chosen(scenario))
+    expected = only(oracle_for(scenario), set(evaluation.ruleset.packs))
+    problems = run_mismatches(evaluation, summary, expected)
     assert not problems, scenario.describe() + "\n" + "\n".join(problems)
 
 
-PCA_FIELDS = {"CANPCAPU", "CANPCADEC", "CANINVITE", "DIAG1_DAT", "REG1_DAT3"}
+PCA_FIELDS = {
+    "CANPCAPU",
+    "CANPCADEC",
+    "CANINVITE",
+    "DIAG1_DAT",
+    "REG1_DAT3",
+    "CSPCAINV",
+    "CSDEC",
+    "CSPU",
+    "PREG_DAT",
+}
+INDICATORS = oracle.CAN_INDICATORS + oracle.CS_INDICATORS
 
 
 @st.composite
@@ -454,7 +547,7 @@ def scored_outcomes(draw):
         for i in range(draw(st.integers(0, 40))):
             patient = f"{practice}-{i}"
             rows.append((practice, patient, "CAN001", "numerator", None))
-            for indicator in ("CAN004", "CAN005"):
+            for indicator in ("CAN004", "CAN005", *oracle.CS_INDICATORS):
                 choice = draw(
                     st.sampled_from(
                         ["numerator"] * 6 + ["denominator"] * 3 + oracle.fields_of(indicator, year)
@@ -481,29 +574,31 @@ def test_scoring_matches_oracle(drawn):
             "outcome": [r[3] for r in rows],
             "rule": "R1",
             "field": [r[4] for r in rows],
-            **{name: pd.Series(pd.NaT, index=range(len(rows))) for name in oracle_dates()},
+            **{
+                name: pd.Series(pd.NaT, index=range(len(rows)))
+                for name in (*ruleset.outcome_dates(), "due_by")
+            },
         },
         columns=list(outcome_columns(ruleset)),
     )
     summary = ccrqof.score(Evaluation(ruleset, outcomes, practices))
-    paid = oracle.pays_points(reference)
+    paid = dict.fromkeys(INDICATORS, True)  # CS005/CS006: every year (cervical.md §4)
+    paid.update(dict.fromkeys(oracle.CAN_INDICATORS, oracle.pays_points(reference)))
     expected = {}
     for practice in practices:
         mine = [r for r in rows if r[0] == practice]
         register = sum(1 for r in mine if r[2] == "CAN001")
-        for indicator in ("CAN001", "CAN004", "CAN005"):
+        for indicator in INDICATORS:
             outs = [oracle.Outcome(r[3], "R1", r[4], None, None) for r in mine if r[2] == indicator]
             expected[(practice, indicator)] = oracle.score_practice(
-                indicator, year, paid, outs, register
+                indicator, year, paid[indicator], outs, register
             )
-    result = oracle.Result(year, paid, {}, expected)
+    result = oracle.Result(
+        year, paid["CAN001"], {}, expected, dict.fromkeys(INDICATORS, year), paid
+    )
     problems = score_mismatches(summary, result)
-    assert len(summary) == 3 * len(practices)
+    assert len(summary) == len(INDICATORS) * len(practices)
     assert not problems, "\n".join(problems)
-
-
-def oracle_dates() -> tuple[str, ...]:
-    return ("CAN_DAT", "MDRV_DAT", "SUPP_DAT", "REG_DAT", "due_by")
 
 
 def test_oracle_month_arithmetic_examples():

@@ -12,6 +12,7 @@ from test_worklist_cases import extract_for, ruleset_for
 import ccrqof
 from ccrqof.codelists import illustrative_codelist
 from ccrqof.explanation import PatientExplanation
+from ccrqof.loading import choose_indicators
 from ccrqof.testing import parse_drawn_table
 
 HERE = Path(__file__).parent
@@ -23,10 +24,10 @@ YES_NO = {True: "yes", False: "no"}
 
 
 def explanations_for(case: dict, patient: str, practice: str | None):
-    ruleset = ruleset_for(case)
-    explanations = ccrqof.explain(
-        extract_for(case), ruleset, illustrative_codelist(), patient, practice
-    )
+    extract = extract_for(case)
+    run, _ = choose_indicators([ruleset_for(case)], extract)  # as the command chooses
+    ruleset = ruleset_for(case).only(run)
+    explanations = ccrqof.explain(extract, ruleset, illustrative_codelist(), patient, practice)
     return ruleset, explanations
 
 

@@ -197,7 +197,10 @@ def test_bundled_registers_need_an_entry_so_calc_keys_only_entries_of_interest()
     import ccrqof
 
     for year in ("2021-22", "2022-23", "2023-24", "2024-25"):
-        assert not ccrqof.load_ruleset(year=year).needs_every_patient(), year
+        ruleset = ccrqof.load_ruleset(year=year)
+        assert not ruleset.only(["CAN004", "CAN005"]).needs_every_patient(), year
+        # cervical screening's population is every registered woman, coded entry or not
+        assert ruleset.only(["CS005"]).needs_every_patient(), year
 
 
 def test_a_registration_counts_only_at_its_own_practice(tmp_path: Path):

@@ -10,6 +10,7 @@ import pytest
 from entry import run_main
 
 import ccrqof
+from ccrqof.loading import load
 from ccrqof.organisations import summarise
 from ccrqof.reporters import json_document
 from ccrqof.reporters.documents import dump_json, rule_pack_identity
@@ -34,23 +35,24 @@ def events(tmp_path) -> Path:
     return path
 
 
-def library_document(events: Path, ruleset) -> dict:
-    extract = ccrqof.read_extract(events)
-    codelist, _ = ccrqof.resolve_codelist(None, extract)
-    evaluation = ccrqof.evaluate(extract, ruleset, codelist)
+def library_document(events: Path, **dates) -> dict:
+    """`load` (which chooses the indicators the extract's inputs allow, as the command does),
+    evaluate, summarise, and the JSON document."""
+    loaded = load(events, **dates)
+    evaluation = ccrqof.evaluate(loaded.extract, loaded.ruleset, loaded.codelist)
     summary, _ = summarise(evaluation)
-    return json_document(evaluation, summary, extract.report, ccrqof.__version__)
+    return json_document(evaluation, summary, loaded.extract.report, ccrqof.__version__)
 
 
 @pytest.mark.parametrize(
     ("args", "dates"),
     [
         (("--year", "2023-24"), {"year": "2023-24"}),
-        (("--as-of", "2025-06-30"), {"reference_date": dt.date(2025, 6, 30)}),  # monitoring
+        (("--as-of", "2025-06-30"), {"as_of": dt.date(2025, 6, 30)}),  # monitoring
     ],
 )
 def test_library_json_document_is_the_command_s(events, args, dates):
-    document = library_document(events, ccrqof.load_ruleset(**dates))
+    document = library_document(events, **dates)
     code, stdout, stderr = run_main("calc", events, *args, "--format", "json")
     assert code == 0, stderr
     assert json.loads(stdout) == document
@@ -64,7 +66,7 @@ def test_library_json_document_names_a_local_rule_pack(events, tmp_path):
     for pack in (Path(str(BUNDLED)) / "2023-24").glob("*.yaml"):
         (local / pack.name).write_bytes(pack.read_bytes())
     ruleset = ccrqof.load_ruleset(year="2023-24", rules_dir=local.parent)
-    document = library_document(events, ruleset)
+    document = library_document(events, year="2023-24", rules_dir=local.parent)
     assert document["rule_pack"] == rule_pack_identity(ruleset)
     assert document["rule_pack"]["name"] == "my-packs"
     assert document["rule_pack"]["year"] == "2023-24"

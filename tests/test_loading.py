@@ -69,7 +69,11 @@ def test_load_reads_the_rule_set_extract_and_code_list(events):
     assert loaded.ruleset.reference_date == dt.date(2024, 3, 31)
     assert loaded.extract.report.total_rejected == 1
     assert loaded.codelist.illustrative  # no code list given: the bundled one, with a warning
-    assert loaded.notices == []
+    assert loaded.notices == [  # no patients file: no sex or date of birth for CS005/CS006
+        "CS005, CS006 not computed: they need each patient's sex and date of birth, and there "
+        "is no patients file (choose indicators with --indicators)"
+    ]
+    assert sorted(loaded.ruleset.packs) == ["CAN001", "CAN004", "CAN005"]
     assert [w for w in loaded.warnings if "illustrative" in w]
     evaluation = ccrqof.evaluate(loaded.extract, loaded.ruleset, loaded.codelist)
     assert set(evaluation.outcomes["practice_code"]) == {"A81001", "B82002"}
@@ -139,13 +143,15 @@ def test_messages_in_the_order_they_arise(cp1252_events, codelist):
         cp1252_events, codelists=codelist, allow_missing_clusters=True, on_message=said.append
     )
     assert said == list(loaded.messages)
-    assert [m.kind for m in loaded.messages] == ["warning", "notice", "warning", "warning"]
-    missing, encoding, excel, stale = (m.text for m in loaded.messages)
+    kinds = [m.kind for m in loaded.messages]
+    assert kinds == ["warning", "notice", "notice", "warning", "warning"]
+    missing, encoding, left_out, excel, stale = (m.text for m in loaded.messages)
+    assert left_out.startswith("CS005, CS006 not computed")
     assert "no codes for 2 cluster(s) the rules read: CANPCSUPP_COD, MDRV_COD" in missing
     assert "Windows-1252" in encoding
     assert "not SNOMED CT concept ids" in excel
     assert "out of date" in stale
-    assert loaded.notices == [encoding]
+    assert loaded.notices == [encoding, left_out]
     assert loaded.warnings == [missing, excel, stale]
 
 

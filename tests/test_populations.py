@@ -60,7 +60,9 @@ def _day(text: str | None) -> dt.date | None:
     return None if text is None else dt.date.fromisoformat(text)
 
 
-def _extract() -> Extract:
+def _extract(cancer: bool = False) -> Extract:
+    """PEOPLE's patients file and screening entries; `cancer`: two of them (a man and a
+    woman outside the band) also diagnosed with cancer on 1 June 2024."""
     ids = list(PEOPLE)
     patients = {
         "patient_id": ids,
@@ -76,6 +78,14 @@ def _extract() -> Extract:
         "date": [dt.date(2024, 1, 10)] * len(screened),
         "practice_code": ["P1"] * len(screened),
     }
+    if cancer:
+        for name, values in (
+            ("patient_id", ["man", "too_old"]),
+            ("cluster", ["CAN_COD", "CAN_COD"]),
+            ("date", [dt.date(2024, 6, 1)] * 2),
+            ("practice_code", ["P1", "P1"]),
+        ):
+            events[name] = events[name] + values
     return schemas.extract(events, patients, has_practice=True)
 
 
@@ -109,11 +119,20 @@ def test_a_population_of_the_patients_table_takes_patients_with_no_entries(engin
 def test_without_the_population_pack_nothing_else_changes(engine):
     """Adding a pack over the registered population keys every patient; the cancer
     indicators' outcome rows stay exactly as without it."""
-    with_pack = ccrqof.evaluate(_extract(), _ruleset(), None, engine=engine).outcomes
-    bundled = load_ruleset(reference_date=R)
-    without = ccrqof.evaluate(_extract(), bundled, None, engine=engine).outcomes
-    cancer = with_pack[with_pack["indicator"] != "TST001"].reset_index(drop=True)
-    pd.testing.assert_frame_equal(cancer, without.reset_index(drop=True))
+    extract = _extract(cancer=True)
+    with_pack = ccrqof.evaluate(extract, _ruleset(), None, engine=engine).outcomes
+    bundled = load_ruleset(reference_date=R).only(["CAN001", "CAN004", "CAN005"])
+    assert not bundled.needs_every_patient()  # the cancer packs alone key entries only
+    without = ccrqof.evaluate(extract, bundled, None, engine=engine).outcomes
+    columns = list(without.columns)
+    cancer = with_pack[with_pack["indicator"].str.startswith("CAN")][columns]
+    assert len(cancer) == 6  # two patients, three indicators
+    keys = ["indicator", "patient_id"]  # rows in any order; outputs sort them
+
+    def ordered(frame):
+        return frame.sort_values(keys, ignore_index=True)
+
+    pd.testing.assert_frame_equal(ordered(cancer), ordered(without))
 
 
 def test_population_forms_in_a_pack():

@@ -43,7 +43,7 @@ def test_check_bundled_packs_passes():
     result = rules("check")
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output
-    assert "4 year(s), 12 pack(s)" in result.output
+    assert "6 year(s), 24 pack(s)" in result.output  # CAN in 4 years, CS in 6
     assert result.output.rstrip().endswith("passed")
 
 
@@ -53,7 +53,7 @@ def test_check_json_parses():
     document = json.loads(result.output)
     assert document["passed"] is True
     assert document["problems"] == []
-    assert len(document["packs"]) == 12
+    assert len(document["packs"]) == 24
     assert document["cases"] > 100
 
 
@@ -165,7 +165,15 @@ def test_list_shows_years_indicators_and_status():
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert "2023-24  (PPED 2024-03-31)  paid" in lines
-    assert "2024-25  (PPED 2025-03-31)  income protected; local monitoring from 2025-04-01" in lines
+    assert "2024-25  (PPED 2025-03-31)  paid" in lines  # cervical screening was paid
+    assert (
+        "  CAN004  Cancer care review within 12 months of diagnosis  (6 points, 50% to 90%, "
+        "10 rules; income protected; local monitoring from 2025-04-01)" in lines
+    )
+    assert (
+        "  CS005  Cervical screening of women aged 25 to 49  (7 points, 45% to 80%, 9 rules)"
+        in lines
+    )
     assert (
         "  CAN005  Support discussion within 3 months of diagnosis  (2 points, 70% to 90%, "
         "10 rules)" in lines
@@ -212,7 +220,7 @@ def test_diff_rule_by_rule():
 def test_diff_shows_old_and_new_condition(packs):
     shutil.copytree(packs / "2023-24", packs / "2024-25")
     shutil.copy(PACKS / "2024-25" / "year.yaml", packs / "2024-25" / "year.yaml")
-    for path in (packs / "2024-25").glob("CAN*.yaml"):
+    for path in (packs / "2024-25").glob("C*.yaml"):
         path.write_text(path.read_text().replace("\nyear: 2023-24\n", "\nyear: 2024-25\n"))
     make_variant(packs / "2024-25")
     lines = rules("diff", "2023-24", "2024-25", "--rules", packs).output.splitlines()

@@ -88,17 +88,21 @@ def test_the_cases_tell_month_ends_apart(reference):
         "2022-23",
         "2023-24",
         "2024-25",
+        "2025-26",  # cervical screening's own year, beside the cancer packs of 2024-25
     }
 
 
 def test_month_ends_run_together_while_the_packs_stay_the_same():
-    """One run per year's packs, at most RUN_LENGTH month ends; April 2025 onwards runs the
-    2024-25 packs (local monitoring) and may share a run with the year before; a date out of
-    order starts a new run."""
+    """One run per year's packs, at most RUN_LENGTH month ends. April 2025 onwards runs the
+    2025-26 cervical screening packs beside the 2024-25 cancer packs (local monitoring): a new
+    run. The cancer packs alone are the same packs on both sides of 1 April 2025 and share a
+    run. A date out of order starts a new run."""
     rulesets = [ccrqof.load_ruleset(reference_date=day) for day in MONTHS]
     assert [len(run) for run in _same_packs(rulesets)] == [12, 12, 12, 12, 12]
     later = [ccrqof.load_ruleset(reference_date=day) for day in month_ends("2024-09", "2026-03")]
-    runs = _same_packs(later)
+    assert [len(run) for run in _same_packs(later)] == [7, 12]
+    cancer = [r.only(["CAN004", "CAN005"]) for r in later]
+    runs = _same_packs(cancer)
     assert [len(run) for run in runs] == [RUN_LENGTH, 19 - RUN_LENGTH]
     assert {r.status.value for r in runs[0]} == {"income_protected", "local_monitoring"}
     backwards = [rulesets[5], rulesets[3]]

@@ -35,7 +35,7 @@ def test_every_rule_case_passes_on_postgresql(postgres_backend, python_results):
         for patient, what, want, got in r.mismatches
     ]
     assert not failures, "\n".join(failures)
-    assert sum(len(found) for found in results.values()) == 164
+    assert sum(len(found) for found in results.values()) == 296  # 164 cancer, 132 screening
     for path, found in results.items():  # the same rules decided, patient by patient
         assert [r.deciding for r in found] == [r.deciding for r in python_results[path]]
 
@@ -93,4 +93,5 @@ def test_the_script_and_the_probe_run_on_the_warehouse(name, request, warehouse)
     merged = counts.merge(summary, on=["practice_code", "indicator"], suffixes=("", "_want"))
     assert len(merged) == len(summary)
     for column in ("register", "denominator", "numerator", "pcas", "exclusions"):
-        assert merged[column].astype(int).tolist() == merged[f"{column}_want"].tolist(), column
+        got, want = merged[column].astype("Int64"), merged[f"{column}_want"].astype("Int64")
+        assert got.tolist() == want.tolist(), column  # register: none for CS005/CS006

@@ -19,6 +19,7 @@ import yaml
 
 import ccrqof
 from ccrqof.codelists import illustrative_codelist
+from ccrqof.loading import choose_indicators
 from ccrqof.testing import Case, _extract, parse_drawn_table
 from ccrqof.worklist import Worklist, build_worklist, needed_from_list
 
@@ -64,8 +65,10 @@ def ruleset_for(case: dict):
 
 
 def worklist_for(case: dict) -> Worklist:
+    extract = extract_for(case)
     ruleset = ruleset_for(case)
-    evaluation = ccrqof.evaluate(extract_for(case), ruleset, illustrative_codelist())
+    run, _ = choose_indicators([ruleset], extract)  # as the command: the inputs present
+    evaluation = ccrqof.evaluate(extract, ruleset.only(run), illustrative_codelist())
     return build_worklist(
         evaluation, ccrqof.score(evaluation), case.get("indicators"), case.get("within")
     )

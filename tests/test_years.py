@@ -47,12 +47,20 @@ def test_a_years_packs_run_beside_the_retired_ones(rules_dir):
 
 
 def test_income_protection_was_the_cancer_indicators_own(rules_dir):
-    """2024-25 is a paid year whose cancer indicators were income protected: a rule set of
-    them alone is income protected, as before."""
+    """2024-25 is a paid year whose cancer indicators were income protected and whose
+    cervical screening was paid: a rule set of the cancer indicators alone is income protected,
+    as before, and each indicator's note is its own."""
     ruleset = load_ruleset(year="2024-25")
     assert ruleset.year.status == YearStatus.paid
-    assert ruleset.status == YearStatus.income_protected
+    assert ruleset.status == YearStatus.paid
+    assert ruleset.status_of("CS005") == YearStatus.paid
+    assert ruleset.only(["CAN004"]).status == YearStatus.income_protected
+    assert sorted(ruleset.only(["CAN004"]).packs) == ["CAN001", "CAN004"]  # with its register
     assert ruleset.year.status_of("TST001") == YearStatus.paid
+    groups = {indicators: (status, note) for _, status, indicators, note in ruleset.groups()}
+    assert groups[("CAN001", "CAN004", "CAN005")][0] == YearStatus.income_protected
+    assert "Income protected" in groups[("CAN001", "CAN004", "CAN005")][1]
+    assert groups[("CS005", "CS006")] == (YearStatus.paid, "")
 
 
 def test_points_and_series_rows_follow_each_indicators_status(rules_dir):
