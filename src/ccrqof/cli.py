@@ -19,8 +19,8 @@ from ccrqof.cli_inputs import (
 from ccrqof.cli_rules import rules
 from ccrqof.cli_sql import sql
 from ccrqof.entry import run
-from ccrqof.errors import UsageError
 from ccrqof.explanation import explain_patient
+from ccrqof.loading import named_indicators
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
 from ccrqof.readers import release_unused_memory
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
@@ -65,17 +65,9 @@ def _org_map(path: Path | None, by: str):
 
 
 def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | None:
-    """--indicators values (comma-separated or repeated) that this command can show, checked
-    (None: all of them)."""
-    chosen = tuple(dict.fromkeys(i.strip().upper() for g in given for i in g.split(",")))
-    chosen = tuple(i for i in chosen if i)
-    unknown = [i for i in chosen if i not in available]
-    if unknown:
-        raise UsageError(
-            f"--indicators {', '.join(unknown)}: not an indicator these rule packs can list "
-            f"here; choose from {', '.join(sorted(available))}"
-        )
-    return chosen or None
+    """--indicators values that this command can show, checked (None: all of them)."""
+    why = "--indicators {}: not an indicator these rule packs can list here"
+    return named_indicators(given or None, available, why)
 
 
 @cli.command()

@@ -30,6 +30,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal
 
 _received = 0  # the first signal's number
 _done = False  # the command has returned: no more unwinding
+_holding = False  # a native import is under way: the first signal waits for its end
 _ending = threading.Lock()  # taken, never released, by the thread that ends the process
 
 
@@ -63,7 +64,26 @@ def _on_signal(signum: int, frame) -> None:
     if _received or _done:
         end(_received or signum)
     _received = signum
-    raise Interrupted(signum)
+    if not _holding:
+        raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def held():
+    """The first signal waits until the body is done, then interrupts as usual: for a native
+    module's import (DuckDB's), which prints its own traceback if an exception passes through
+    it. A second signal, or the watcher's GRACE, still ends the process at once."""
+    global _holding
+    if _holding or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _holding = True
+    try:
+        yield
+    finally:
+        _holding = False
+    if _received and not _done:
+        raise Interrupted(_received)
 
 
 def _watch(fd: int) -> None:

@@ -167,8 +167,13 @@ def load(
 DETAIL_WORDS = {"sex": "sex", "date_of_birth": "date of birth"}
 
 
-def named_indicators(indicators: Iterable[str] | None, offered: set[str]) -> tuple[str, ...] | None:
-    """Chosen indicator names, upper-cased and checked (None: not chosen)."""
+def named_indicators(
+    indicators: Iterable[str] | None,
+    offered: set[str],
+    why: str = "indicators: {} is not an indicator of the rule packs for these dates",
+) -> tuple[str, ...] | None:
+    """Chosen indicator names (comma-separated or one per value), upper-cased and checked
+    against `offered`; None: none chosen. `why` words the error, {} the unknown names."""
     if indicators is None:
         return None
     if isinstance(indicators, str):
@@ -178,8 +183,7 @@ def named_indicators(indicators: Iterable[str] | None, offered: set[str]) -> tup
     unknown = [i for i in chosen if i not in offered]
     if unknown:
         raise UsageError(
-            f"indicators: {', '.join(unknown)} is not an indicator of the rule packs for these "
-            f"dates; choose from {', '.join(sorted(offered))}"
+            why.format(", ".join(unknown)) + f"; choose from {', '.join(sorted(offered))}"
         )
     return chosen or None
 

@@ -139,7 +139,10 @@ class DuckDBEngine:
         """An in-memory database. Work past the memory limit spills to `temp_directory`, or
         to a private folder in the system's temporary folder (never the working folder, which
         is DuckDB's own default), removed with the connection."""
-        import duckdb
+        from ccrqof.entry import held
+
+        with held():  # an interrupt mid-import would print DuckDB's own traceback
+            import duckdb
 
         spill = self.temp_directory
         if spill is None:
