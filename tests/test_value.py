@@ -13,6 +13,7 @@ from entry import run_main
 import ccrqof
 from ccrqof.errors import InputError, UsageError
 from ccrqof.value import (
+    VALUE_COLUMNS,
     estimate,
     parse_national,
     read_list_sizes,
@@ -190,3 +191,66 @@ def test_value_refuses_the_published_shape(tmp_path):
     events.write_text("patient_id,practice_code,code,date\n1,A81001,254837009,2023-01-10\n")
     code, _, err = run_main("calc", events, "--format", "published", "--value")
     assert code == 2 and "--value" in err
+
+
+def test_a_group_with_an_unvalued_practice_has_no_value_and_says_why():
+    """A sum that left a practice out would read as the whole PCN's: none, and the reason."""
+    ruleset = ccrqof.load_ruleset(year="2024-25")
+    practices = _summary([("A1", "CS005", 0, 7.0, "between"), ("B2", "CS005", 0, 3.5, "between")])
+    org = pd.DataFrame({"practice_code": ["A1", "B2"], "pcn_code": ["U1", "U1"]})
+    rolled = pd.DataFrame({"pcn_code": ["U1"], "indicator": ["CS005"], "points": [None]})
+    out, document = with_values(
+        rolled, practices, ruleset, pd.Series({"A1": 9964}), "test", None, "pcn", org
+    )
+    row = out.iloc[0]
+    assert pd.isna(row["value_gbp"]) and pd.isna(row["list_size"])
+    assert row["value_missing"] == "1 of 2 practices have points but no value (practice list size)"
+    assert document["totals"] == [
+        {"pcn_code": "U1", "value_gbp": None, "indicators_without_value": 1}
+    ]
+    assert list(out.columns[-len(VALUE_COLUMNS) :]) == list(VALUE_COLUMNS)
+
+
+def test_value_json_is_strict_json_when_no_figure_is_known(tmp_path):
+    """2025-26's national average list size is unknown: totals are null, never NaN."""
+    events = tmp_path / "events.csv"
+    events.write_text("patient_id,practice_code,code,date\n1,A81001,254837009,2023-01-10\n")
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        "patient_id,practice_code,registration_date,sex,date_of_birth\n"
+        "1,A81001,2000-01-01,F,1980-05-01\n"
+    )
+    code, out, err = run_main(
+        "calc", events, "--patients", patients, "--as-of", "2026-03-31", "--value",
+        "--format", "json",
+    )  # fmt: skip
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    assert code == 0, err
+    document = json.loads(out, parse_constant=refuse)
+    assert document["value"]["totals"] == [
+        {"practice_code": "A81001", "value_gbp": None, "indicators_without_value": 2}
+    ]
+
+
+def test_list_sizes_file_edge_cases(tmp_path):
+    path = tmp_path / "sizes.csv"
+    path.write_text("")
+    with pytest.raises(InputError, match="is empty"):
+        read_list_sizes(path)
+    path.write_text("practice_code,list_size\nA81001,\u00b2\n")  # a digit, but not 0-9
+    with pytest.raises(InputError, match="line 2, column 'list_size'"):
+        read_list_sizes(path)
+    path.write_text("practice_code,list_size\nA81001,5012\n,\n,\n")  # a spreadsheet's tail
+    assert read_list_sizes(path).to_dict() == {"A81001": 5012}
+
+
+def test_a_prevalence_for_no_register_is_refused(tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("patient_id,practice_code,code,date\n1,A81001,254837009,2023-01-10\n")
+    code, _, err = run_main(
+        "calc", events, "--year", "2024-25", "--value", "--national", "prevalence.CAN01=0.03"
+    )
+    assert code == 2 and "CAN01 is not a register of these rules" in err

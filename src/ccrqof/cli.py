@@ -25,7 +25,7 @@ from ccrqof.organisations import LEVELS, check_level, published, read_org_map, s
 from ccrqof.readers import release_unused_memory
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters.console import Stages, deliver, warn
-from ccrqof.reporters.documents import dump_json, input_counts, write_frame
+from ccrqof.reporters.documents import dump_json, indicator_rules, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.patients import (
     explanation_document,
@@ -144,6 +144,7 @@ def calc(
     if with_value and fmt == "published":
         raise click.UsageError("--value adds columns NHS Digital's published shape has not")
     given = value.parse_national(national)
+    value.check_national(given, ruleset_of(inputs) if given else None)
     check_inputs_outputs(
         inputs,
         org_map,
@@ -191,6 +192,10 @@ def calc(
             write_frame(patient_outcomes(evaluation), patients_out)
     for notice in [*evaluation.notices, *notices]:
         warn(notice)
+    if worth is not None and fmt in ("csv", "parquet"):  # a file holds no caveats: say them
+        warn(f"value_gbp is an {worth['label']}")
+        for note in worth["notes"]:
+            warn(note)
     if fmt == "table":
         lines = input_lines(input_counts(evaluation, extract.report))
 
@@ -236,11 +241,13 @@ def worklist(inputs: Inputs, within_days, fmt, output) -> None:
     result = build_worklist(evaluation, ccrqof.score(evaluation), indicator, within_days)
     reference = ruleset.reference_date.isoformat()
     if fmt == "json":
-        deliver(output, dump_json(worklist_document(result, reference, ruleset.year.year)))
+        document = worklist_document(result, reference, ruleset.year.year)
+        document["indicators"] = indicator_rules(ruleset)  # each one's rules' year and status
+        deliver(output, dump_json(document))
     elif fmt in ("csv", "parquet"):
         deliver(output, worklist_frame(result), fmt)
     else:
-        deliver(output, lambda c: render_worklist(c, result, reference, ruleset.year.year))
+        deliver(output, lambda c: render_worklist(c, result, reference, ruleset.described()))
 
 
 @cli.command()

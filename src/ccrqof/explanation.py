@@ -63,6 +63,7 @@ class PatientExplanation:
     ruleset: str
     timeline: list[dict]
     indicators: list[IndicatorExplanation]
+    rules: str = ""  # in words, each indicator's rules' year where they differ
 
 
 def _day(day) -> str:
@@ -196,6 +197,7 @@ def explain_one(trace: PatientTrace, practice_code) -> PatientExplanation:
         ruleset=ruleset.year.year,
         timeline=_timeline(own(trace.timeline), to_day(ruleset.reference_date), words_of(ruleset)),
         indicators=indicators,
+        rules=ruleset.described(),
     )
 
 

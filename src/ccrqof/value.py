@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ccrqof.errors import InputError, UsageError
+from ccrqof.organisations import NOT_MAPPED
 from ccrqof.rules import RuleSet
 from ccrqof.rules.model import YearStatus
 
@@ -93,6 +94,21 @@ def parse_national(values: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
+def check_national(given: dict[str, float], ruleset: RuleSet | None) -> None:
+    """A prevalence given for a register no indicator has (a typo such as CAN01) is an
+    error, not a figure silently unused."""
+    if ruleset is None:
+        return
+    registers = {p.indicator for p in ruleset.packs.values() if p.is_register}
+    for name in given:
+        register = name.removeprefix("prevalence.")
+        if name.startswith("prevalence.") and register not in registers:
+            raise UsageError(
+                f"--national {name}: {register} is not a register of these rules; registers: "
+                f"{', '.join(sorted(registers)) or 'none'}"
+            )
+
+
 def national_figures(ruleset: RuleSet, year: str, given: dict[str, float]) -> NationalFigures:
     """The figures for the year whose rules scored an indicator: the pack's year.yaml, with
     the user's `--national` values in their place."""
@@ -135,7 +151,11 @@ def read_list_sizes(path: Path) -> pd.Series:
     """A CSV of practice_code, list_size (the registered list, for an extract that holds only
     the patients the rules need). A bad row stops the run with its line and column."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError("is empty: it needs practice_code and list_size", file=str(path)) from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputError(
             f"cannot read it as CSV ({exc.__class__.__name__})", file=str(path)
@@ -148,10 +168,12 @@ def read_list_sizes(path: Path) -> pd.Series:
             )
     codes = frame[columns["practice_code"]].str.strip().str.upper()
     sizes = frame[columns["list_size"]].str.strip().str.replace(",", "", regex=False)
-    for row, (code, size) in enumerate(zip(codes, sizes, strict=True), start=2):
+    blank = (codes == "") & (sizes == "")  # empty rows a spreadsheet leaves at the end
+    codes, sizes = codes[~blank], sizes[~blank]
+    for row, code, size in zip(codes.index + 2, codes, sizes, strict=True):
         if not code:
             raise InputError("practice_code is blank", file=str(path), line=row)
-        if not size.isdigit() or int(size) == 0:
+        if not (size.isascii() and size.isdigit()) or int(size) == 0:
             raise InputError(
                 "list_size must be a whole number of patients above 0",
                 file=str(path),
@@ -159,7 +181,7 @@ def read_list_sizes(path: Path) -> pd.Series:
                 column=columns["list_size"],
             )
     if codes.duplicated().any():
-        row = int(np.flatnonzero(codes.duplicated().to_numpy())[0]) + 2
+        row = int(codes.index[codes.duplicated()][0]) + 2
         raise InputError("a practice_code appears twice", file=str(path), line=row)
     return pd.Series(sizes.astype("int64").to_numpy(), index=codes.to_numpy(), name="list_size")
 
@@ -260,7 +282,9 @@ def totals(frame: pd.DataFrame, group: str) -> pd.DataFrame:
         value_gbp=("value_gbp", lambda v: v.sum(min_count=1)),
         indicators_without_value=("unvalued", "sum"),
     )
-    return summed.reset_index()
+    summed["indicators_without_value"] = summed["indicators_without_value"].astype(int)
+    summed = summed.reset_index().astype(object)
+    return summed.where(summed.notna(), None)  # JSON has no NaN: no value is null
 
 
 def with_values(
@@ -288,16 +312,39 @@ def with_values(
     else:
         group = f"{by}_code"
         codes = org_map.set_index("practice_code")[group]
-        per_practice[group] = per_practice["practice_code"].map(codes).fillna("(not in org map)")
+        per_practice[group] = per_practice["practice_code"].map(codes).fillna(NOT_MAPPED)
         per_practice["value_gbp"] = pd.to_numeric(per_practice["value_gbp"], errors="coerce")
         per_practice["list_size"] = pd.to_numeric(per_practice["list_size"], errors="coerce")
+        per_practice["unvalued"] = per_practice["value_gbp"].isna() & per_practice["points"].notna()
+        per_practice["unsized"] = per_practice["list_size"].isna()
         summed = per_practice.groupby([group, "indicator"]).agg(
-            list_size=("list_size", lambda v: v.sum(min_count=1)),
+            list_size=("list_size", "sum"),
             value_gbp=("value_gbp", lambda v: v.sum(min_count=1)),
+            unvalued=("unvalued", "sum"),
+            unsized=("unsized", "sum"),
+            practices=("practice_code", "size"),
+            reasons=("value_missing", lambda v: "; ".join(sorted({x for x in v if x}))),
         )
-        out = summary.join(summed, on=[group, "indicator"])
+        # a group's value is whole or none: a sum leaving practices out would read as theirs
+        partial = summed["unvalued"] > 0
+        summed["value_missing"] = [
+            f"{k} of {n} practices have points but no value ({why})" if k else None
+            for k, n, why in zip(
+                summed["unvalued"], summed["practices"], summed["reasons"], strict=True
+            )
+        ]
+        summed["value_gbp"] = summed["value_gbp"].where(~partial)
+        summed["list_size"] = summed["list_size"].astype("Int64").where(summed["unsized"] == 0)
+        out = summary.join(
+            summed[["list_size", "value_gbp", "value_missing"]], on=[group, "indicator"]
+        )
         for name in VALUE_COLUMNS:
             if name not in out:
                 out[name] = None
+        out = out[[c for c in out.columns if c not in VALUE_COLUMNS] + list(VALUE_COLUMNS)]
     document["totals"] = totals(per_practice, group).to_dict("records")
+    if by != "practice":  # totals per group, whole or none, as its rows
+        for total in document["totals"]:
+            if total["indicators_without_value"]:
+                total["value_gbp"] = None
     return out, document

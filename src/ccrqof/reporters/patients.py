@@ -55,7 +55,9 @@ def _rows(frame: pd.DataFrame, name: str, columns) -> list[dict]:
 def render_worklist(
     console: Console, worklist: Worklist, reference_date: str, ruleset: str = ""
 ) -> None:
-    rules = f" (QOF {ruleset} rules)" if ruleset else ""
+    rules = (
+        f" ({ruleset if ruleset.startswith('QOF') else f'QOF {ruleset} rules'})" if ruleset else ""
+    )
     console.print(
         Text.assemble(
             ("Worklist at ", "bold"),
@@ -156,7 +158,8 @@ def render_explanations(console: Console, explanations: list[PatientExplanation]
             Text.assemble(
                 ("Patient ", "bold"),
                 (e.patient_id, "bold cyan"),
-                f" at practice {e.practice_code or '(no practice code)'} — QOF {e.ruleset} rules, "
+                f" at practice {e.practice_code or '(no practice code)'} — "
+                f"{e.rules or f'QOF {e.ruleset} rules'}, "
                 f"reference date {e.reference_date}",
             )
         )

@@ -117,6 +117,8 @@ def render_summary(
         console.print()
         for register in registers.to_dict("records"):
             console.print(_heading(practice, register))
+        if registers.empty:  # no register ran (--indicators CS005): the practice alone
+            console.print(Text.assemble(("Practice ", "bold"), (practice, "bold cyan")))
         console.print(_practice_table(rows[rows["status"] != scoring.REGISTER]))
     for line in input_lines:
         console.print(Text(line, style="dim"))

@@ -72,6 +72,19 @@ class RuleSet:
             out.append((year, status, tuple(indicators), info.note_for(status)))
         return out
 
+    def described(self) -> str:
+        """The rules in words for a header: 'QOF 2024-25 rules', or one part per rules' year
+        and status when they differ ('QOF 2026-27 rules for CS005, CS006; QOF 2024-25 rules,
+        local monitoring, for CAN001, CAN004, CAN005')."""
+        groups = self.groups()
+        if len(groups) == 1:
+            return f"QOF {groups[0][0]} rules"
+        parts = []
+        for year, status, indicators, _ in groups:
+            how = "" if status == YearStatus.paid else f", {status.value.replace('_', ' ')},"
+            parts.append(f"QOF {year} rules{how} for {', '.join(indicators)}")
+        return "; ".join(parts)
+
     def only(self, indicators) -> RuleSet:
         """These indicators and the registers they need (a pack's population), nothing else."""
         wanted = set(indicators)
