@@ -184,3 +184,24 @@ def test_a_test_leaves_the_window_the_first_day_it_no_longer_counts(months):
 
     assert counts_at(leaves - np.timedelta64(1, "D")).all()
     assert not counts_at(leaves).any()
+
+
+def test_an_extract_built_without_the_readers_is_judged_by_what_it_holds():
+    """choose_indicators on an Extract made by ccrqof.schemas (a library user's): sex and
+    date of birth count as present when they hold a value."""
+    import datetime as dt
+
+    import ccrqof
+    from ccrqof import schemas
+    from ccrqof.loading import choose_indicators
+
+    events = {"patient_id": ["a"], "cluster": ["SMEAR_COD"], "date": [dt.date(2024, 1, 10)]}
+    ruleset = ccrqof.load_ruleset(year="2024-25")
+    bare = {"patient_id": ["a"], "registration_date": [dt.date(2000, 1, 1)]}
+    with_details = {**bare, "sex": ["F"], "date_of_birth": [dt.date(1990, 1, 1)]}
+    run, said = choose_indicators(
+        [ruleset], schemas.extract(events, with_details, has_practice=False)
+    )
+    assert "CS005" in run and said == ""
+    run, said = choose_indicators([ruleset], schemas.extract(events, bare, has_practice=False))
+    assert "CS005" not in run and said.startswith("CS005, CS006 not computed")

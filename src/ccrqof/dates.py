@@ -58,6 +58,12 @@ def age_at(birth: np.ndarray, day: np.datetime64) -> np.ndarray:
     return np.where(np.isnat(birth), -1, years)
 
 
+def registered_on(start: np.ndarray, end: np.ndarray, day: np.datetime64) -> np.ndarray:
+    """Registrations open on `day` (rules.md §2): started on or before it and not ended on or
+    before it (a deregistration dated `day` means not registered)."""
+    return (start <= day) & (np.isnat(end) | (end > day))
+
+
 def add_days(days: np.ndarray | np.datetime64, n: int) -> np.ndarray:
     return np.asarray(days, dtype="datetime64[D]") + np.timedelta64(n, "D")
 

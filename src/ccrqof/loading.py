@@ -197,22 +197,32 @@ def choose_indicators(
     column the patients file lacks (CS005: sex, date of birth) is an error. With none chosen,
     every indicator whose inputs are present runs: an extract without sex and dates of birth
     scores the cancer indicators and says in one line that CS005/CS006 were not computed."""
-    present = extract.report.patient_details
+    present = set(extract.report.patient_details)  # the columns the readers were given
+    if extract.patients is not None:  # an extract built without the readers: what it holds
+        present |= {
+            c for c in DETAIL_WORDS if c in extract.patients and extract.patients[c].notna().any()
+        }
     needs: dict[str, tuple[str, ...]] = {}
     for ruleset in rulesets:
         for indicator in ruleset.packs:
             needs.setdefault(indicator, ruleset.needs(indicator))
     lacking = {i: [c for c in cols if c not in present] for i, cols in needs.items()}
-    where = "there is no patients file" if extract.patients is None else "the patients file has no"
+
+    def why(missing: list[str]) -> str:
+        if extract.patients is None:
+            return f"each patient's {_words(missing)}, and there is no patients file"
+        return (
+            f"each patient's {_words(missing)}, and the patients file has no "
+            f"{' or '.join(missing)} column"
+        )
+
+    fix = "give --patients with those columns (or map them with --column)"
     if chosen is not None:
         for indicator in chosen:
             if missing := lacking[indicator]:
-                columns = " or ".join(missing)
                 raise UsageError(
-                    f"{indicator} needs each patient's {_words(missing)}, and "
-                    + (where if extract.patients is None else f"{where} {columns} column")
-                    + "; give --patients with those columns (or map them with --column), or "
-                    "leave it out of the chosen indicators"
+                    f"{indicator} needs {why(missing)}; {fix}, or leave it out of the chosen "
+                    "indicators"
                 )
         wanted = set(chosen)
         for ruleset in rulesets:
@@ -225,14 +235,12 @@ def choose_indicators(
     missing = sorted({c for i in skipped for c in lacking[i]}, key=list(DETAIL_WORDS).index)
     if not run:
         raise UsageError(
-            f"no indicator can be computed: {', '.join(skipped)} need each patient's "
-            f"{_words(missing)}, and "
-            + (where if extract.patients is None else f"{where} {' or '.join(missing)} column")
+            f"no indicator can be computed: {', '.join(skipped)} need {why(missing)}; {fix}"
         )
-    return run, (
-        f"{', '.join(skipped)} not computed: they need each patient's {_words(missing)}, and "
-        + (where if extract.patients is None else f"{where} {' or '.join(missing)} column")
-        + " (choose indicators with --indicators)"
+    return (
+        run,
+        f"{', '.join(skipped)} not computed: they need {why(missing)} "
+        "(choose indicators with --indicators)",
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ccrqof.dates import registered_on
 from ccrqof.errors import InputError, UsageError
 from ccrqof.organisations import NOT_MAPPED
 from ccrqof.rules import RuleSet
@@ -142,7 +143,7 @@ def registered_list_sizes(patients: pd.DataFrame | None, reference_date: dt.date
     day = np.datetime64(reference_date, "s")
     start = patients["registration_date"].to_numpy("datetime64[s]")
     end = patients["deregistration_date"].to_numpy("datetime64[s]")
-    on = (start <= day) & (np.isnat(end) | (end > day))
+    on = registered_on(start, end, day)
     registered = patients.loc[on, ["practice_code", "patient_id"]].drop_duplicates()
     return registered.groupby("practice_code")["patient_id"].size().rename("list_size")
 

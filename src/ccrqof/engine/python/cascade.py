@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ccrqof.dates import NaT
+from ccrqof.dates import NaT, registered_on
 from ccrqof.engine import EVIDENCE_COLUMNS, Evaluation
 from ccrqof.engine.python.handlers import Timeline, holds, patient_date, population
 from ccrqof.engine.python.prepare import Prepared
@@ -34,7 +34,7 @@ def registered_at(prepared: Prepared, timeline: Timeline) -> tuple[np.ndarray, n
     regs = prepared.registrations
     start = regs["registration_date"].to_numpy("datetime64[D]")
     end = regs["deregistration_date"].to_numpy("datetime64[D]")
-    current = (start <= timeline.R) & (np.isnat(end) | (end > timeline.R))
+    current = registered_on(start, end, timeline.R)
     keys = regs["pkey"].to_numpy()[current]
     reg_dat = np.full(n, NaT)
     if len(keys):
