@@ -20,6 +20,7 @@ import pytest
 from entry import run_main
 
 import ccrqof
+from ccrqof import measures
 from ccrqof.engine.sql.spark import SparkEngine
 from ccrqof.rules.loader import BUNDLED, RuleSet
 from ccrqof.synthetic import make_extract
@@ -139,6 +140,13 @@ def test_a_series_on_spark_is_duckdbs(spark, files):
     handle = spark.prepare(extract, codelist, rulesets)
     got = spark.evaluate_series(handle, rulesets)
     got.append(spark.evaluate(handle, rulesets[0]))  # and back to one date on the same handle
+    # the measures beside the indicators: cohorts from the outcome rows, activity by its query
+    last = rulesets[-1]
+    mine = measures.for_month(spark, handle, spark.evaluate(handle, last))
+    duck_handle = duckdb.prepare(extract, codelist, rulesets)
+    theirs = measures.for_month(duckdb, duck_handle, duckdb.evaluate(duck_handle, last))
+    assert theirs["count"].sum() > 0
+    pd.testing.assert_frame_equal(mine, theirs)
     keys = ["practice_code", "indicator", "outcome", "field"]
     for mine, theirs in zip(got, [*want, want[0]], strict=True):
         assert len(theirs.tallies) > 10

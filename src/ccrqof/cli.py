@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import click
 
 import ccrqof
-from ccrqof import value
+from ccrqof import measures, value
 from ccrqof.cli_inputs import (
     Inputs,
     check_inputs_outputs,
@@ -18,12 +19,14 @@ from ccrqof.cli_inputs import (
 )
 from ccrqof.cli_rules import rules
 from ccrqof.cli_sql import sql
+from ccrqof.dates import last_complete_month
 from ccrqof.entry import run
 from ccrqof.explanation import explain_patient
 from ccrqof.loading import named_indicators
 from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
 from ccrqof.readers import release_unused_memory
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
+from ccrqof.reporters import measures as measures_view
 from ccrqof.reporters.console import Stages, deliver, warn
 from ccrqof.reporters.documents import dump_json, indicator_rules, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
@@ -124,9 +127,34 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     help="For --value: a national figure the rule pack lacks or you know better: "
     "pound_per_point, average_list_size or prevalence.CAN001 (a fraction). Repeatable.",
 )
+@click.option(
+    "--measures",
+    "with_measures",
+    is_flag=True,
+    help="Also show the measures that show change quickly: cohorts by month of diagnosis "
+    "(closed and so far) and this month's reviews, support discussions, invitations and PCA "
+    "codes per 1,000 on the register (docs/explanation-measures.md).",
+)
+@click.option(
+    "--measures-out",
+    type=click.Path(path_type=Path),
+    help="Write the measures, one row per group, measure and month, to this file (.csv or "
+    ".parquet); implies --measures.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def calc(
-    inputs: Inputs, fmt, output, patients_out, org_map, by, with_value, list_sizes, national, quiet
+    inputs: Inputs,
+    fmt,
+    output,
+    patients_out,
+    org_map,
+    by,
+    with_value,
+    list_sizes,
+    national,
+    with_measures,
+    measures_out,
+    quiet,
 ) -> None:
     """Score CAN001, CAN004, CAN005, CS005 and CS006 for every practice in EVENTS.
 
@@ -145,6 +173,7 @@ def calc(
         raise click.UsageError("--value adds columns NHS Digital's published shape has not")
     given = value.parse_national(national)
     value.check_national(given, ruleset_of(inputs) if given else None)
+    with_measures = with_measures or measures_out is not None
     check_inputs_outputs(
         inputs,
         org_map,
@@ -152,6 +181,7 @@ def calc(
         output=output,
         patients_out=patients_out,
         rejects=inputs.rejects,
+        measures_out=measures_out,
     )
     organisations = _org_map(org_map, by)
     sizes = value.read_list_sizes(list_sizes) if list_sizes is not None else None
@@ -159,9 +189,14 @@ def calc(
         stages.start("Reading")
         ruleset, extract, codelist, _ = load_inputs(inputs, on_file=stages.file_read)
         stages.start("Applying the rules")
-        evaluation = ccrqof.evaluate(extract, ruleset, codelist, engine=inputs.chosen_engine())
+        engine = inputs.chosen_engine()
+        handle = engine.prepare(extract, codelist, [ruleset])
+        evaluation = engine.evaluate(handle, ruleset)
         stages.start("Scoring")
         summary, notices = summarise(evaluation, by, organisations)
+        quick = None
+        if with_measures:
+            quick = measures.for_month(engine, handle, evaluation, by, organisations)
         worth = None
         if with_value:
             source = (
@@ -180,6 +215,8 @@ def calc(
             document = json_document(evaluation, summary, extract.report, ccrqof.__version__)
             if worth is not None:
                 document["value"] = worth
+            if quick is not None:
+                document["measures"] = records_of(quick)
             deliver(output, dump_json(document))
         elif fmt in ("csv", "parquet", "published"):
             shape = published if fmt == "published" else flat_summary
@@ -190,6 +227,8 @@ def calc(
             deliver(output, shape(summary, evaluation.ruleset), kind)
         if patients_out is not None:
             write_frame(patient_outcomes(evaluation), patients_out)
+        if measures_out is not None:
+            write_frame(quick, measures_out)
     for notice in [*evaluation.notices, *notices]:
         warn(notice)
     if worth is not None and fmt in ("csv", "parquet"):  # a file holds no caveats: say them
@@ -203,6 +242,8 @@ def calc(
             render_summary(console, evaluation, summary, lines)
             if worth is not None:
                 render_value(console, summary, worth)
+            if quick is not None:
+                measures_view.render_month(console, quick)
 
         deliver(output, table)
 
@@ -291,7 +332,12 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
 @cli.command()
 @input_options
 @click.option("--from", "start", required=True, metavar="YYYY-MM", help="First month.")
-@click.option("--to", "end", required=True, metavar="YYYY-MM", help="Last month.")
+@click.option(
+    "--to",
+    "end",
+    metavar="YYYY-MM",
+    help="Last month. Default: the last complete month (the month before today's).",
+)
 @click.option(
     "--every",
     type=click.Choice(["month", "quarter"]),
@@ -318,8 +364,34 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     type=click.Path(path_type=Path),
     help="Also draw achievement over time to FILE.svg, FILE.png or FILE.html.",
 )
+@click.option(
+    "--measures",
+    "with_measures",
+    is_flag=True,
+    help="Also show the measures that show change quickly: cohorts by month of diagnosis and "
+    "activity per month (docs/explanation-measures.md); --chart draws the cohorts too.",
+)
+@click.option(
+    "--measures-out",
+    type=click.Path(path_type=Path),
+    help="Write the measures, one row per group, measure and month, to this file (.csv or "
+    ".parquet); implies --measures.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-def trend(inputs: Inputs, start, end, every, org_map, by, fmt, output, chart, quiet) -> None:
+def trend(
+    inputs: Inputs,
+    start,
+    end,
+    every,
+    org_map,
+    by,
+    fmt,
+    output,
+    chart,
+    with_measures,
+    measures_out,
+    quiet,
+) -> None:
     """The indicators at every month end from --from to --to, from one read of EVENTS.
 
     Each month end uses the rules of the QOF year containing it; from April 2025 the 2024-25
@@ -327,14 +399,23 @@ def trend(inputs: Inputs, start, end, every, org_map, by, fmt, output, chart, qu
     """
     if inputs.year or inputs.as_of:
         raise click.UsageError("trend takes --from and --to, not --year or --as-of")
+    end = end or last_complete_month(dt.date.today())
     days = month_ends(start, end, every)
+    with_measures = with_measures or measures_out is not None
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    check_inputs_outputs(inputs, org_map, output=output, rejects=inputs.rejects, chart=chart)
+    check_inputs_outputs(
+        inputs,
+        org_map,
+        output=output,
+        rejects=inputs.rejects,
+        chart=chart,
+        measures_out=measures_out,
+    )
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(inputs.indicators, {p for r in rulesets for p in r.packs})
@@ -353,16 +434,26 @@ def trend(inputs: Inputs, start, end, every, org_map, by, fmt, output, chart, qu
         del extract  # keyed: what the series reads is the engine's now
         release_unused_memory()
         stages.start(f"Evaluating {len(days)} month ends")
+        shown = chosen or run
         frame = series(
             engine,
             handle,
             days,
-            chosen or run,
+            rulesets[-1].only(shown).packs.keys() if with_measures else shown,
             by,
             organisations,
             rules_dir=inputs.rules_dir,
             progress=lambda done: stages.detail(f"{done} of {len(days)}"),
         )
+        quick = None
+        if with_measures:  # the registers, read for the activity rates, are then left out
+            stages.start("Measures")
+            last = engine.evaluate(handle, rulesets[-1])
+            months = [day.strftime("%Y-%m") for day in days]
+            if every != "month":  # activity and cohorts of every month in the range
+                months = measures.months_between(days[0].replace(day=1), days[-1])
+            quick = measures.for_series(engine, handle, last, months, frame, by, organisations)
+            frame = frame[frame["indicator"].isin(list(shown))].reset_index(drop=True)
         if chart is not None:
             stages.start("Drawing")
             thresholds = {
@@ -377,13 +468,23 @@ def trend(inputs: Inputs, start, end, every, org_map, by, fmt, output, chart, qu
             write_chart(frame, thresholds, chart, retirement)
     for notice in handle.notices:
         warn(notice)
+    if measures_out is not None:
+        write_frame(quick, measures_out)
     if fmt == "json":
-        records = records_of(frame)  # full precision, as calc's JSON
-        deliver(output, dump_json({"ccrqof_version": ccrqof.__version__, "series": records}))
+        document = {"ccrqof_version": ccrqof.__version__, "series": records_of(frame)}
+        if quick is not None:
+            document["measures"] = records_of(quick)
+        deliver(output, dump_json(document))  # full precision, as calc's JSON
     elif fmt in ("csv", "parquet"):
         deliver(output, frame.drop(columns=[c for c in frame.columns if c == "breakdown"]), fmt)
     else:
-        deliver(output, lambda console: render_trend(console, frame))
+
+        def table(console) -> None:
+            render_trend(console, frame)
+            if quick is not None:
+                measures_view.render_series(console, quick)
+
+        deliver(output, table)
 
 
 def main() -> None:

@@ -142,3 +142,9 @@ def iso(day: np.datetime64 | dt.date | None) -> str | None:
 def human(day: dt.date) -> str:
     """'31 Mar 2024': the form a practice manager reads without thinking about day/month order."""
     return f"{day.day} {day.strftime('%b %Y')}"
+
+
+def last_complete_month(today: dt.date) -> str:
+    """YYYY-MM of the month before `today`'s: the latest month that has ended."""
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{first.year:04d}-{first.month:02d}"

@@ -9,6 +9,7 @@ every engine. The tables' columns are below; docs/explanation-architecture.md dr
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ STEP_COLUMNS = (
 )
 TIMELINE_COLUMNS = ("practice_code", "patient_id", "date", "kind", "cluster", "code", "episode")
 TALLY_COLUMNS = ("practice_code", "indicator", "outcome", "field", "n")
+ACTIVITY_COLUMNS = ("practice_code", "measure", "month", "count")
 
 
 def outcome_columns(ruleset: RuleSet) -> tuple[str, ...]:
@@ -166,6 +168,14 @@ class Engine(Protocol):
         self, handle: Any, ruleset: RuleSet, patient_id: str, practice_code: str | None = None
     ) -> PatientTrace: ...
 
+    def activity(
+        self, handle: Any, measures: dict[str, tuple[str, ...]], first: dt.date, last: dt.date
+    ) -> pd.DataFrame:
+        """Entries recorded from `first` to `last` in each measure's clusters, per practice
+        and month (ACTIVITY_COLUMNS; month as YYYY-MM): one patient's entries on one day count
+        once. Months and practices without entries have no row."""
+        ...
+
 
 def evaluate_each(
     engine: Engine,
@@ -224,6 +234,7 @@ def get_engine(name: str | Engine | None = None, **options) -> Engine:
 
 
 __all__ = [
+    "ACTIVITY_COLUMNS",
     "DEFAULT_ENGINE",
     "ENGINES",
     "EVIDENCE_COLUMNS",

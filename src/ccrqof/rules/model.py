@@ -354,6 +354,44 @@ class Recall(Frozen):
         return np.where(back >= dates, moved, moved + np.timedelta64(1, "D"))
 
 
+def _months_value(value: object) -> object:
+    """'3 months' -> 3 (a window in whole calendar months, as the rules count them)."""
+    if isinstance(value, str):
+        found = re.fullmatch(r"\s*(\d+)\s*months?\s*", value)
+        if not found:
+            raise ValueError(f"expected a window such as '3 months', got {value!r}")
+        return int(found.group(1))
+    return value
+
+
+class CohortMeasure(Frozen):
+    """Of the patients whose `entry` date (diagnosis) falls in a month, the share whose
+    `outcome` date is within `within` months of it (on or before entry + within, as the
+    indicator's numerator rule counts). It shows a fall in activity within months, where the
+    QOF indicator's 12- or 24-month population spreads it over a year or two
+    (docs/explanation-measures.md)."""
+
+    measure: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    title: str
+    entry: str
+    outcome: str
+    within: Annotated[int, Field(gt=0, description="months, written '3 months'")]
+
+    _within = field_validator("within", mode="before")(lambda v: _months_value(v))
+
+
+class Measures(Frozen):
+    """Measures that show change quickly, beside (never instead of) the indicator: a cohort
+    measure by month of diagnosis, and entries recorded per month (`activity`: a name such as
+    `reviews` for the clusters whose entries it counts; one patient's entries on one day count
+    once), per 1,000 patients on the indicator's register."""
+
+    cohort: CohortMeasure | None = None
+    activity: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], tuple[str, ...]] = Field(
+        default_factory=dict
+    )
+
+
 class Thresholds(Frozen):
     lower: float = Field(ge=0, le=1)
     upper: float = Field(ge=0, le=1)
@@ -392,6 +430,11 @@ class IndicatorPack(Frozen):
         description="plain words for the pack's clusters and dates, as explanations and "
         "worklists say them (CAN_COD: cancer diagnosis; CAN_DAT: diagnosis)",
     )
+    measures: Measures | None = Field(
+        None,
+        description="measures that show change quickly beside the indicator: a cohort "
+        "measure by month of diagnosis and entries recorded per month",
+    )
 
     def word(self, name: str) -> str:
         """The pack's words for a cluster or date, or its name when it gives none."""
@@ -417,8 +460,10 @@ class IndicatorPack(Frozen):
         return self.population.indicator if isinstance(self.population, RegisterOf) else None
 
     def clusters(self) -> set[str]:
-        """Every cluster the pack reads, in its dates and its rules."""
+        """Every cluster the pack reads, in its dates, its rules and its activity measures."""
         found = set().union(*(d.clusters() for d in self.dates.values()))
+        if self.measures is not None:
+            found = found.union(*self.measures.activity.values())
         return found.union(*(r.when.clusters() for r in self.rules))
 
     def evidence(self) -> list[Evidence]:
@@ -527,6 +572,20 @@ class IndicatorPack(Frozen):
                 raise ValueError(f"due_by.missing: {self.due_by.missing} is not a patient date")
             if missing := undefined({self.due_by.deadline.anchor} - {None}):
                 raise ValueError(f"due_by.deadline uses undefined date {missing}")
+        if self.measures is not None:
+            cohort = self.measures.cohort
+            if cohort is not None:
+                for name in (cohort.entry, cohort.outcome):
+                    if name not in self.outcome_dates:
+                        raise ValueError(
+                            f"measures.cohort uses {name}: list it in outcome_dates, so the "
+                            "measure reads it from the outcome rows"
+                        )
+            if self.measures.activity and self.register is None:
+                raise ValueError(
+                    "measures.activity counts per 1,000 on a register: the pack's "
+                    "population must be a register"
+                )
         if self.recall is not None:
             if self.due_by is not None:
                 raise ValueError("a pack has due_by (a deadline per patient) or recall, not both")

@@ -6,6 +6,7 @@ cascades at any reference date with one handler per rule-model node (handlers.py
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 
 from ccrqof.codelists import Codelist
 from ccrqof.engine import (
+    ACTIVITY_COLUMNS,
     STEP_COLUMNS,
     TIMELINE_COLUMNS,
     Evaluation,
@@ -101,6 +103,38 @@ class PythonEngine:
             pd.DataFrame(steps, columns=list(STEP_COLUMNS)),
             _timeline(sub),
         )
+
+    def activity(
+        self,
+        handle: Prepared,
+        measures: dict[str, tuple[str, ...]],
+        first: dt.date,
+        last: dt.date,
+    ) -> pd.DataFrame:
+        """Entries per practice, measure and month (the Engine protocol's `activity`)."""
+        in_range = (handle.day >= np.datetime64(first, "D")) & (
+            handle.day <= np.datetime64(last, "D")
+        )
+        practices = handle.patients["practice_code"].to_numpy(object)
+        frames = []
+        for measure, clusters in measures.items():
+            keep = in_range & np.isin(handle.cluster, handle.cluster_ids(clusters))
+            days = pd.DataFrame({"pkey": handle.pkey[keep], "day": handle.day[keep]})
+            days = days.drop_duplicates()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "practice_code": practices[days["pkey"].to_numpy()],
+                        "measure": measure,
+                        "month": days["day"].to_numpy("datetime64[M]").astype(str),
+                    }
+                )
+            )
+        rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if rows.empty:
+            return pd.DataFrame(columns=list(ACTIVITY_COLUMNS)).astype({"count": "int64"})
+        counted = rows.groupby(["practice_code", "measure", "month"], dropna=False).size()
+        return counted.reset_index(name="count").astype({"count": "int64"})
 
 
 def _timeline(sub: Prepared) -> pd.DataFrame:

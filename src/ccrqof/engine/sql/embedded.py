@@ -8,6 +8,7 @@ extracts larger than memory.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 import weakref
@@ -23,6 +24,7 @@ from sqlglot import exp
 from ccrqof import schemas
 from ccrqof.codelists import Codelist
 from ccrqof.engine import (
+    ACTIVITY_COLUMNS,
     EVIDENCE_COLUMNS,
     STEP_COLUMNS,
     TALLY_COLUMNS,
@@ -39,6 +41,7 @@ from ccrqof.engine.python.prepare import (
     NO_REGISTRATION_NOTICE,
 )
 from ccrqof.engine.sql import keying
+from ccrqof.engine.sql.activity import activity_query
 from ccrqof.engine.sql.build import col, eq, lit, select, table, with_ctes
 from ccrqof.engine.sql.rules import (
     DISPATCHERS,
@@ -442,6 +445,27 @@ class DuckDBEngine:
             pd.DataFrame(steps, columns=list(STEP_COLUMNS)),
             self._timeline(handle, only),
         )
+
+    def activity(
+        self,
+        handle: DuckHandle,
+        measures: dict[str, tuple[str, ...]],
+        first: dt.date,
+        last: dt.date,
+    ) -> pd.DataFrame:
+        """Entries per practice, measure and month (the Engine protocol's `activity`)."""
+        if not measures:
+            return pd.DataFrame(columns=list(ACTIVITY_COLUMNS)).astype({"count": "int64"})
+        frame = self._run(handle, activity_query(measures, first, last))
+        frame["month"] = [
+            f"{int(y):04d}-{int(m):02d}"
+            for y, m in zip(frame["year"], frame["month_number"], strict=True)
+        ]
+        practice = frame["practice_code"].astype(object)
+        frame["practice_code"] = practice.where(practice.notna() & (practice != ""), None)
+        if handle.practices != [None]:
+            frame["practice_code"] = frame["practice_code"].astype(str)
+        return frame.astype({"count": "int64"})[list(ACTIVITY_COLUMNS)]
 
     def _timeline(self, handle: DuckHandle, only) -> pd.DataFrame:
         entries = self._run(
