@@ -71,6 +71,7 @@ def _examples(page: str) -> list[tuple[str, str]]:
     [
         *_examples("explanation-architecture.md"),
         *_examples("howto-contact-this-month.md"),
+        *_examples("explanation-measures.md"),
     ],
 )
 def test_library_examples_print_what_the_page_says(code, printed, monkeypatch, capsys):

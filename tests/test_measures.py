@@ -16,6 +16,8 @@ import ccrqof
 from ccrqof import measures, schemas
 from ccrqof.cli import cli
 from ccrqof.codelists import illustrative_codelist
+from ccrqof.dates import last_complete_month
+from ccrqof.trend import series
 
 D = dt.date
 
@@ -181,15 +183,15 @@ def test_the_series_cohorts_are_the_last_month_ends_and_activity_is_monthly(samp
     rulesets = [ccrqof.load_ruleset(reference_date=d).only(["CAN004", "CAN005"]) for d in days]
     engine = ccrqof.get_engine("duckdb")
     handle = engine.prepare(sample, illustrative_codelist(), rulesets)
-    series = ccrqof.trend.series(engine, handle, days, ["CAN001", "CAN004", "CAN005"])
+    frames = series(engine, handle, days, ["CAN001", "CAN004", "CAN005"])
     last = engine.evaluate(handle, rulesets[-1])
     months = ["2026-08", "2026-09", "2026-10"]
-    frame = measures.for_series(engine, handle, last, months, series)
+    frame = measures.for_series(engine, handle, last, months, frames)
     alone = measures.cohorts(last, months)
     cohort = frame[frame["kind"] == "cohort"].reset_index(drop=True)
     assert cohort["count"].tolist() == alone["count"].tolist()
     for month, day in zip(months, days, strict=True):
-        register = series[(series["indicator"] == "CAN001") & (series["period"] == month)]
+        register = frames[(frames["indicator"] == "CAN001") & (frames["period"] == month)]
         reviews = frame[(frame["measure"] == "reviews") & (frame["month"] == month)]
         assert reviews["base"].tolist() == register["register"].tolist()
         one_month = measures.for_month(
@@ -222,9 +224,9 @@ def test_calc_and_trend_write_the_measures(tmp_path):
 
 
 def test_trend_runs_to_the_last_complete_month_by_default():
-    assert ccrqof.dates.last_complete_month(D(2026, 11, 29)) == "2026-10"
-    assert ccrqof.dates.last_complete_month(D(2026, 1, 1)) == "2025-12"
-    assert ccrqof.dates.last_complete_month(D(2026, 3, 31)) == "2026-02"
+    assert last_complete_month(D(2026, 11, 29)) == "2026-10"
+    assert last_complete_month(D(2026, 1, 1)) == "2025-12"
+    assert last_complete_month(D(2026, 3, 31)) == "2026-02"
 
 
 def test_a_cohort_measure_must_read_dates_the_outcome_rows_show():
