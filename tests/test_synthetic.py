@@ -1,9 +1,12 @@
 """The synthetic generator (ccrqof.synthetic): the sparse profile stays byte-identical, the dense
-profile is a cluster-filtered extract with the shapes the rules need, and extracts written in
-parts have unique ids and practices."""
+profile is a cluster-filtered extract with the shapes the rules need, extracts written in parts
+have unique ids and practices, a Decline leaves out what it says from its start on, and the
+bundled samples are their generators' output."""
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import hashlib
 import importlib.util
 from datetime import date
@@ -15,7 +18,7 @@ import pytest
 
 import ccrqof
 from ccrqof.rules import available_years
-from ccrqof.synthetic import make_extract, write_extract, write_extract_in_parts
+from ccrqof.synthetic import Decline, make_extract, write_extract, write_extract_in_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 R = "2024-03-31"
@@ -176,3 +179,234 @@ def test_parts_have_unique_ids_and_practices(profile, fmt, tmp_path):
     assert set(events["patient_id"]) <= set(patients["patient_id"])
     extract = ccrqof.read_extract(tmp_path / f"events.{fmt}", tmp_path / f"patients.{fmt}")
     assert extract.events.shape[0] == info["events"]
+
+
+# Written by the generator before `extracted` and `decline` were added: without them, the dense
+# profile must not change either.
+DENSE = [
+    (
+        (4, (100, 600), date(2024, 3, 31), 7),
+        "77a744fa6218d3f78d3349a189b963988cb4b13cf7508fc1c9dfc0efeddaa49f",
+        "a0545667083783fc449fa4b130ef1df350a25315e8c3e39dee559ec41a8d034d",
+    ),
+    (
+        (2, 500, date(2025, 6, 30), 13),
+        "91ffceaf3eaeb8274454d3770ed0fc846821c405882dbbb2bbab414f402b3f74",
+        "e7cd54a1e8744921be5047525c9dc73afd4828e063d5a39db9a4a36a4c799be3",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "events_sha", "patients_sha"), DENSE)
+def test_dense_profile_is_unchanged_without_a_decline(args, events_sha, patients_sha):
+    n, size, ref, seed = args
+    events, patients = make_extract(n, size, ref, seed, profile="dense")
+    assert (sha(events), sha(patients)) == (events_sha, patients_sha)
+    again = make_extract(n, size, ref, seed, profile="dense", extracted=None, decline=None)
+    assert (sha(again[0]), sha(again[1])) == (events_sha, patients_sha)
+
+
+START, FULL = date(2024, 5, 1), date(2024, 9, 1)
+LATER = dict(reference_date=date(2024, 3, 31), extracted=date(2026, 3, 31))
+MEMBERS = ccrqof.illustrative_codelist().members
+CLUSTERS = dict(zip(MEMBERS["code"], MEMBERS["cluster"], strict=True))
+
+
+def with_and_without(decline, n=12, size=800, profile="dense", seed=21):
+    """The same extract without and with `decline`, each row with its cluster."""
+    plain, _ = make_extract(n, size, seed=seed, profile=profile, **LATER)
+    fewer, _ = make_extract(n, size, seed=seed, profile=profile, decline=decline, **LATER)
+    return (frame.assign(cluster=frame["code"].map(CLUSTERS)) for frame in (plain, fewer))
+
+
+@pytest.mark.parametrize("profile", ["sparse", "dense"])
+def test_a_decline_leaves_out_the_stated_shares(profile):
+    """Once it is full, a decline leaves out its share of each kind of entry, and nothing else;
+    on the way there, the share it has reached by each entry's date (a straight line)."""
+    shares = {"MDRV_COD": 0.6, "CANPCSUPP_COD": 0.3, "CANINVITE_COD": 0.45}
+    decline = Decline(start=START, full=FULL, reviews=0.6, support=0.3, invitations=0.45)
+    size = 1200 if profile == "dense" else 20000  # the sparse profile: 3% have cancer
+    plain, fewer = with_and_without(decline, size=size, profile=profile)
+    after = str(FULL)
+    for cluster, share in shares.items():
+        before = plain[(plain["cluster"] == cluster) & (plain["date"] >= after)]
+        kept = fewer[(fewer["cluster"] == cluster) & (fewer["date"] >= after)]
+        assert len(before) > 700, cluster  # enough for the tolerance
+        assert 1 - len(kept) / len(before) == pytest.approx(share, abs=0.05), cluster
+    # on the ramp: each entry's chance is its share times the part of the ramp gone by its date
+    ramp = plain[plain["date"].between(str(START), after) & plain["cluster"].isin(shares)]
+    gone_by = (pd.to_datetime(ramp["date"]) - pd.Timestamp(START)) / (
+        pd.Timestamp(FULL) - pd.Timestamp(START)
+    )
+    expected = (ramp["cluster"].map(shares) * gone_by).sum()
+    kept = fewer["date"].between(str(START), after) & fewer["cluster"].isin(shares)
+    assert expected > 100
+    assert len(ramp) - kept.sum() == pytest.approx(expected, rel=0.2)
+    others = ~plain["cluster"].isin(shares)
+    kept_others = ~fewer["cluster"].isin(shares)
+    columns = ["practice_code", "patient_id", "code", "date", "episode"]
+    pd.testing.assert_frame_equal(
+        plain.loc[others, columns].reset_index(drop=True),
+        fewer.loc[kept_others, columns].reset_index(drop=True),
+    )
+
+
+def test_a_decline_changes_nothing_before_its_start():
+    """Patients, ids, and every entry dated before the start are as without the decline; later
+    ones are some of those without it (a row exported twice goes with its copy)."""
+    decline = Decline(start=START, full=FULL, reviews=1.0, support=1.0, invitations=1.0)
+    plain, plain_patients = make_extract(6, 500, seed=4, profile="dense", **LATER)
+    fewer, fewer_patients = make_extract(6, 500, seed=4, profile="dense", decline=decline, **LATER)
+    pd.testing.assert_frame_equal(plain_patients, fewer_patients)
+    early = str(START)
+    pd.testing.assert_frame_equal(
+        plain[plain["date"] < early].reset_index(drop=True),
+        fewer[fewer["date"] < early].reset_index(drop=True),
+    )
+    later = fewer[fewer["date"] >= early].value_counts()
+    assert (plain[plain["date"] >= early].value_counts().reindex(later.index) >= later).all()
+    full = fewer["date"] >= str(FULL)  # all of them left out by then
+    assert not fewer.loc[full, "code"].map(CLUSTERS).isin(["MDRV_COD", "CANPCSUPP_COD"]).any()
+    assert len(fewer) < len(plain)
+
+
+def test_practices_fall_by_their_own_factors():
+    """practice_scale sets each practice's share (capped at 1); spread makes practices differ."""
+    decline = Decline(start=START, full=FULL, reviews=0.5, practice_scale=(0.0, 1.0, 3.0))
+    plain, fewer = with_and_without(decline, n=3, size=2500)
+    after = str(FULL)
+
+    def left_out(practice: str, plain=plain, fewer=fewer) -> float:
+        count = [
+            (
+                (f["practice_code"] == practice)
+                & (f["cluster"] == "MDRV_COD")
+                & (f["date"] >= after)
+            ).sum()
+            for f in (plain, fewer)
+        ]
+        return 1 - count[1] / count[0]
+
+    assert left_out("A81001") == 0
+    assert left_out("A81002") == pytest.approx(0.5, abs=0.05)
+    assert left_out("A81003") == 1
+    spread = dataclasses.replace(decline, practice_scale=(), spread=0.5)
+    plain, fewer = with_and_without(spread, n=3, size=2500)
+    shares = sorted(left_out(p, plain, fewer) for p in ("A81001", "A81002", "A81003"))
+    assert shares[-1] - shares[0] > 0.1
+
+
+def test_histories_run_on_to_a_later_extract():
+    events, patients = make_extract(3, 400, seed=5, profile="dense", **LATER)
+    assert events["date"].max() <= "2026-03-31"
+    assert (
+        max(patients["registration_date"].max(), patients["deregistration_date"].max())
+        <= "2026-03-31"
+    )
+    diagnosed = events[events["code"].map(CLUSTERS) == "CAN_COD"]["date"].str[:7]
+    months = pd.period_range("2024-04", "2026-03", freq="M").astype(str)
+    assert set(months) <= set(diagnosed)  # diagnoses every month up to the extract
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (dict(full=date(2025, 4, 1)), "full"),
+        (dict(reviews=1.5), "reviews"),
+        (dict(support=-0.1), "support"),
+        (dict(spread=-1.0), "spread"),
+        (dict(practice_scale=(1.0, -2.0)), "practice_scale"),
+    ],
+)
+def test_a_bad_decline_is_an_error(change, match):
+    with pytest.raises(ValueError, match=match):
+        Decline(**{"start": date(2025, 4, 1), **change})
+
+
+def test_bad_extracted_or_practice_scale_is_an_error():
+    with pytest.raises(ValueError, match="extracted"):
+        make_extract(1, 10, date(2024, 3, 31), extracted=date(2024, 3, 31))
+    with pytest.raises(ValueError, match="one per practice"):
+        make_extract(2, 10, decline=Decline(practice_scale=(1.0, 1.0, 1.0)))
+
+
+def load_icb_generator():
+    spec = importlib.util.spec_from_file_location(
+        "icb_generate", ROOT / "sample_data/icb/generate.py"
+    )
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    return generate
+
+
+@pytest.fixture(scope="module")
+def icb():
+    """The ICB sample's generator and what it builds."""
+    generate = load_icb_generator()
+    return generate, *generate.build()
+
+
+def test_icb_sample_is_its_generators_output(icb, tmp_path):
+    """generate.py writes the bundled files again (compared uncompressed: another zlib may
+    compress the same text to other bytes), and they stay small enough to bundle."""
+    generate = icb[0]
+    generate.write(tmp_path)
+    folder = ROOT / "sample_data/icb"
+    for name in ("events.csv.gz", "patients.csv.gz"):
+        bundled = gzip.decompress((folder / name).read_bytes())
+        assert bundled == gzip.decompress((tmp_path / name).read_bytes()), name
+    assert (folder / "org-map.csv").read_bytes() == (tmp_path / "org-map.csv").read_bytes()
+    names = ("events.csv.gz", "patients.csv.gz", "org-map.csv")
+    assert sum((folder / name).stat().st_size for name in names) < 3_000_000
+
+
+def test_icb_sample_is_an_icbs_cancer_extract(icb):
+    _, events, patients, org = icb
+    assert list(patients.columns) == [
+        "practice_code",
+        "patient_id",
+        "registration_date",
+        "deregistration_date",
+    ]
+    assert len(org) == 40 and org["pcn_code"].nunique() == 6
+    assert set(org["icb_code"]) == {"QXX"}
+    assert (
+        set(events["practice_code"]) == set(org["practice_code"]) == set(patients["practice_code"])
+    )
+    assert events["date"].max() <= "2026-11-15"
+    new = events[
+        (events["code"].map(CLUSTERS) == "CAN_COD") & ~events["episode"].isin(["review", "ended"])
+    ]
+    months = pd.period_range("2021-04", "2026-11", freq="M").astype(str)
+    per_month = new["date"].str[:7].value_counts().reindex(months, fill_value=0)
+    assert per_month.min() >= 50  # diagnoses every month of the history
+    for day in ("2021-04-30", "2024-04-30", "2026-10-31"):
+        on_list = (patients["registration_date"] <= day) & (
+            (patients["deregistration_date"] == "") | (patients["deregistration_date"] > day)
+        )
+        assert on_list.sum() > 0.7 * patients["patient_id"].nunique(), day
+
+
+def test_icb_sample_shows_the_decline_that_qof_shows_slowly(icb):
+    """Of patients diagnosed after April 2025, clearly fewer have a support discussion within 3
+    months or a review within 12 than of those diagnosed the year before, and more so in the
+    PCNs told to fall further; QOF's CAN004 has hardly moved by the end of October 2025."""
+    generate, events, _, org = icb
+    people = generate.cohorts(events, org)
+    table = generate.by_pcn(people)
+    support, review = table["support_3m"], table["review_12m"]
+    icb_row = "whole ICB"
+    assert support.loc[icb_row, "latest"] < 0.6 * support.loc[icb_row, "before"]
+    assert review.loc[icb_row, "latest"] < 0.75 * review.loc[icb_row, "before"]
+    fall = 1 - support["latest"] / support["before"]
+    assert fall["Riverside PCN"] > fall["Hillside PCN"] + 0.15  # factors 1.25 and 0.75
+
+    folder = ROOT / "sample_data/icb"
+    extract = ccrqof.read_extract(folder / "events.csv.gz", folder / "patients.csv.gz")
+    achieved = {}
+    for day in (date(2025, 3, 31), date(2025, 10, 31)):
+        ruleset = ccrqof.load_ruleset(reference_date=day).only(["CAN004"])
+        scores = ccrqof.score(ccrqof.evaluate(extract, ruleset, ccrqof.illustrative_codelist()))
+        totals = scores[scores["indicator"] == "CAN004"][["numerator", "denominator"]].sum()
+        achieved[day] = totals["numerator"] / totals["denominator"]
+    assert achieved[date(2025, 3, 31)] - achieved[date(2025, 10, 31)] < 0.03

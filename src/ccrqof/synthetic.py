@@ -20,6 +20,10 @@ Two profiles:
   ``patients_per_practice`` counts the patients *in the extract*: about 370 a practice is
   national scale (6,500 practices, 2.4 million patients, 9.4 million events).
 
+`extracted` takes the extract long after the reference date (histories then run on to it), and
+`Decline` makes practices stop recording some care reviews, support discussions and invitations
+from a date, as many did once CAN004 and CAN005 left QOF on 1 April 2025.
+
 `write_extract_in_parts` writes an extract of any size part by part, so memory stays bounded.
 """
 
@@ -40,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-__all__ = ["PROFILES", "make_extract", "write_extract", "write_extract_in_parts"]
+__all__ = ["PROFILES", "Decline", "make_extract", "write_extract", "write_extract_in_parts"]
 
 PROFILES = ("sparse", "dense")
 
@@ -73,6 +77,41 @@ AGE_BANDS = np.array(
 AGE_TILT = 0.065  # cancer is about 1.9x as common for every 10 years of age
 YEAR = 365.25
 ODS_LETTERS = "ABCDEFGHJKLMNPQRSTUVWY"
+
+
+@dataclass(frozen=True)
+class Decline:
+    """Care reviews, support discussions and invitations that practices stop recording, as many
+    did once CAN004 and CAN005 left QOF (1 April 2025). QOF's 12- and 24-month windows show
+    such a fall only slowly; synthetic data with one let the measures that show it quickly
+    (cohorts by month of diagnosis, entries recorded a month) be tried and tested.
+
+    The share of those entries *not recorded* rises in a straight line from 0 on `start` to
+    `reviews`, `support` and `invitations` on `full`, and stays there; nothing dated before
+    `start` changes. A practice's shares are those times its `practice_scale` factor (one per
+    practice, e.g. to make some PCNs fall further; none: 1) and times exp(N(0, `spread`)),
+    capped at 1, so practices differ.
+    """
+
+    start: date = date(2025, 4, 1)
+    full: date = date(2026, 9, 1)
+    reviews: float = 0.65
+    support: float = 0.65
+    invitations: float = 0.5
+    spread: float = 0.0
+    practice_scale: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.full <= self.start:
+            raise ValueError(f"Decline: full ({self.full}) must be after start ({self.start})")
+        for name in ("reviews", "support", "invitations"):
+            share = getattr(self, name)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"Decline: {name} is a share, from 0 to 1, not {share}")
+        if not self.spread >= 0.0:
+            raise ValueError(f"Decline: spread must be 0 or more, not {self.spread}")
+        if not all(np.isfinite(f) and f >= 0.0 for f in self.practice_scale):
+            raise ValueError("Decline: practice_scale factors must be 0 or more")
 
 
 def _codelist() -> dict[str, list[str]]:
@@ -373,16 +412,27 @@ def make_extract(
     seed: int = 0,
     *,
     profile: str = "sparse",
+    extracted: date | None = None,
+    decline: Decline | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (events, patients), all text columns, for n_practices synthetic practices.
 
     Same arguments give identical output. Columns follow data.md: events has practice_code,
     patient_id, code, date, episode; patients has one row per registration. `profile` is
     "sparse" (a whole practice list) or "dense" (a cluster-filtered cancer extract); see the
-    module's docstring.
+    module's docstring. `extracted` is the day every practice's extract was taken (default: 3
+    to 5 weeks after `reference_date`, a different day per practice); a later one lets the
+    histories run on for years. `decline` leaves out some entries from its start on; everything
+    else (patients, ids, the other entries) is as without it.
     """
     events, patients = _tables(
-        np.random.default_rng(seed), n_practices, patients_per_practice, reference_date, profile
+        np.random.default_rng(seed),
+        n_practices,
+        patients_per_practice,
+        reference_date,
+        profile,
+        extracted=extracted,
+        decline=decline,
     )
     return events.to_pandas(), patients.to_pandas()
 
@@ -396,18 +446,29 @@ def _tables(
     *,
     first_practice: int = 0,
     ids: tuple[str, int] | None = None,
+    extracted: date | None = None,
+    decline: Decline | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """make_extract as Arrow tables. A part of a larger extract numbers its practices from
     `first_practice` and gives its patient ids a prefix and a width (`ids`)."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
     dense = profile == "dense"
-    ref = int(np.datetime64(reference_date, "D").astype(np.int64))
+    ref = _day(reference_date)
+    if extracted is not None and _day(extracted) <= ref:
+        raise ValueError(f"extracted ({extracted}) must be after reference_date ({reference_date})")
+    if decline is not None and len(decline.practice_scale) not in (0, n_practices):
+        raise ValueError(
+            f"Decline.practice_scale has {len(decline.practice_scale)} factors: give one per "
+            f"practice ({n_practices}), or none"
+        )
     sizes = _list_sizes(rng, n_practices, patients_per_practice)
 
     # Practice-level variation, so that a national run gives a spread of achievement; centred,
     # so overall rates stay on target (and a single practice gets exactly the target rates).
-    extracted = ref + rng.integers(21, 36, n_practices)  # the extract is taken 3-5 weeks after R
+    taken = ref + rng.integers(21, 36, n_practices)  # the extract is taken 3-5 weeks after R
+    if extracted is not None:  # drawn all the same, so the rest of the model stays as it was
+        taken[:] = _day(extracted)
     practice = {
         "prevalence": 0.031 * np.exp(_centred(rng, 0.12, n_practices)),
         "p_review": np.clip(0.75 + _centred(rng, 0.06, n_practices), 0.3, 0.95),
@@ -425,7 +486,7 @@ def _tables(
         strings.append("720006006" if "720006006" in codes[cluster] else codes[cluster][0])
     noise = list(range(len(codes["CAN_COD"]), len(codes["CAN_COD"]) + len(NOISE_CODES)))
 
-    pop = _population(rng, sizes, ref, extracted, dense)
+    pop = _population(rng, sizes, ref, taken, dense)
     out = _Events(pop)
     if dense:
         _dense_events(rng, pop, ref, practice, table, (can, weights), noise, out)
@@ -434,10 +495,48 @@ def _tables(
         _noise_events(rng, pop, noise, out)
     pid, code, day, ep = out.arrays()
     prac = pop.prac[pid]
+    # Entries a decline leaves out are only marked here, and removed after the copies are made,
+    # so that the copies and the patient ids draw the same random numbers as without it; the
+    # decline draws its own from a jumped-ahead copy of the stream, which rng does not see.
+    recorded = None
+    if decline is not None:
+        own = np.random.Generator(rng.bit_generator.jumped())
+        recorded = ~_not_recorded(own, decline, table, len(strings), n_practices, prac, code, day)
     if dense:
-        pid, code, day, ep, prac = _copies(rng, pop, pid, code, day, ep, prac)
+        pid, code, day, ep, prac, recorded = _copies(rng, pop, pid, code, day, ep, prac, recorded)
+    if recorded is not None:
+        pid, code, day, ep, prac = (a[recorded] for a in (pid, code, day, ep, prac))
     events = (prac, pid, code, day, ep)
     return _frames(rng, pop, events, strings, n_practices, first_practice, ids)
+
+
+def _day(when: date) -> int:
+    """Day number since 1970-01-01, as the model counts days."""
+    return int(np.datetime64(when, "D").astype(np.int64))
+
+
+def _not_recorded(
+    rng: np.random.Generator,
+    decline: Decline,
+    table: dict[str, int],
+    n_codes: int,
+    n_practices: int,
+    prac: np.ndarray,
+    code: np.ndarray,
+    day: np.ndarray,
+) -> np.ndarray:
+    """Which entries the decline leaves out: each review, support discussion and invitation
+    dated on or after its start, with the chance its practice's share at that date gives."""
+    share = np.zeros(n_codes)
+    share[table["MDRV_COD"]] = decline.reviews
+    share[table["CANPCSUPP_COD"]] = decline.support
+    share[table["CANINVITE_COD"]] = decline.invitations
+    scale = np.asarray(decline.practice_scale or np.ones(n_practices), dtype=float)
+    factor = scale * np.exp(_centred(rng, decline.spread, n_practices))
+    start, full = _day(decline.start), _day(decline.full)
+    ramp = np.clip((day - start) / (full - start), 0.0, 1.0)  # 0 before start
+    chance = np.minimum(share[code] * factor[prac], 1.0) * ramp
+    return rng.random(code.size) < chance
 
 
 # The dense profile: who is in a cancer extract, and what else such an extract holds.
@@ -481,9 +580,11 @@ def _copies(
     day: np.ndarray,
     ep: np.ndarray,
     prac: np.ndarray,
-) -> tuple[np.ndarray, ...]:
+    recorded: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, ...]:
     """Rows exported twice, and the old practice's copy of the record of a patient who moved
-    (its entries up to when they left); sorted by patient then date again."""
+    (its entries up to when they left); sorted by patient then date again. A copy keeps its
+    row's `recorded` mark (returned last; None stays None)."""
     twice = np.flatnonzero(rng.random(pid.size) < DENSE_COPIES)
     movers = np.zeros(pop.age.size, dtype=bool)
     movers[pop.returners] = True
@@ -497,7 +598,9 @@ def _copies(
     prac = np.concatenate([prac, moved])
     key = pid.astype(np.int64) * (int(day.max()) - int(day.min()) + 1) + (day - int(day.min()))
     order = np.argsort(key, kind="stable")
-    return pid[order], code[order], day[order], ep[order], prac[order]
+    if recorded is not None:
+        recorded = np.concatenate([recorded, recorded[extra]])[order]
+    return pid[order], code[order], day[order], ep[order], prac[order], recorded
 
 
 def _frames(
