@@ -81,6 +81,37 @@ def check_writable(path: str | Path, option: str | None = None) -> Path:
     return path
 
 
+def check_folder(path: str | Path, option: str | None = None) -> Path:
+    """Fail before any work if files could not be written into the folder `path`: it exists but
+    is not a folder (a file, a FIFO...), it is missing and so is its parent, or it cannot be
+    written to. A missing folder is fine: the writer makes it (one level only, so that a typing
+    slip does not leave a tree of new folders)."""
+    path = Path(path)
+    what = _what(path, option)
+    try:
+        mode = path.stat().st_mode  # a link to a folder is a folder: files go inside it
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"{what}: {_cause(exc)}") from None
+    if mode is None:
+        if path.is_symlink():
+            raise UsageError(f"{what} is a symbolic link to nothing; give a folder")
+        folder = path.parent
+        if not folder.is_dir():
+            raise UsageError(f"{what}: the folder {folder} does not exist")
+    elif not stat.S_ISDIR(mode):
+        kinds = ((stat.S_ISREG, "a file"), *_KINDS)
+        kind = next((name for test, name in kinds if test(mode)), "a device")
+        raise UsageError(f"{what} is {kind}, not a folder; give the name of a folder")
+    else:
+        folder = path
+    if not os.access(folder, os.W_OK | os.X_OK):
+        code = errno.EROFS if _read_only(folder) else errno.EACCES
+        raise UsageError(f"{what}: cannot write to the folder {folder}: {os.strerror(code)}")
+    return path
+
+
 def _read_only(folder: Path) -> bool:
     try:
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
@@ -110,6 +141,18 @@ def together():
                     os.unlink(tmp)
                 _temporaries.discard(tmp)
             _pending = None
+
+
+@contextlib.contextmanager
+def all_at_once():
+    """The outputs written inside are published together: with the rest of the run when a
+    `together()` is open (its end renames them), else in a `together()` of their own. A set of
+    files (one per PCN) is then never left half old, half new."""
+    if _pending is not None:
+        yield
+    else:
+        with together():
+            yield
 
 
 def publish() -> None:
