@@ -316,14 +316,26 @@ def rollups(synthetic) -> dict:
     return {by: run_json(*inputs, "--by", by) for by in ("practice", "pcn", "icb")}
 
 
+ORG_FIELDS = ORG_HEADER.strip().split(",")
+
+
 def test_practice_level_with_org_map_adds_names_and_keeps_results(synthetic, rollups):
     document = rollups["practice"]
-    names = {r["practice_code"]: r["practice_name"] for r in document["results"]}
-    assert names == {p: row.split(",")[1] for p, row in ORG_ROWS.items()}
-    without_names = [
-        {k: v for k, v in r.items() if k != "practice_name"} for r in document["results"]
+    mapped = {r["practice_code"]: [r[k] for k in ORG_FIELDS] for r in document["results"]}
+    assert mapped == {p: row.split(",") for p, row in ORG_ROWS.items()}
+    # the organisation columns lead every record, in one order, with or without a map
+    for record in document["results"] + synthetic.baseline["results"]:
+        assert list(record)[: len(ORG_FIELDS) + 1] == ORG_FIELDS + ["indicator"]
+    assert all(
+        r[k] is None for r in synthetic.baseline["results"] for k in ORG_FIELDS[1:]
+    )  # no map: blank, never missing
+    without_map = [
+        {k: v for k, v in r.items() if k not in ORG_FIELDS[1:]} for r in document["results"]
     ]
-    assert without_names == synthetic.baseline["results"]
+    assert without_map == [
+        {k: v for k, v in r.items() if k not in ORG_FIELDS[1:]}
+        for r in synthetic.baseline["results"]
+    ]
 
 
 @pytest.mark.parametrize("level, group_of", [("pcn", PCN_OF), ("icb", ICB_OF)])
@@ -343,6 +355,17 @@ def test_rollup_groups_names_and_practice_counts(rollups):
     icb = by_key(rollups["icb"], "icb_code")
     assert icb[("I2", "CAN005")]["practices"] == 2  # A81003 + A81004
     assert icb[("I1", "CAN001")]["icb_name"] == "ICB_one"
+    # a PCN carries its ICB from the map; an ICB row carries no PCN or practice columns
+    assert {
+        g: (pcn[(g, "CAN004")]["icb_code"], pcn[(g, "CAN004")]["icb_name"]) for g in PCN_OF.values()
+    } == {
+        "P1": ("I1", "ICB_one"),
+        "P2": ("I2", "ICB_two"),
+        "P3": ("I2", "ICB_two"),
+    }
+    for level, fields in (("pcn", ORG_FIELDS[2:]), ("icb", ORG_FIELDS[4:])):
+        for record in rollups[level]["results"]:
+            assert list(record)[: len(fields) + 2] == fields + ["practices", "indicator"]
     # the register and its indicators agree within a group, as they do per practice
     for group in ("I1", "I2"):
         registers = {icb[(group, i)]["register"] for i in ("CAN001", "CAN004", "CAN005")}
@@ -364,8 +387,10 @@ def test_practices_missing_from_org_map_are_grouped_with_a_warning(synthetic, ro
         "json",
     )
     assert result.exit_code == 0, result.stderr
-    assert "1 practice(s) are not in the org map" in result.messages  # A81004
-    assert "(not in org map)" in result.messages
+    assert (
+        "1 practice(s) are not in the org map: A81004; they are grouped as '(not in org map)'"
+        in result.messages
+    )
     group_of = {**ICB_OF, "A81004": "(not in org map)"}
     _check_sums(rollups["practice"], json.loads(result.stdout), "icb", group_of)
 

@@ -45,8 +45,15 @@ RECORD_KEYS = {
     "lower_threshold",
     "upper_threshold",
 }
-PATIENT_COLUMNS = [
+PATIENT_COLUMNS = [  # the run and the practice's organisations first, as every practice-level file
+    "reference_date",
+    "ruleset",
     "practice_code",
+    "practice_name",
+    "pcn_code",
+    "pcn_name",
+    "icb_code",
+    "icb_name",
     "patient_id",
     "indicator",
     "outcome",

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from entry import run_main
 
 from ccrqof.cli import cli
+from ccrqof.organisations import ORG_COLUMNS
 from ccrqof.worklist import to_contact_columns, will_fail_columns
 
 # the bundled CAN004/CAN005 deadlines run from CAN_DAT
@@ -246,7 +247,14 @@ def _int(value) -> int:
 
 
 def _check_frame(frame: pd.DataFrame) -> None:
-    assert list(frame.columns[:4]) == ["list", "practice_code", "indicator", "patient_id"]
+    assert list(frame.columns[:11]) == [
+        "reference_date",
+        "ruleset",
+        *ORG_COLUMNS,  # blank without --org-map: the same columns every run
+        "list",
+        "indicator",
+        "patient_id",
+    ]
     assert set(TO_CONTACT_COLUMNS) | set(WILL_FAIL_COLUMNS) <= set(frame.columns)
     contact = frame[frame["list"] == "to_contact"]
     failing = frame[frame["list"] == "will_fail"]

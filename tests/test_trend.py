@@ -29,7 +29,7 @@ from test_differential import PRACTICES, scenarios, to_extract
 import ccrqof
 import ccrqof.readers.extract
 from ccrqof.errors import UsageError
-from ccrqof.organisations import summarise
+from ccrqof.organisations import LEVEL_COLUMNS, ORG_COLUMNS, summarise
 from ccrqof.synthetic import make_extract, write_extract
 from ccrqof.trend import SERIES_COLUMNS, SPARK, month_ends, series
 
@@ -134,7 +134,9 @@ def test_every_point_equals_a_fresh_evaluation_at_its_month_end(engine_name, cas
     handle = engine.prepare(extract, None, rulesets)
     frame = series(engine, handle, days, cancer, by=by, org_map=org_map)
     group = f"{by}_code"
-    assert list(frame.columns[:5]) == ["period", "reference_date", "ruleset", "year_status", group]
+    org_columns = list(LEVEL_COLUMNS[by])
+    leading = ["period", "reference_date", "ruleset", "year_status", *org_columns]
+    assert list(frame.columns[: len(leading)]) == leading
     assert set(SERIES_COLUMNS) <= set(frame.columns)
     assert list(dict.fromkeys(frame["reference_date"])) == [d.isoformat() for d in days]
 
@@ -156,6 +158,9 @@ def test_every_point_equals_a_fresh_evaluation_at_its_month_end(engine_name, cas
             for name in FIELDS:
                 if not _same(have[key][name], row[name]):
                     problems.append(f"{day} {key} {name}: trend {have[key][name]!r}, {row[name]!r}")
+            for name in org_columns[1:]:  # the names, and a PCN's ICB, as calc gives them
+                if have[key][name] != row[name]:
+                    problems.append(f"{day} {key} {name}: {have[key][name]!r}, {row[name]!r}")
             if have[key]["status"] != row["status"]:
                 problems.append(f"{day} {key} status: {have[key]['status']!r}, {row['status']!r}")
     assert not problems, scenario.describe() + "\n" + "\n".join(problems)
@@ -367,11 +372,13 @@ def test_csv_columns(inputs):
     )
     assert done.exit_code == 0, done.stderr
     header, *rows = done.stdout.splitlines()
-    assert header.split(",") == list(SERIES_COLUMNS[:4]) + ["practice_code"] + list(
+    # the organisation columns are always there, blank without an org map
+    assert header.split(",") == list(SERIES_COLUMNS[:4]) + list(ORG_COLUMNS) + list(
         SERIES_COLUMNS[4:]
     )
     assert {r.split(",")[1] for r in rows} == {"2024-12-31", "2025-03-31"}
-    assert {r.split(",")[5] for r in rows} == {"CAN005"}
+    assert {tuple(r.split(",")[5:10]) for r in rows} == {("",) * 5}
+    assert {r.split(",")[10] for r in rows} == {"CAN005"}
     assert len(rows) == 2 * len(inputs.practices)
 
 
@@ -441,7 +448,7 @@ def test_chart_replaces_an_existing_file(inputs, tmp_path):
 def test_table_has_one_sparkline_row_per_practice_and_indicator(inputs):
     done = run("trend", *inputs.args(), "--from", "2024-01", "--to", "2024-06", "-q")
     assert done.exit_code == 0, done.stderr
-    assert "Achievement 2024-01 to 2024-06 (6 points)" in done.stdout
+    assert "Achievement 2024-01 to 2024-06 (6 month ends)" in done.stdout
     lines = done.stdout.splitlines()
     header = next(line for line in lines if line.startswith("Practice"))
     at = header.index("Trend")  # the sparkline column: one character per month end

@@ -23,13 +23,24 @@ from ccrqof.dates import last_complete_month
 from ccrqof.entry import run
 from ccrqof.explanation import explain_patient
 from ccrqof.loading import named_indicators
-from ccrqof.organisations import LEVELS, check_level, published, read_org_map, summarise
+from ccrqof.organisations import (
+    LEVELS,
+    check_level,
+    missing_from_map,
+    parse_org_columns,
+    published,
+    read_org_map,
+    summarise,
+    with_org,
+)
+from ccrqof.output import check_split_folder
 from ccrqof.readers import release_unused_memory
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters import measures as measures_view
 from ccrqof.reporters.console import Stages, deliver, warn
 from ccrqof.reporters.documents import dump_json, indicator_rules, input_counts, write_frame
 from ccrqof.reporters.documents import json_records as records_of
+from ccrqof.reporters.files import write_split
 from ccrqof.reporters.patients import (
     explanation_document,
     render_explanations,
@@ -38,12 +49,13 @@ from ccrqof.reporters.patients import (
     worklist_frame,
 )
 from ccrqof.reporters.terminal import input_lines, render_value
-from ccrqof.reporters.trends import render_trend, write_chart
+from ccrqof.reporters.trends import TREND_SORTS, render_trend, write_chart, write_charts_by
 from ccrqof.trend import month_ends, series
 from ccrqof.worklist import build_worklist, listable
 
 MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
-FORMATS = ("table", "json", "csv", "parquet")
+FILE_FORMATS = ("csv", "parquet", "xlsx", "html")
+FORMATS = ("table", "json", *FILE_FORMATS)
 CALC_FORMATS = (*FORMATS, "published")
 
 
@@ -58,13 +70,112 @@ cli.add_command(rules)
 cli.add_command(sql)
 
 
-def _org_map(path: Path | None, by: str):
-    """The org map, checked for the --by level before the (possibly long) read of the extract."""
+def _org_map(path: Path | None, by: str, columns: tuple[str, ...] = ()):
+    """The org map, checked for the --by level before the (possibly long) read of the extract;
+    what it left out (ended PCN memberships...) said once."""
     if path is None:
+        if columns:
+            raise click.UsageError("--org-column needs --org-map FILE")
         return None
-    organisations = read_org_map(path)
+    organisations = read_org_map(path, parse_org_columns(columns))
     check_level(by, organisations)
+    for notice in organisations.attrs.get("notices", []):
+        warn(notice)
     return organisations
+
+
+def org_options(command):
+    """--org-map and --org-column: practices' names, PCNs and ICBs on every row."""
+    command = click.option(
+        "--org-column",
+        multiple=True,
+        metavar="NAME=HEADER",
+        help="The org map's column for NAME (practice_code, practice_name, pcn_code, pcn_name, "
+        'icb_code, icb_name), e.g. practice_code="Partner Organisation Code". Repeatable.',
+    )(command)
+    return click.option(
+        "--org-map",
+        type=click.Path(path_type=Path),
+        help="Practices' names, PCNs and ICBs (.csv or .xlsx): ccrqof's column names, NHS "
+        "England's ePCN file or the NHS mapping file's headers. Adds them to every row; "
+        "needed for --by and --split-by pcn or icb.",
+    )(command)
+
+
+def file_options(levels: tuple[str, ...]):
+    """--split-by and --excel-friendly: files for the next tool and for each group."""
+
+    def wrap(command):
+        command = click.option(
+            "--excel-friendly",
+            is_flag=True,
+            help="For --format csv: UTF-8 with a byte-order mark, and identifiers written as "
+            '="0123" so Excel keeps leading zeros and long codes. Only for opening in Excel, '
+            "not for Power BI, pandas or R.",
+        )(command)
+        return click.option(
+            "--split-by",
+            type=click.Choice(levels),
+            help="Write one file per "
+            + ", ".join(levels).replace("pcn", "PCN").replace("icb", "ICB")
+            + " into the --output folder, named by its code (<code>.csv, .parquet, .xlsx or "
+            ".html, by --format); pcn and icb need --org-map.",
+        )(command)
+
+    return wrap
+
+
+def _check_files(
+    inputs: Inputs, fmt, output, split_by, excel_friendly, by="practice", org_map=None
+) -> bool:
+    """The file options, before any reading; True when --output is a folder of split files."""
+    if fmt in ("parquet", "xlsx", "html") and output is None:
+        raise click.UsageError(f"--format {fmt} needs --output FILE")
+    if excel_friendly and (fmt != "csv" or output is None):
+        raise click.UsageError("--excel-friendly is for --format csv with --output FILE")
+    if split_by is None:
+        return False
+    if output is None or fmt not in FILE_FORMATS:
+        raise click.UsageError(
+            "--split-by writes files: give --output FOLDER and --format csv, parquet, xlsx or html"
+        )
+    if LEVELS.index(split_by) < LEVELS.index(by):
+        raise click.UsageError(f"--split-by {split_by} is finer than --by {by}")
+    if split_by != "practice" and org_map is None:
+        raise click.UsageError(f"--split-by {split_by} needs --org-map FILE")
+    sources = [
+        *(("EVENTS", events) for events in inputs.events),
+        ("--patients", inputs.patients),
+        ("--codelists", inputs.codelists),
+        ("--org-map", org_map),
+        ("--rules", inputs.rules_dir),
+    ]
+    check_split_folder(output, f".{fmt}", "--output", sources)
+    return True
+
+
+def _write(frame, output, fmt, split_by, excel_friendly, title: str) -> None:
+    """A table to --output (or standard output), or one file per group into the folder."""
+    if split_by is not None:
+        write_split(
+            frame, f"{split_by}_code", output, fmt, excel_friendly=excel_friendly, title=title
+        )
+    elif output is not None:
+        write_frame(frame, output, fmt, excel_friendly=excel_friendly, title=title)
+    else:
+        deliver(None, frame)
+
+
+def stamped(frame, ruleset):
+    """reference_date and each row's rule year first, so monthly files append safely."""
+    frame = frame.copy()
+    frame.insert(0, "reference_date", ruleset.reference_date.isoformat())
+    frame.insert(1, "ruleset", frame["indicator"].map(ruleset.rule_years()))
+    return frame
+
+
+def _title(what: str, ruleset) -> str:
+    return f"ccrqof {what}, {ruleset.reference_date:%d %b %Y}"
 
 
 def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | None:
@@ -94,12 +205,7 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     help="Also write one row per register patient and indicator (.csv or .parquet). "
     "Contains patient identifiers.",
 )
-@click.option(
-    "--org-map",
-    type=click.Path(path_type=Path),
-    help="CSV of practice_code with optional practice_name, pcn_code, pcn_name, "
-    "icb_code, icb_name.",
-)
+@org_options
 @click.option(
     "--by",
     type=click.Choice(LEVELS),
@@ -141,6 +247,7 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     help="Write the measures, one row per group, measure and month, to this file (.csv or "
     ".parquet); implies --measures.",
 )
+@file_options(LEVELS)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def calc(
     inputs: Inputs,
@@ -148,12 +255,15 @@ def calc(
     output,
     patients_out,
     org_map,
+    org_column,
     by,
     with_value,
     list_sizes,
     national,
     with_measures,
     measures_out,
+    split_by,
+    excel_friendly,
     quiet,
 ) -> None:
     """Score CAN001, CAN004, CAN005, CS005 and CS006 for every practice in EVENTS.
@@ -162,8 +272,6 @@ def calc(
     Parquet dataset partitioned by practice_code=...). With neither --year nor --as-of the
     reference date is today.
     """
-    if fmt == "parquet" and output is None:
-        raise click.UsageError("--format parquet needs --output FILE")
     if fmt == "published" and by != "practice":
         raise click.UsageError("--format published is per practice; leave out --by")
     if by != "practice" and org_map is None:
@@ -174,16 +282,17 @@ def calc(
     given = value.parse_national(national)
     value.check_national(given, ruleset_of(inputs) if given else None)
     with_measures = with_measures or measures_out is not None
+    folder = _check_files(inputs, fmt, output, split_by, excel_friendly, by, org_map)
     check_inputs_outputs(
         inputs,
         org_map,
         list_sizes,
-        output=output,
+        output=None if folder else output,
         patients_out=patients_out,
         rejects=inputs.rejects,
         measures_out=measures_out,
     )
-    organisations = _org_map(org_map, by)
+    organisations = _org_map(org_map, by, org_column)
     sizes = value.read_list_sizes(list_sizes) if list_sizes is not None else None
     with Stages(quiet) as stages:
         stages.start("Reading")
@@ -218,20 +327,21 @@ def calc(
             if quick is not None:
                 document["measures"] = records_of(quick)
             deliver(output, dump_json(document))
-        elif fmt in ("csv", "parquet", "published"):
-            shape = published if fmt == "published" else flat_summary
-            kind = fmt
-            if fmt == "published":  # CSV, unless --output names a Parquet file
-                parquet = output is not None and output.suffix.lower() in (".parquet", ".pq")
-                kind = "parquet" if parquet else "csv"
-            deliver(output, shape(summary, evaluation.ruleset), kind)
+        elif fmt == "published":  # CSV, unless --output names a Parquet file
+            parquet = output is not None and output.suffix.lower() in (".parquet", ".pq")
+            deliver(output, published(summary, evaluation.ruleset), "parquet" if parquet else "csv")
+        elif fmt in FILE_FORMATS:
+            frame = flat_summary(summary, evaluation.ruleset)
+            title = _title("QOF indicators", ruleset)
+            _write(frame, output, fmt, split_by, excel_friendly, title)
         if patients_out is not None:
-            write_frame(patient_outcomes(evaluation), patients_out)
+            rows = stamped(patient_outcomes(evaluation), ruleset)
+            write_frame(with_org(rows, organisations), patients_out)
         if measures_out is not None:
-            write_frame(quick, measures_out)
+            write_frame(with_org(quick, organisations, by), measures_out)
     for notice in [*evaluation.notices, *notices]:
         warn(notice)
-    if worth is not None and fmt in ("csv", "parquet"):  # a file holds no caveats: say them
+    if worth is not None and fmt in FILE_FORMATS:  # a file holds no caveats: say them
         warn(f"value_gbp is an {worth['label']}")
         for note in worth["notes"]:
             warn(note)
@@ -262,22 +372,26 @@ def calc(
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
-    help="Write the list to this file instead of standard output.",
+    help="Write the list to this file (with --split-by: this folder) instead of standard output.",
 )
-def worklist(inputs: Inputs, within_days, fmt, output) -> None:
+@org_options
+@file_options(LEVELS)
+def worklist(
+    inputs: Inputs, within_days, fmt, output, org_map, org_column, split_by, excel_friendly
+) -> None:
     """Patients who can still achieve CAN004/CAN005, by deadline, and those who will not;
     women to screen for CS005/CS006 by the year end, and those whose test lapses before it.
 
     The output holds patient identifiers: it is the patient list you asked for.
     """
-    if fmt == "parquet" and output is None:
-        raise click.UsageError("--format parquet needs --output FILE")
-    check_inputs_outputs(inputs, output=output, rejects=inputs.rejects)
+    folder = _check_files(inputs, fmt, output, split_by, excel_friendly, "practice", org_map)
+    check_inputs_outputs(inputs, org_map, output=None if folder else output, rejects=inputs.rejects)
+    organisations = _org_map(org_map, "practice", org_column)
     listed = {p.indicator for p in ruleset_of(inputs).packs.values() if listable(p)}
     indicator = _chosen(inputs.indicators, listed)  # before the (long) read
     ruleset, extract, codelist, _ = load_inputs(inputs)
     evaluation = ccrqof.evaluate(extract, ruleset, codelist, engine=inputs.chosen_engine())
-    for notice in evaluation.notices:
+    for notice in [*evaluation.notices, *missing_from_map(evaluation.practices, organisations)]:
         warn(notice)
     result = build_worklist(evaluation, ccrqof.score(evaluation), indicator, within_days)
     reference = ruleset.reference_date.isoformat()
@@ -285,8 +399,9 @@ def worklist(inputs: Inputs, within_days, fmt, output) -> None:
         document = worklist_document(result, reference, ruleset.year.year)
         document["indicators"] = indicator_rules(ruleset)  # each one's rules' year and status
         deliver(output, dump_json(document))
-    elif fmt in ("csv", "parquet"):
-        deliver(output, worklist_frame(result), fmt)
+    elif fmt in FILE_FORMATS:
+        frame = with_org(stamped(worklist_frame(result), ruleset), organisations)
+        _write(frame, output, fmt, split_by, excel_friendly, _title("worklist", ruleset))
     else:
         deliver(output, lambda c: render_worklist(c, result, reference, ruleset.described()))
 
@@ -345,7 +460,7 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     show_default=True,
     help="A point at every month end, or every quarter end.",
 )
-@click.option("--org-map", type=click.Path(path_type=Path), help="As for calc.")
+@org_options
 @click.option(
     "--by",
     type=click.Choice(LEVELS),
@@ -357,12 +472,25 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
-    help="Write the series to this file instead of standard output.",
+    help="Write the series to this file (with --split-by: this folder) instead of standard output.",
 )
+@file_options(LEVELS)
 @click.option(
     "--chart",
     type=click.Path(path_type=Path),
     help="Also draw achievement over time to FILE.svg, FILE.png or FILE.html.",
+)
+@click.option(
+    "--title",
+    help="The chart's title (default: the indicators shown and the months).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(TREND_SORTS),
+    default="name",
+    show_default=True,
+    help="Order of the table's rows: by name, by change (largest fall first) or by last "
+    "achievement (lowest first).",
 )
 @click.option(
     "--measures",
@@ -384,12 +512,17 @@ def trend(
     end,
     every,
     org_map,
+    org_column,
     by,
     fmt,
     output,
     chart,
+    title,
+    sort,
     with_measures,
     measures_out,
+    split_by,
+    excel_friendly,
     quiet,
 ) -> None:
     """The indicators at every month end from --from to --to, from one read of EVENTS.
@@ -402,16 +535,15 @@ def trend(
     end = end or last_complete_month(dt.date.today())
     days = month_ends(start, end, every)
     with_measures = with_measures or measures_out is not None
-    if fmt == "parquet" and output is None:
-        raise click.UsageError("--format parquet needs --output FILE")
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
+    folder = _check_files(inputs, fmt, output, split_by, excel_friendly, by, org_map)
     check_inputs_outputs(
         inputs,
         org_map,
-        output=output,
+        output=None if folder else output,
         rejects=inputs.rejects,
         chart=chart,
         measures_out=measures_out,
@@ -419,7 +551,7 @@ def trend(
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(inputs.indicators, {p for r in rulesets for p in r.packs})
-    organisations = _org_map(org_map, by)
+    organisations = _org_map(org_map, by, org_column)
     with Stages(quiet) as stages:
         stages.start("Reading")
         ruleset, extract, codelist, run = load_inputs(
@@ -465,22 +597,31 @@ def trend(
                 (r.year.local_monitoring_from for r in rulesets if r.year.local_monitoring_from),
                 None,
             )
-            write_chart(frame, thresholds, chart, retirement)
-    for notice in handle.notices:
+            caveat = (
+                "Illustrative code list: not for real numbers." if codelist.illustrative else None
+            )
+            drawn = dict(title=title, caveat=caveat, measures=quick)
+            if by == "practice":
+                write_chart(frame, thresholds, chart, retirement, **drawn)
+            else:  # the whole extract, and one chart per group beside it
+                write_charts_by(frame, thresholds, chart, retirement, by=by, **drawn)
+    for notice in [*handle.notices, *frame.attrs.get("notices", [])]:
         warn(notice)
     if measures_out is not None:
-        write_frame(quick, measures_out)
+        write_frame(with_org(quick, organisations, by), measures_out)
     if fmt == "json":
         document = {"ccrqof_version": ccrqof.__version__, "series": records_of(frame)}
         if quick is not None:
             document["measures"] = records_of(quick)
         deliver(output, dump_json(document))  # full precision, as calc's JSON
-    elif fmt in ("csv", "parquet"):
-        deliver(output, frame.drop(columns=[c for c in frame.columns if c == "breakdown"]), fmt)
+    elif fmt in FILE_FORMATS:
+        flat = frame.drop(columns=[c for c in frame.columns if c == "breakdown"])
+        title = f"ccrqof trend {days[0]:%b %Y} to {days[-1]:%b %Y}"
+        _write(flat, output, fmt, split_by, excel_friendly, title)
     else:
 
         def table(console) -> None:
-            render_trend(console, frame)
+            render_trend(console, frame, sort=sort)
             if quick is not None:
                 measures_view.render_series(console, quick)
 

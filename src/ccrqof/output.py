@@ -293,6 +293,22 @@ def _clash(output: Path, option: str, source: str | Path, label: str) -> str | N
     return None
 
 
+def check_split_folder(
+    folder: str | Path,
+    suffix: str,
+    option: str,
+    inputs: Iterable[tuple[str, str | Path | None]],
+) -> Path:
+    """A folder of split files (`--split-by`): writable (`check_folder`), and none of the files
+    it will hold (`<code><suffix>`) could be read as an input, next run or this one."""
+    folder = check_folder(folder, option)
+    probe = folder / f"A00000{suffix}"  # any name the split may write: only the folder and suffix
+    for label, source in inputs:
+        if source is not None and (reason := _clash(probe, option, source, label)):
+            raise UsageError(reason.replace(str(probe), f"{folder} (split files)"))
+    return folder
+
+
 def check_outputs(
     outputs: dict[str, str | Path | None], inputs: Iterable[tuple[str, str | Path | None]]
 ) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ccrqof.engine import Engine, evaluate_each
 from ccrqof.errors import UsageError
-from ccrqof.organisations import summarise
+from ccrqof.organisations import summarise, with_org
 from ccrqof.rules import load_ruleset
 
 SERIES_COLUMNS = (
@@ -80,17 +80,20 @@ def series(
     rules_dir=None,
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """One row per period, group and indicator (the group column is practice_code, pcn_code or
-    icb_code). `handle` is the engine's extract prepared for every month's rule set;
-    `progress` is told how many month ends are worked out."""
-    frames = []
+    """One row per period, group and indicator: the run columns, the group's organisation
+    columns (`with_org`: practice_code, practice_name, pcn_code... or pcn_code, pcn_name,
+    icb_code, icb_name, or icb_code, icb_name), then SERIES_COLUMNS' counts. `handle` is the
+    engine's extract prepared for every month's rule set; `progress` is told how many month
+    ends are worked out. `attrs["notices"]` holds the practices the org map does not place."""
+    frames, notices = [], []
     rulesets = [load_ruleset(reference_date=day, rules_dir=rules_dir) for day in days]
     if indicators:  # they and their registers run; only they are shown
         rulesets = [ruleset.only(indicators) for ruleset in rulesets]
     evaluations = _evaluate_series(engine, handle, rulesets, progress)
     for day, evaluation in zip(days, evaluations, strict=True):
         ruleset = evaluation.ruleset
-        summary, _ = summarise(evaluation, by, org_map, breakdown=False)
+        summary, missing = summarise(evaluation, by, org_map, breakdown=False)
+        notices += [n for n in missing if n not in notices]
         if indicators:
             summary = summary[summary["indicator"].isin(indicators)]
         summary.insert(0, "period", day.strftime("%Y-%m"))
@@ -101,11 +104,11 @@ def series(
         summary.insert(3, "year_status", summary["indicator"].map(statuses))
         frames.append(summary)
     frame = pd.concat(frames, ignore_index=True)
-    group = frame.columns[4]
-    keep = ["period", "reference_date", "ruleset", "year_status", group]
-    keep += [c for c in ("practice_name", "pcn_name", "icb_name") if c in frame]
+    keep = ["period", "reference_date", "ruleset", "year_status", f"{by}_code"]
     keep += [c for c in SERIES_COLUMNS if c not in keep]
-    return frame[keep]
+    frame = with_org(frame[keep], org_map, by)
+    frame.attrs["notices"] = notices
+    return frame
 
 
 def _evaluate_series(engine: Engine, handle, rulesets, progress) -> list:
@@ -118,8 +121,17 @@ def _evaluate_series(engine: Engine, handle, rulesets, progress) -> list:
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values) -> str:
-    """Achievement 0–100% as block characters; a gap where there is no denominator."""
-    return "".join(
-        " " if pd.isna(v) else SPARK[min(int(v * len(SPARK)), len(SPARK) - 1)] for v in values
-    )
+def sparkline(values, low: float = 0.0, high: float = 1.0) -> str:
+    """Achievement as block characters, ▁ at `low` and █ at `high` (0% and 100% unless a table
+    scales its rows to the values it shows); a gap where there is no denominator."""
+    span = high - low
+    top = len(SPARK) - 1
+
+    def block(value) -> str:
+        if pd.isna(value):
+            return " "
+        if span <= 0:
+            return SPARK[top // 2]
+        return SPARK[min(max(round((value - low) / span * top), 0), top)]
+
+    return "".join(block(v) for v in values)
