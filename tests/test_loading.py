@@ -69,9 +69,12 @@ def test_load_reads_the_rule_set_extract_and_code_list(events):
     assert loaded.ruleset.reference_date == dt.date(2024, 3, 31)
     assert loaded.extract.report.total_rejected == 1
     assert loaded.codelist.illustrative  # no code list given: the bundled one, with a warning
-    assert loaded.notices == [  # no patients file: no sex or date of birth for CS005/CS006
+    assert loaded.notices == [
+        'events.csv: used patient_id ← "patient_id", code ← "code", date ← "date", '
+        'practice_code ← "practice_code"; ignored: description',
+        # no patients file: no sex or date of birth for CS005/CS006
         "CS005, CS006 not computed: they need each patient's sex and date of birth, and there "
-        "is no patients file (choose indicators with --indicators)"
+        "is no patients file (choose indicators with --indicators)",
     ]
     assert sorted(loaded.ruleset.packs) == ["CAN001", "CAN004", "CAN005"]
     assert [w for w in loaded.warnings if "illustrative" in w]
@@ -144,14 +147,15 @@ def test_messages_in_the_order_they_arise(cp1252_events, codelist):
     )
     assert said == list(loaded.messages)
     kinds = [m.kind for m in loaded.messages]
-    assert kinds == ["warning", "notice", "notice", "warning", "warning"]
-    missing, encoding, left_out, excel, stale = (m.text for m in loaded.messages)
+    assert kinds == ["warning", "notice", "notice", "notice", "warning", "warning"]
+    missing, encoding, columns, left_out, excel, stale = (m.text for m in loaded.messages)
     assert left_out.startswith("CS005, CS006 not computed")
     assert "no codes for 2 cluster(s) the rules read: CANPCSUPP_COD, MDRV_COD" in missing
     assert "Windows-1252" in encoding
     assert "not SNOMED CT concept ids" in excel
     assert "out of date" in stale
-    assert loaded.notices == [encoding, left_out]
+    assert columns.startswith("events_cp1252.csv: used patient_id")
+    assert loaded.notices == [encoding, columns, left_out]
     assert loaded.warnings == [missing, excel, stale]
 
 

@@ -335,9 +335,11 @@ def test_dev_null_is_an_empty_file(as_patients: bool) -> None:
     hard_error(run, "/dev/null", "is empty")
 
 
-def test_blank_lines_above_the_header_are_a_plain_error(tmp_path: Path) -> None:
+def test_blank_lines_above_an_unrecognised_header_are_a_plain_error(tmp_path: Path) -> None:
+    """Above a header with the recognised names they are a preamble, skipped with a note
+    (tests/test_inputs_arrive.py); above any other first line nothing is guessed."""
     path = tmp_path / "events.csv"
-    path.write_text("\n \n" + HEADER + "\n" + good_rows())
+    path.write_text("\n \n" + HEADER.replace("patient_id", "person") + "\n" + good_rows())
     hard_error(run_entry(path, *YEAR), "events.csv", "blank line", "header row")
 
 

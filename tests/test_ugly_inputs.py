@@ -866,9 +866,14 @@ def check_hard_error(case: Case, run: Run, out: Path) -> None:
 
 def reading_notes(stderr: str) -> list[str]:
     """The notes about reading: not the one line saying that cervical screening was not
-    computed for want of sex and date of birth, which every cancer-only extract gets."""
+    computed for want of sex and date of birth, which every cancer-only extract gets, nor the
+    line per file saying which columns were used, which every file gets."""
     notes = [line for line in stderr.splitlines() if line.startswith("Note:")]
-    return [line for line in notes if "CS005, CS006 not computed" not in line]
+    return [
+        line
+        for line in notes
+        if "CS005, CS006 not computed" not in line and not re.match(r"Note: .+?: used ", line)
+    ]
 
 
 def check_readable(case: Case, run: Run, out: Path, main_file: Path) -> None:

@@ -23,6 +23,7 @@ INPUT_NAMES = (
     "codelists",
     "column_options",
     "encoding",
+    "skip_rows",
     "rejects",
     "strict",
     "year",
@@ -57,6 +58,7 @@ class Inputs:
     spill_dir: Path | None = None
     spark_remote: str | None = None
     indicators: tuple[str, ...] = ()
+    skip_rows: int | None = None
 
     def check_engine_options(self) -> None:
         """Engine options that the chosen engine cannot use are an error before any reading."""
@@ -114,7 +116,8 @@ def input_options(command):
                 "--codelists",
                 type=click.Path(path_type=Path),
                 help="NHS PCD refset content file (Cluster_ID, SNOMED_code) or a folder of "
-                "<cluster>.csv files. Without it, a cluster column or the small bundled "
+                "<cluster>.csv files, or of OpenCodelists downloads (the newest version of each "
+                "cluster is used). Without it, a cluster column or the small bundled "
                 "illustrative list is used.",
             ),
             click.option(
@@ -123,6 +126,16 @@ def input_options(command):
                 multiple=True,
                 metavar="NAME=SOURCE",
                 help="Use input column SOURCE as NAME (e.g. code=SnomedCTConceptId). Repeatable.",
+            ),
+            click.option(
+                "--skip-rows",
+                "skip_rows",
+                type=click.IntRange(min=0),
+                metavar="N",
+                help="Skip N lines above the header row of every CSV events and patients file "
+                "(a report's title and run date). Default: when the first line is not the "
+                "header, the first line that names a patient id and another known column is, "
+                "and the lines above it are skipped with a note; 0 turns that off.",
             ),
             click.option(
                 "--encoding",
@@ -276,6 +289,7 @@ def load_inputs(inputs: Inputs, on_file=None, series=()):
         codelists=inputs.codelists,
         columns=columns,
         encoding=inputs.encoding,
+        skip_rows=inputs.skip_rows,
         rejects=inputs.rejects,
         strict=inputs.strict,
         year=inputs.year,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Sequence
 
 from ccrqof.errors import InputError, UsageError
 
@@ -60,16 +62,38 @@ def _data_like(name: str) -> bool:
     return bool(_LOOKS_LIKE_DATA.match(name)) or digits * 2 >= len(name.strip()) > 0
 
 
+def looks_like_data(names: list[str]) -> bool:
+    """Whether a 'header' is really a data row (then no name of it may be echoed)."""
+    return any(_data_like(n) for n in names if n)
+
+
 def describe_columns(names: list[str]) -> str:
     """The columns found, unless the 'header' is really a data row: then no name is echoed,
     since a data row may hold patient values."""
-    if any(_data_like(n) for n in names if n):
+    if looks_like_data(names):
         return "the first line looks like data, not column names: is the header row missing?"
     return "found: " + (", ".join(names) or "none")
 
 
 def normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_SPELLINGS = {
+    spelling: canonical
+    for canonical in dict.fromkeys(EVENT_COLUMNS + PATIENT_COLUMNS)
+    for spelling in (normalise(canonical), *ALIASES.get(canonical, ()))
+}
+
+
+def looks_like_header(cells: list[str], explicit: dict[str, str] | None = None) -> bool:
+    """Whether a line's cells are a header row: they name a patient id and one more column we
+    read (in a recognised spelling, or a ``--column`` SOURCE). A report's title or run date
+    names neither, and a data row holds values, not column names."""
+    sources = {source: canonical for canonical, source in (explicit or {}).items()}
+    named = {sources.get(cell) or _SPELLINGS.get(normalise(cell)) for cell in cells}
+    named.discard(None)
+    return "patient_id" in named and len(named) > 1
 
 
 def map_columns(
@@ -148,3 +172,36 @@ def spellings_markdown() -> str:
         spellings = ", ".join(f"`{s}`" for s in ALIASES.get(name, ()))
         rows.append(f"| `{name}` | {required.get(name, 'no')} | {spellings} |")
     return "\n".join(rows)
+
+
+# Words in the headers exports give an organisation's code under ("Organisation", "Practice
+# ODS", "Surgery"): a column so named is checked for ODS practice codes before a hint is given.
+_PRACTICE_WORDS = ("org", "practice", "ods", "surgery")
+
+
+def practice_like_name(name: str) -> bool:
+    """A header an export may give practice codes under, other than the recognised ones."""
+    return any(word in normalise(name) for word in _PRACTICE_WORDS)
+
+
+def usage_summary(
+    file: str, mapping: dict[str, str], found: list[str], practice_like: Sequence[str] = ()
+) -> str:
+    """One line saying which columns of a file were used, as what, and which were ignored;
+    for an ignored column that holds practice codes (`practice_like`), how to use it."""
+    order = list(dict.fromkeys(EVENT_COLUMNS + PATIENT_COLUMNS))
+    pairs = sorted(mapping.items(), key=lambda pair: order.index(pair[0]))
+    used = ", ".join(f'{canonical} ← "{source}"' for canonical, source in pairs)
+    taken = set(mapping.values())
+    ignored = [name for name in found if name not in taken]
+    line = f"{file}: used {used or 'no column'}"
+    if ignored and looks_like_data(ignored):  # a data row as header: never echo its cells
+        line += f"; ignored: {len(ignored)} column(s)"
+    elif ignored:
+        line += "; ignored: " + ", ".join(ignored)
+    for source in practice_like:
+        line += (
+            f"; {source} looks like ODS practice codes: to use it as the practice, add "
+            f"--column practice_code={shlex.quote(source)}"
+        )
+    return line

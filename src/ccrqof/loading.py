@@ -72,6 +72,7 @@ def load(
     codelists: str | Path | None = None,
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
+    skip_rows: int | None = None,
     rejects: str | Path | None = None,
     strict: bool = False,
     year: str | None = None,
@@ -91,8 +92,11 @@ def load(
     every indicator whose inputs the extract has runs, and a notice names those left out
     (CS005 with no sex or date of birth). `series` are the rule sets of a series' other dates,
     chosen and checked alike (`Loaded.indicators` is what runs). `codelists` is the PCD refset
-    file or a folder of `<cluster>.csv` files; without it a `cluster` column or the bundled
-    illustrative list is used, with a warning. A cluster the indicators that run read with no
+    file or a folder of `<cluster>.csv` files (or OpenCodelists downloads, the newest version of
+    each cluster read; a notice names the file used for each); without it a `cluster` column or
+    the bundled illustrative list is used, with a warning. `skip_rows` is the number of lines
+    above the header row of every CSV events and patients file; by default a report's preamble
+    is found and skipped, with a notice. A cluster the indicators that run read with no
     code in the given list raises UsageError, or with `allow_missing_clusters` is a warning.
     `rejects` (.csv or .parquet) receives every rejected row; `strict` then raises
     RejectedRowsError if there is any. `on_file` is called after each file is read, and
@@ -119,6 +123,7 @@ def load(
         encoding=encoding,
         on_file=on_file,
         known_codes=known,
+        skip_rows=skip_rows,
     )
     messages: list[Message] = []
 
@@ -130,13 +135,18 @@ def load(
     run, left_out = choose_indicators([ruleset, *series], extract, chosen)
     ruleset = ruleset.only(run)
     codelist, warning = (given, None) if given else ccrqof.resolve_codelist(None, extract)
+    files = ""  # which file of a code-list folder each cluster came from
     if given is not None:
         needed = set().union(*(r.only(run).clusters() for r in (ruleset, *series)))
+        if files := given.files_notice(needed):
+            say("notice", files)
         missing = _check_clusters(given, needed, extract, allow_missing_clusters)
         if missing:
             say("warning", missing)
     for notice in extract.report.notices:
         say("notice", notice)
+    if files:
+        extract.report.notices.insert(0, files)  # JSON's notices hold it too (said above)
     if left_out:
         say("notice", left_out)
         extract.report.notices.append(left_out)  # JSON's notices hold it too

@@ -25,6 +25,8 @@ from ccrqof.columns import (
     check_sources_exist,
     describe_columns,
     map_columns,
+    practice_like_name,
+    usage_summary,
 )
 from ccrqof.errors import InputError
 from ccrqof.readers.inputs import InputFile, expand, read_dataset, with_partition
@@ -94,6 +96,10 @@ class InputReport:
     patient_details: set = field(default_factory=set)  # sex, date_of_birth: the columns given
     sources: dict[str, SourceTable] = field(default_factory=dict, repr=False)
     column_names: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    # by source key: ignored columns that hold ODS practice codes (a hint to map one)
+    practice_like: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    # practices with registrations but no coded entry in the events files (their registers: 0)
+    practices_without_entries: list[str] = field(default_factory=list)
     _rejects: list[_Rejected] = field(default_factory=list, repr=False)
 
     def reject(self, source: SourceTable, mask: np.ndarray, column: str, reason: str) -> None:
@@ -259,6 +265,7 @@ def read_events(
     key: str = "events",
     with_lines: bool | None = None,
     known: frozenset[str] = frozenset(),
+    skip_rows: int | None = None,
 ) -> tuple[pd.DataFrame, bool]:
     """Canonical events: patient_id, code, cluster, date, episode (lower case), practice_code.
 
@@ -266,9 +273,15 @@ def read_events(
     table, with each row's `line` and `source` (to reject a patient's rows that disagree);
     `with_lines` forces those two columns on or off. Rows with no code, cluster or date are
     patients without coded entries. `known` codes (the code list's) name ids Excel rounded.
+    `skip_rows`: the lines above a CSV file's header row (by default a report's preamble is
+    found and skipped).
     """
     report = report if report is not None else InputReport()
-    source = path if isinstance(path, SourceTable) else read_table(path, encoding)
+    source = (
+        path
+        if isinstance(path, SourceTable)
+        else read_table(path, encoding, skip_rows=skip_rows, explicit=columns)
+    )
     report.notices.extend(source.notices)
     report.sources[key] = source
     table, file = source.table, source.file
@@ -281,6 +294,7 @@ def read_events(
     n = table.num_rows
     report.rows_read["events"] = report.rows_read.get("events", 0) + n + len(source.broken)
     report.column_names[key] = mapping
+    report.practice_like[key] = _practice_like(table, mapping)
     report.ignored["blank lines"] += source.blank_lines
     report.reject_broken(source)
     absent = Text(
@@ -492,17 +506,24 @@ def read_patients(
     *,
     columns: dict[str, str] | None = None,
     encoding: str | None = None,
+    skip_rows: int | None = None,
 ) -> pd.DataFrame:
     """Registrations (`ccrqof.schemas.PATIENTS`): patient_id, practice_code,
     registration_date, deregistration_date, date_of_birth, sex. A date of birth that cannot
     be used is null, counted in a warning: the registration is kept."""
     report = report if report is not None else InputReport()
-    source = path if isinstance(path, SourceTable) else read_table(path, encoding)
+    source = (
+        path
+        if isinstance(path, SourceTable)
+        else read_table(path, encoding, skip_rows=skip_rows, explicit=columns)
+    )
     report.notices.extend(source.notices)
     report.sources["patients"] = source
     table, file = source.table, source.file
     mapping = map_columns(table.column_names, PATIENT_COLUMNS, columns or {}, file)
     _required(mapping, ("patient_id", "registration_date"), source, columns)
+    report.column_names["patients"] = mapping
+    report.practice_like["patients"] = _practice_like(table, mapping)
     n = table.num_rows
     report.rows_read["patients"] = n + len(source.broken)
     report.ignored["blank lines"] += source.blank_lines
@@ -680,19 +701,25 @@ def read_extract(
     encoding: str | None = None,
     on_file: Callable[[Path], None] | None = None,
     known_codes: frozenset[str] = frozenset(),
+    skip_rows: int | None = None,
 ) -> Extract:
     """Read an events extract (one or more files, globs or folders) and, optionally, a
     patients (registrations) file.
 
     `columns` maps canonical names to source columns (``{"code": "SnomedCTConceptId"}``);
     `on_file` is called after each file is read (for a progress bar); `known_codes` (the code
-    list's) let a SNOMED CT id that Excel rounded be named as such.
+    list's) let a SNOMED CT id that Excel rounded be named as such. `skip_rows` is the number of
+    lines above the header row of every CSV file; by default a report's preamble (a search's
+    title and run date above the header) is found and skipped, with a notice.
     """
     report = InputReport()
     found = expand(events if isinstance(events, list | tuple) else [events])
     # pyarrow reads release the GIL: the patients file is read while the events are
     with _reader_threads() as pool:
-        patients_source = pool.submit(read_table, patients, encoding) if patients else None
+        csv_options = {"skip_rows": skip_rows, "explicit": columns}
+        patients_source = (
+            pool.submit(read_table, patients, encoding, **csv_options) if patients else None
+        )
         if isinstance(found, Path):  # one Parquet dataset
             dataset = read_dataset(found)
             frames = [read_events(dataset, report, columns=columns, known=known_codes)]
@@ -702,7 +729,8 @@ def read_extract(
 
             def read(item: tuple[int, InputFile]):
                 i, file = item
-                source = with_partition(read_table(file.path, encoding), file.partition)
+                source = read_table(file.path, encoding, **csv_options)
+                source = with_partition(source, file.partition)
                 if on_file:
                     on_file(file.path)
                 return i, source
@@ -746,8 +774,87 @@ def read_extract(
     )
     if registrations is None and "registration_date" in frame:
         frame, registrations = patients_from_events(frame, report)
+    _say_which_columns(report)
+    if registrations is not None:
+        _find_practices_without_entries(frame, registrations, report)
     _say_what_changed(report)
     return schemas.extract(frame, registrations, has_practice=has_practice.pop(), report=report)
+
+
+ODS_PRACTICE = r"^[A-Za-z][0-9]{5}$"  # a GP practice's ODS code: A81001
+_SAMPLE_ROWS = 10_000
+
+
+def _practice_like(table: pa.Table, mapping: dict[str, str]) -> list[str]:
+    """Ignored columns, in a file with no practice column, whose header names an organisation
+    and whose first rows' values are all ODS practice codes: the practice, under a name we do
+    not recognise. Only the headers are ever said."""
+    if "practice_code" in mapping:
+        return []
+    used = set(mapping.values())
+    found = []
+    for name in table.column_names:
+        if name in used or not practice_like_name(name):
+            continue
+        try:
+            values = pc.cast(table.column(name).slice(0, _SAMPLE_ROWS), pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue  # not text: no code
+        values = pc.drop_null(pc.utf8_trim_whitespace(values))
+        values = values.filter(pc.not_equal(values, ""))
+        if len(values) and pc.all(pc.match_substring_regex(values, ODS_PRACTICE)).as_py():
+            found.append(name)
+    return found
+
+
+def _say_which_columns(report: InputReport) -> None:
+    """One notice per input file: the columns used, as what, and those ignored. Files with the
+    same columns (monthly exports, a partitioned folder) share one."""
+    groups: dict[tuple, list[str]] = {}
+    for key, source in report.sources.items():
+        if key not in report.column_names:
+            continue
+        found = tuple(source.table.column_names)
+        mapping = tuple(report.column_names[key].items())
+        hints = tuple(report.practice_like.get(key, ()))
+        groups.setdefault((mapping, found, hints), []).append(Path(source.file).name)
+    for (mapping, found, hints), files in groups.items():
+        name = files[0]
+        if len(files) > 1:
+            name += f" (and {len(files) - 1:,} other file(s) with the same columns)"
+        report.notices.append(usage_summary(name, dict(mapping), list(found), list(hints)))
+
+
+SHOWN_PRACTICES = 5
+
+
+def _find_practices_without_entries(
+    events: pd.DataFrame, registrations: pd.DataFrame, report: InputReport
+) -> None:
+    """Practices with registrations but no coded entry in the events files: their registers
+    would be 0 with nothing said, the mark of an events file left out. Each is counted and the
+    first few named (practice codes, never a patient)."""
+    practices = registrations["practice_code"]
+    if not practices.notna().any():  # a patients file without a practice column
+        return
+    coded = ((events["code"] != "") | (events["cluster"] != "")).to_numpy(bool)
+    if events["practice_code"].notna().any():  # the entries carry their practice
+        with_entries = events.loc[coded, "practice_code"]
+    else:  # an entry belongs to the practice its patient is registered at
+        coded_patients = pd.unique(events.loc[coded, "patient_id"])
+        with_entries = practices[registrations["patient_id"].isin(coded_patients)]
+    missing = sorted(set(pd.unique(practices.dropna())) - set(pd.unique(with_entries.dropna())))
+    report.practices_without_entries = missing
+    if not missing:
+        return
+    named = ", ".join(missing[:SHOWN_PRACTICES])
+    if len(missing) > SHOWN_PRACTICES:
+        named += f" and {len(missing) - SHOWN_PRACTICES:,} more"
+    report.notices.append(
+        f"{len(missing):,} practice(s) have registrations but no coded entry in the events "
+        f"files: {named}. Every count that needs an entry (a register, a screening test) is 0 "
+        "for them: is an events file missing?"
+    )
 
 
 def _say_what_changed(report: InputReport) -> None:

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ccrqof.columns import ALIASES, normalise
+from ccrqof.columns import ALIASES, looks_like_header, normalise
 from ccrqof.errors import InputError
 
 DELIMITERS = (",", "\t", ";")
@@ -284,13 +284,106 @@ def _to_utf8(data: bytes, encoding: str, path: Path) -> bytes:
     return b"".join(parts)
 
 
-def read_csv(path: Path, encoding: str | None = None) -> SourceTable:
-    """Read a CSV (or .csv.gz) as text; UTF-8 (BOM or not), else Windows-1252 with a notice."""
+# A report's preamble (search title, run date, blank lines) is looked for in this many lines
+# and bytes at the top of a file: clinical systems write a handful.
+PREAMBLE_MAX_LINES = 100
+PREAMBLE_MAX_BYTES = 1 << 20
+
+
+def _lines(data: bytes, start: int):
+    """(offset, text) of the file's lines from `start`, within the preamble's limits."""
+    first = start
+    for _ in range(PREAMBLE_MAX_LINES + 1):
+        if start - first > PREAMBLE_MAX_BYTES:
+            return
+        end = data.find(b"\n", start)
+        text = data[start : end if end >= 0 else len(data)].decode("utf-8", errors="replace")
+        yield start, text.rstrip("\r")
+        if end < 0:
+            return
+        start = end + 1
+
+
+def _cells(line: str) -> list[str]:
+    delimiter = max(DELIMITERS, key=line.count)
+    try:
+        return [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
+    except csv.Error:  # a name longer than the csv module's field limit: not a header we know
+        return []
+
+
+def _preamble(
+    data: bytes, path: Path, skip_rows: int | None, explicit: dict[str, str] | None
+) -> tuple[int, int]:
+    """(byte offset, lines) of what comes before the header row. `skip_rows` given: that many
+    lines. Else the header is the first line that names a patient id and another column we read
+    (`looks_like_header`), if the first line does not: the lines above it are a report's title,
+    run date and the like. With no such line, the first line stays the header (and the usual
+    errors say what is wrong with it): never a guess."""
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if skip_rows is not None:
+        offset = start
+        for _ in range(skip_rows):
+            end = data.find(b"\n", offset)
+            offset = len(data) if end < 0 else end + 1
+        if skip_rows and _NOT_SPACE.search(data, offset) is None:
+            raise InputError(
+                f"has no header row below the {skip_rows:,} line(s) that --skip-rows skips",
+                file=str(path),
+            )
+        if skip_rows and not next(_lines(data, offset))[1].strip():
+            raise InputError(
+                f"line {skip_rows + 1}, below the {skip_rows:,} line(s) that --skip-rows "
+                "skips, is blank: it should be the header row (column names)",
+                file=str(path),
+            )
+        return (offset if skip_rows else 0), skip_rows
+    for number, (offset, line) in enumerate(_lines(data, start)):
+        if looks_like_header(_cells(line), explicit):
+            return offset if number else 0, number
+    return 0, 0
+
+
+def read_csv(
+    path: Path,
+    encoding: str | None = None,
+    skip_rows: int | None = None,
+    explicit: dict[str, str] | None = None,
+) -> SourceTable:
+    """Read a CSV (or .csv.gz) as text; UTF-8 (BOM or not), else Windows-1252 with a notice.
+    Lines above the header row (`skip_rows`, or a report's preamble found by `_preamble`) are
+    skipped; rows keep the file's own line numbers."""
     notices: list[str] = []
     data = read_bytes(path)
     chosen = _encoding(data, encoding, notices, path)
     if chosen != "utf-8":
         data = _to_utf8(data, chosen, path)
+    offset, skipped = _preamble(data, path, skip_rows, explicit)
+    if offset:
+        data = data[offset:]  # a copy, made only for a file with a preamble
+    if skipped and skip_rows is None:
+        notices.append(
+            f"{path.name}: the header row is line {skipped + 1}; the {skipped} line(s) above "
+            "it (a report's title, run date or blank lines) were skipped. Use --skip-rows to "
+            "choose how many lines to skip"
+        )
+    source = _read_text(path, data, encoding, chosen, notices)
+    return _shifted(source, skipped) if skipped else source
+
+
+def _shifted(source: SourceTable, lines: int) -> SourceTable:
+    """Line numbers of a file read from below its first `lines` lines, as in the file."""
+    if source.line_numbers is None:
+        source.first_line += lines
+    else:
+        source.line_numbers = source.line_numbers + lines
+    source.broken = [(line + lines, text) for line, text in source.broken]
+    return source
+
+
+def _read_text(
+    path: Path, data: bytes, encoding: str | None, chosen: str, notices: list[str]
+) -> SourceTable:
     try:
         table, invalid, quoted = _parse(data, path)
     except _NotUtf8:
@@ -444,8 +537,16 @@ def check_text(table: pa.Table, file: str) -> None:
                 ) from None
 
 
-def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
-    """Any supported file, or one plain sentence saying why not."""
+def read_table(
+    path: str | Path,
+    encoding: str | None = None,
+    *,
+    skip_rows: int | None = None,
+    explicit: dict[str, str] | None = None,
+) -> SourceTable:
+    """Any supported file, or one plain sentence saying why not. A CSV file's header row is
+    below `skip_rows` lines, or found (see `_preamble`; `explicit`, the ``--column`` choices,
+    name columns too); Parquet has no lines above its columns."""
     path = Path(path)
     if not path.exists():
         raise InputError("does not exist", file=str(path))
@@ -459,7 +560,7 @@ def read_table(path: str | Path, encoding: str | None = None) -> SourceTable:
         or suffixes[-2:] in ([".csv", ".gz"], [".txt", ".gz"], [".tsv", ".gz"])
         or not path.is_file()  # a pipe or device (<(zcat ...), /dev/stdin, /dev/null): text
     ):
-        source = read_csv(path, encoding)
+        source = read_csv(path, encoding, skip_rows, explicit)
     else:
         raise InputError(
             "has an unsupported file type: expected .csv, .csv.gz, .tsv, .txt or .parquet",

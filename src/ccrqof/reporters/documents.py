@@ -7,14 +7,10 @@ import math
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ccrqof.engine import Evaluation, outcome_columns
 from ccrqof.engine.python.cascade import NOT_REGISTERED
 from ccrqof.engine.python.handlers import NO_BIRTH_DATE, NO_SEX
-from ccrqof.errors import UsageError
-from ccrqof.output import write_atomically
 from ccrqof.readers import InputReport
 from ccrqof.rules import RuleSet
 
@@ -54,10 +50,12 @@ def json_records(summary: pd.DataFrame) -> list[dict]:
 
 
 def input_counts(evaluation: Evaluation, report: InputReport) -> dict:
-    """Rows read, rejected by reason, and ignored by reason (reading's and the engine's)."""
+    """Rows read, rejected by reason, and ignored by reason (reading's and the engine's), and
+    the practices with registrations but no coded entry (a missing events file, likely)."""
     counts = report.as_dict()
     engine = sorted(evaluation.ignored.items(), key=lambda item: _IGNORED_ORDER.get(item[0], 9))
     counts["ignored"] = {**counts["ignored"], **dict(engine)}
+    counts["practices_without_coded_entries"] = len(report.practices_without_entries)
     return counts
 
 
@@ -147,14 +145,11 @@ def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
     )
 
 
-def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str | None = None) -> None:
-    """CSV or Parquet, chosen by `fmt` or by the file extension; written atomically."""
-    path = Path(path)
-    fmt = fmt or {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(path.suffix.lower())
-    if fmt == "csv":
-        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
-    elif fmt == "parquet":
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        write_atomically(path, lambda tmp: pq.write_table(table, tmp))
-    else:
-        raise UsageError(f"cannot tell the format of {path.name}: use a .csv or .parquet name")
+def write_frame(
+    frame: pd.DataFrame, path: str | Path, fmt: str | None = None, **options
+) -> None:
+    """CSV, Parquet, xlsx or HTML, chosen by `fmt` or by the file extension; written
+    atomically (`ccrqof.reporters.files.write_table`, whose `options` these are)."""
+    from ccrqof.reporters.files import write_table
+
+    write_table(frame, path, fmt, **options)

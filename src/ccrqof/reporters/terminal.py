@@ -147,7 +147,8 @@ def _compact_table(summary: pd.DataFrame, ruleset) -> Table:
         if summary["points"].notna().any()
         else None
     )
-    names = summary.groupby(code)[name].first() if name in summary else None
+    named = name in summary and summary[name].notna().any()  # blank without an org map
+    names = summary.groupby(code)[name].first() if named else None
     first = rated[0] if rated else None
     achievement = wide["numerator"][first] / wide["denominator"][first].replace(0, float("nan"))
     order = achievement.sort_values(na_position="first", kind="stable").index
@@ -221,6 +222,8 @@ def input_lines(counts: dict) -> list[str]:
         lines.append(
             "Not counted: " + "; ".join(f"{n:,} {why}" for why, n in ignored.items()) + "."
         )
+    if without := counts.get("practices_without_coded_entries"):
+        lines.append(f"Practices with registrations but no coded entries: {without:,}.")
     return lines
 
 
