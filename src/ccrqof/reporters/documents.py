@@ -145,9 +145,7 @@ def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
     )
 
 
-def write_frame(
-    frame: pd.DataFrame, path: str | Path, fmt: str | None = None, **options
-) -> None:
+def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, **options) -> None:
     """CSV, Parquet, xlsx or HTML, chosen by `fmt` or by the file extension; written
     atomically (`ccrqof.reporters.files.write_table`, whose `options` these are)."""
     from ccrqof.reporters.files import write_table
