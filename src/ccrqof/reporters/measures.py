@@ -9,6 +9,7 @@ import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ccrqof.measures import totals
 
@@ -96,14 +97,19 @@ def render_series(console: Console, frame: pd.DataFrame) -> None:
         ("By month", "left"),
         ("First", "right"),
         ("Last closed", "right"),
-        ("Latest so far", "right"),
+        ("So far", "right"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)
     for (kind, indicator, _measure), rows in _in_order(whole):
         rows = rows.set_index("month").reindex(months)
         rates = rows["rate"].astype("float64")
         top = rates.max() if kind == "activity" else 1.0
-        line = sparkline(rates / top if top and top > 0 else rates)
+        done = rows["complete"].fillna(False).astype(bool).to_numpy()
+        line = Text()
+        for char, closed_month in zip(
+            sparkline(rates / top if top and top > 0 else rates), done, strict=True
+        ):
+            line.append(char, style=None if closed_month else "dim")
         closed = rows[rows["complete"].fillna(False).astype(bool)]
         open_ = rows[~rows["complete"].fillna(True).astype(bool)]
         table.add_row(
@@ -116,7 +122,8 @@ def render_series(console: Console, frame: pd.DataFrame) -> None:
     console.print()
     console.print(table)
     console.print(
-        NOTE + " Cohort lines run from 0% to 100%; activity lines from 0 to their highest month.",
+        NOTE + " Cohort lines run from 0% to 100% (dim: months so far); activity lines from 0 "
+        "to their highest month.",
         style="dim",
     )
 
@@ -137,4 +144,6 @@ def _state(row) -> str:
 
 
 def _cell(row) -> str:
-    return f"{month_label(row['month'])} {rate_text(row)}"
+    """`Oct 25 46.4%`: a short month, so the row fits a terminal."""
+    month = dt.date.fromisoformat(f"{row['month']}-01").strftime("%b %y")
+    return f"{month} {rate_text(row)}"
