@@ -185,7 +185,8 @@ def duckdb_sql(events: Path, patients: Path, fmt: str) -> str:
 
 
 def check_month_arithmetic() -> None:
-    """DuckDB's `date +/- INTERVAL n MONTH` must clamp to month end like rules.md §1."""
+    """DuckDB's `date +/- INTERVAL n MONTH` must clamp to month end, as
+    docs/reference-rules.md#time requires."""
     cases = [
         ("2024-02-29", -12),
         ("2023-11-30", 3),

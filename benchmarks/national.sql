@@ -1,5 +1,5 @@
--- CAN001, CAN004 and CAN005 (QOF 2023-24 rules, /work/shared/spec/rules.md §1-§5) as ONE DuckDB
--- query: the comparison for benchmarks/bench_national.py. Not used by ccrqof itself.
+-- CAN001, CAN004 and CAN005 (QOF 2023-24 rules, docs/reference-rules.md from #time to #cascades)
+-- as ONE DuckDB query: the comparison for benchmarks/bench_national.py. Not used by ccrqof itself.
 --
 -- Placeholders (filled in by bench_national.py with string.Template):
 --   $events    a table expression for the events file(s): read_parquet('...') or
@@ -10,7 +10,7 @@
 --
 -- Month arithmetic: DuckDB's `date ± INTERVAL n MONTH` clamps to the end of the month
 -- (2024-02-29 - 12 months = 2023-02-28; 2023-11-30 + 3 months = 2024-02-29), which is what
--- rules.md §1 asks for; bench_national.py checks this before it runs the query.
+-- docs/reference-rules.md#time asks for; bench_national.py checks this before it runs the query.
 --
 -- Result: one row per practice with at least one register patient, wide: CAN001_register, ...,
 -- CAN004_numerator, ..., CAN004_<FIELD> (patients leaving at each exclusion/PCA rule), ...
@@ -39,7 +39,8 @@ ev AS (
     JOIN codes AS c ON e.code = c.code
     WHERE TRY_CAST(e.date AS DATE) <= (SELECT r FROM bounds)
 ),
--- CAN_DAT: latest CAN_COD whose episode is not review/ended/changed/evolved/flare-up (§4).
+-- CAN_DAT: latest CAN_COD whose episode is not review/ended/changed/evolved/flare-up
+-- (docs/reference-rules.md#patient-dates).
 can AS (
     SELECT practice_code, patient_id, max(d) AS can_dat
     FROM ev
@@ -47,8 +48,9 @@ can AS (
       AND episode NOT IN ('review', 'ended', 'changed', 'evolved', 'flare-up')
     GROUP BY practice_code, patient_id
 ),
--- Specified population at R (§2): a registration started on or before R and not ended on or
--- before R; REG_DAT is the start of the current registration (the latest, if several).
+-- Specified population at R (docs/reference-rules.md#who-is-counted): a registration started on
+-- or before R and not ended on or before R; REG_DAT is the start of the current registration (the
+-- latest, if several).
 reg AS (
     SELECT practice_code, patient_id, max(start_date) AS reg_dat
     FROM (
@@ -83,8 +85,9 @@ dates AS (
     LEFT JOIN ev AS e USING (practice_code, patient_id)
     GROUP BY g.practice_code, g.patient_id, g.can_dat, g.reg_dat
 ),
--- The cascades (§5), one CASE per indicator in rule order; the value is where the patient
--- leaves: 'numerator', 'denominator', or the exclusion/PCA field. 2023-24 has no CAN004 R4.
+-- The cascades (docs/reference-rules.md#cascades), one CASE per indicator in rule order; the
+-- value is where the patient leaves: 'numerator', 'denominator', or the exclusion/PCA field.
+-- 2023-24 has no CAN004 R4.
 outcomes AS (
     SELECT d.practice_code,
         CASE

@@ -1,13 +1,13 @@
-"""A slow, deliberately simple reference implementation of rules.md §1–§7 and cervical.md §1–§4
-for differential tests.
+"""A slow, deliberately simple reference implementation of docs/reference-rules.md for
+differential tests.
 
 This module is used ONLY by the test suite (``tests/test_differential.py``,
 ``tests/test_differential_cervical.py``) as an oracle: it walks one patient at a time through the
 CAN001/CAN004/CAN005 and CS005/CS006 cascades written out as plain ``if`` statements, straight
-from ``/work/shared/spec/rules.md`` and ``/work/shared/spec/cervical.md``. It is slow on purpose
-and must stay independent of ccrqof: it does not import the engine, ``ccrqof.dates`` or the YAML
-rule packs, and it does its own month arithmetic with ``datetime``/``calendar``. Where it and
-ccrqof disagree, one of them misreads the contract.
+from ``docs/reference-rules.md``. It is slow on purpose and must stay independent of ccrqof: it
+does not import the engine, ``ccrqof.dates`` or the YAML rule packs, and it does its own month
+arithmetic with ``datetime``/``calendar``. Where it and ccrqof disagree, one of them misreads the
+contract.
 
 Input: a list of :class:`Event` (patient, practice, cluster, date, episode) and either ``None``
 (no registration data) or a list of :class:`Registration` (which may carry the patient's sex and
@@ -25,14 +25,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-# --- §7 years ---------------------------------------------------------------------------------
+# --- years: docs/reference-rules.md#qof-years -------------------------------------------------
 
 YEARS = ("2021-22", "2022-23", "2023-24", "2024-25")
 LAST_PAID_DAY = dt.date(2025, 3, 31)  # points are computed up to and including this date
 REGISTER_FROM = dt.date(2003, 4, 1)  # CAN001: CAN_DAT on or after 1 April 2003
 CAN004_R4_BEFORE = dt.date(2021, 1, 1)  # CAN004 R4 (2021-22 and 2022-23 only)
 
-# CS005/CS006: cervical.md §4, the same in every year from 2021-22 to 2026-27
+# CS005/CS006: docs/reference-rules.md#qof-years, the same in every year from 2021-22 to 2026-27
 MAX_POINTS = {"CAN001": 5, "CAN004": 6, "CAN005": 2, "CS005": 7, "CS006": 4}
 THRESHOLDS = {
     "CAN004": (Fraction(1, 2), Fraction(9, 10)),
@@ -43,16 +43,17 @@ THRESHOLDS = {
 
 NOT_NEW_EPISODES = {"review", "ended", "changed", "evolved", "flare-up"}
 
-# --- cervical.md §3, §4 -----------------------------------------------------------------------
+# --- screening: docs/reference-rules.md#cs005-and-cs006, #qof-years ---------------------------
 
 CAN_INDICATORS = ("CAN001", "CAN004", "CAN005")
 CS_INDICATORS = ("CS005", "CS006")
 CS_FIRST_DAY, CS_LAST_DAY = dt.date(2021, 4, 1), dt.date(2027, 3, 31)
-FEMALE = {"f", "female", "2"}  # cervical.md §1, case-insensitive
+FEMALE = {"f", "female", "2"}  # docs/reference-rules.md#who-is-counted, case-insensitive
 CS_WINDOW_MONTHS = {"CS005": 42, "CS006": 66}  # W: (R − W months, R]
 CS_AGES = {"CS005": (25, 49, "P_AGE25_49"), "CS006": (50, 64, "P_AGE50_64")}
 # what the counts of registered patients left out of CS005/CS006 are called in ccrqof's
-# Evaluation.ignored (the spec asks only that they are counted and reported)
+# Evaluation.ignored (docs/reference-rules.md#who-is-counted asks only that they are counted and
+# reported)
 NO_SEX = "registered patients with no sex recorded"
 NO_BIRTH_DATE = "registered patients with no date of birth recorded"
 
@@ -60,7 +61,8 @@ NUMERATOR, DENOMINATOR, PCA, EXCLUSION = "numerator", "denominator", "pca", "exc
 
 
 def year_of(reference: dt.date) -> str:
-    """The QOF year whose rules apply at R (§1, §7); after 2024-25, the 2024-25 rules."""
+    """The QOF year whose rules apply at R; after 2024-25, the 2024-25 rules
+    (docs/reference-rules.md#time, #qof-years)."""
     start = reference.year if reference.month >= 4 else reference.year - 1
     if start < 2021:
         raise ValueError(f"no QOF cancer rules before 2021-22 (R = {reference})")
@@ -69,8 +71,8 @@ def year_of(reference: dt.date) -> str:
 
 
 def cs_year_of(reference: dt.date) -> str | None:
-    """cervical.md §4: CS005/CS006 run with the pack of the QOF year containing R, for every
-    year from 2021-22 to 2026-27; for R outside those years there are no CS rules."""
+    """docs/reference-rules.md#qof-years: CS005/CS006 run with the pack of the QOF year containing
+    R, for every year from 2021-22 to 2026-27; for R outside those years there are no CS rules."""
     if not CS_FIRST_DAY <= reference <= CS_LAST_DAY:
         return None
     start = reference.year if reference.month >= 4 else reference.year - 1
@@ -78,7 +80,8 @@ def cs_year_of(reference: dt.date) -> str | None:
 
 
 def pays_points(reference: dt.date) -> bool:
-    """§7: points for every reference date up to 31 March 2025; none afterwards."""
+    """Points for every reference date up to 31 March 2025; none afterwards
+    (docs/reference-rules.md#qof-years)."""
     return reference <= LAST_PAID_DAY
 
 
@@ -88,7 +91,8 @@ def early_year(year: str) -> bool:
 
 
 def fields_of(indicator: str, year: str) -> list[str]:
-    """The reported fields of every reject rule, in cascade order (§5)."""
+    """The reported fields of every reject rule, in cascade order
+    (docs/reference-rules.md#cascades)."""
     if indicator == "CAN004":
         return [
             "CAN_DAT24M",
@@ -119,11 +123,11 @@ def fields_of(indicator: str, year: str) -> list[str]:
     return []
 
 
-# --- §1 time ----------------------------------------------------------------------------------
+# --- time: docs/reference-rules.md#time -------------------------------------------------------
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """Calendar month arithmetic clamped to the end of the month (§1)."""
+    """Calendar month arithmetic clamped to the end of the month (docs/reference-rules.md#time)."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
     last = calendar.monthrange(year, month0 + 1)[1]
@@ -208,7 +212,7 @@ class Result:
     left_out: dict[str, int] = field(default_factory=dict)
 
 
-# --- §2 and §4: one patient's dates -----------------------------------------------------------
+# --- one patient's dates: docs/reference-rules.md#who-is-counted, #patient-dates --------------
 
 
 def _registered(regs: list[Registration] | None, reference: dt.date) -> tuple[bool, dt.date | None]:
@@ -257,7 +261,7 @@ def _invited_twice(invites: list[dt.date]) -> bool:
     return len(invites) >= 2 and (max(invites) - min(invites)).days >= 7
 
 
-# --- §5 cascades ------------------------------------------------------------------------------
+# --- cascades: docs/reference-rules.md#cascades -----------------------------------------------
 
 
 def _can004(d: dict, reg_dat: dt.date | None, reference: dt.date, year: str) -> tuple:
@@ -309,17 +313,19 @@ def _can005(d: dict, reg_dat: dt.date | None, reference: dt.date, year: str) -> 
 
 
 def _due_by(outcome: str, missing: dt.date | None, deadline: dt.date, reference: dt.date):
-    """data.md: the last date on which the missing review/discussion would still count."""
+    """The last date on which the missing review/discussion would still count (`due_by`,
+    docs/explanation-dates.md#due_by)."""
     if outcome == NUMERATOR or missing is not None:
         return None
     return deadline if deadline >= reference else None
 
 
-# --- cervical.md §1, §3: CS005 and CS006 ----------------------------------------------------
+# --- CS005 and CS006: docs/reference-rules.md#who-is-counted, #cs005-and-cs006 --------------
 
 
 def is_female(sex: str | None) -> bool:
-    """cervical.md §1: F, female or 2 in any case; anything else (M, male, 1, 9, 0, X) is not."""
+    """F, female or 2 in any case; anything else (M, male, 1, 9, 0, X) is not
+    (docs/reference-rules.md#who-is-counted)."""
     return (sex or "").strip().lower() in FEMALE
 
 
@@ -343,7 +349,8 @@ def _cs_cascade(
     reg_dat: dt.date | None,
     reference: dt.date,
 ) -> tuple:
-    """One registered woman with a date of birth through CS005 or CS006 (cervical.md §3)."""
+    """One registered woman with a date of birth through CS005 or CS006
+    (docs/reference-rules.md#cs005-and-cs006)."""
     seen = [e for e in events if e.date <= reference]  # events after R are ignored
     window = CS_WINDOW_MONTHS[indicator]
 
@@ -383,7 +390,7 @@ def _details(regs: list[Registration]) -> tuple[str | None, dt.date | None]:
     return (sex or None), next(iter(births), None)
 
 
-# --- §6 scoring -------------------------------------------------------------------------------
+# --- scoring: docs/reference-rules.md#achievement-and-points ----------------------------------
 
 
 def needed_for(threshold: Fraction, numerator: int, denominator: int) -> int | None:
@@ -397,13 +404,16 @@ def needed_for(threshold: Fraction, numerator: int, denominator: int) -> int | N
 
 
 def score_practice(indicator: str, year: str, paid: bool, rows: list[Outcome], register: int):
-    """§6 for one practice and indicator, from its register patients' outcomes."""
+    """Achievement and points (docs/reference-rules.md#achievement-and-points) for one practice
+    and indicator, from its register patients' outcomes."""
     s = PracticeScore(max_points=MAX_POINTS[indicator], register=register)
     if indicator in CS_INDICATORS:
-        s.register = None  # cervical.md §5: CS005/CS006 have no register
+        # CS005/CS006 have no register (docs/reference-rules.md#the-pound-estimate)
+        s.register = None
     if indicator == "CAN001":
         s.denominator = s.numerator = register
-        s.achievement = Fraction(1) if register else None  # data.md: numerator / denominator
+        # numerator / denominator (docs/reference-rules.md#achievement-and-points)
+        s.achievement = Fraction(1) if register else None
         s.points = (Fraction(5) if register > 0 else Fraction(0)) if paid else None
         return s
     s.breakdown = {f: 0 for f in fields_of(indicator, year)}
@@ -452,7 +462,7 @@ def evaluate(
     ``year`` picks a year's rules explicitly (for CAN and CS alike); by default the QOF year
     containing R: for CAN the 2024-25 rules after 31 March 2025, for CS005/CS006 that year's own
     rules from 2021-22 to 2026-27 and none outside them. CAN points are awarded only for R on or
-    before 31 March 2025; CS points whenever CS runs (cervical.md §4).
+    before 31 March 2025; CS points whenever CS runs (docs/reference-rules.md#qof-years).
     Patients are identified by (practice, patient); with registration data, a patient without a
     registration row for that practice is not in the specified population, and CS005/CS006 take
     every registered patient of the patients file, with or without events. Without registration

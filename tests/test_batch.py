@@ -3,8 +3,9 @@
 Multi-file inputs are checked against one concatenated file of the same synthetic extract
 (`make_extract`, reference date 31 March 2024, rules 2023-24); roll-ups against the sums of the
 practice rows of the same run; the published format against the JSON summary. Small hand-made
-extracts use the bundled illustrative code list and rules.md windows at R = 2024-03-31:
-R - 12 months = 2023-03-31, R - 15 months = 2022-12-31, R - 24 months = 2022-03-31.
+extracts use the bundled illustrative code list and the windows of docs/reference-rules.md#time at
+R = 2024-03-31: R - 12 months = 2023-03-31, R - 15 months = 2022-12-31, R - 24 months =
+2022-03-31.
 """
 
 from __future__ import annotations

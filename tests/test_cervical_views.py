@@ -1,7 +1,7 @@
 """Cervical screening beside the cancer indicators, end to end: which indicators run by default
 (those whose inputs are present), --indicators, headers per indicator, and the screening
-worklist. Worked by hand from cervical.md at R = 31 October 2024 (QOF 2024-25, PPED
-31 March 2025; CS005 window 42 months)."""
+worklist. Worked by hand from docs/reference-rules.md#cs005-and-cs006 at R = 31 October 2024
+(QOF 2024-25, PPED 31 March 2025; CS005 window 42 months)."""
 
 from __future__ import annotations
 

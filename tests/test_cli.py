@@ -1,8 +1,9 @@
 """The `ccrqof calc` command end to end, on small extracts written by hand.
 
-Every expected count is worked out by hand from rules.md §4-§5 at R = 31 March 2024 (2023-24)
-unless a test says otherwise. Windows at that R: R - 3 months = 31 Dec 2023,
-R - 12 months = 31 Mar 2023, R - 15 months = 31 Dec 2022, R - 24 months = 31 Mar 2022.
+Every expected count is worked out by hand from docs/reference-rules.md (#patient-dates and
+#cascades) at R = 31 March 2024 (2023-24) unless a test says otherwise. Windows at that R:
+R - 3 months = 31 Dec 2023, R - 12 months = 31 Mar 2023, R - 15 months = 31 Dec 2022,
+R - 24 months = 31 Mar 2022.
 
 Patient identifiers all start with PIDSECRET so that every run can check none reaches stderr.
 """
@@ -227,7 +228,8 @@ def test_json_register_records(document):
         # CAN001: numerator and denominator both equal the register; no thresholds
         assert record["numerator"] == record["denominator"] == record["register"] == size
         assert record["lower_threshold"] is None and record["upper_threshold"] is None
-        # achievement = numerator / denominator (data.md), so 1.0 for a non-empty register
+        # achievement = numerator / denominator (docs/reference-rules.md#achievement-and-points),
+        # so 1.0 for a non-empty register
         assert record["achievement"] == 1.0
         assert record["points"] == 5  # a non-empty register earns its 5 points
         assert record["max_points"] == 5

@@ -1,6 +1,6 @@
 """`ccrqof worklist` and `ccrqof explain` end to end, on small extracts written to tmp_path.
 
-Expected values are worked out by hand from rules.md at R = 31 March 2024 (2023-24):
+Expected values are worked out by hand from docs/reference-rules.md at R = 31 March 2024 (2023-24):
 R - 3 months = 31 Dec 2023, R - 12 months = 31 Mar 2023, R - 15 months = 31 Dec 2022,
 R - 24 months = 31 Mar 2022. Patient identifiers all start with PIDSECRET so every run can
 check that none reaches stderr.
@@ -544,8 +544,8 @@ def test_explain_agrees_with_worklist(events):
 
 
 def test_explain_says_when_there_is_no_registration_data(events):
-    """rules.md §2: without registration data the tool must say so (as calc and worklist do);
-    the explanation's 'registration date unknown' depends on it."""
+    """docs/reference-rules.md#who-is-counted: without registration data the tool must say so (as
+    calc and worklist do); the explanation's 'registration date unknown' depends on it."""
     run = invoke("explain", events, "--year", "2023-24", "--patient", "PIDSECRET03")
     assert run.exit_code == 0, run.stderr
     assert "registration date unknown" in " ".join(run.stdout.split())

@@ -1,4 +1,4 @@
-"""Where an entry's clusters come from (data.md "Code lists")."""
+"""Where an entry's clusters come from (docs/reference-data.md#code-lists)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Month arithmetic, offsets and QOF-year helpers (rules.md §1 and §7)."""
+"""Month arithmetic, offsets and QOF-year helpers (docs/reference-rules.md#time and #qof-years)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ MONTH_CASES = [
     pytest.param("2022-11-30", 3, "2023-02-28", id="30-Nov-2022+3m=28-Feb-2023"),
     pytest.param("2024-02-29", -12, "2023-02-28", id="29-Feb-2024-12m=28-Feb-2023"),
     pytest.param("2024-03-31", -24, "2022-03-31", id="31-Mar-2024-24m=31-Mar-2022"),
-    # rules.md §1: with R = 31 Mar 2024 the N-month windows start the day after these
+    # docs/reference-rules.md#time: with R = 31 Mar 2024 the N-month windows start the
+    # day after these
     pytest.param("2024-03-31", -3, "2023-12-31", id="R-3m"),
     pytest.param("2024-03-31", -12, "2023-03-31", id="R-12m"),
     pytest.param("2024-03-31", -15, "2022-12-31", id="R-15m"),
@@ -71,7 +72,8 @@ def test_add_months_accepts_python_dates(start, months, expected):
     ],
 )
 def test_window_first_day_is_day_after_offset(start, months, expected):
-    # rules.md §1: "(R - N months, R]" so the first day inside is R - N months + 1 day
+    # docs/reference-rules.md#time: "(R - N months, R]" so the first day inside is
+    # R - N months + 1 day
     assert add_days(add_months(day(start), months), 1) == day(expected)
 
 
@@ -220,7 +222,7 @@ def test_parse_qof_year_rejects(name):
         parse_qof_year(name)
 
 
-# --- choosing the rule set (rules.md §7) -----------------------------------------------------
+# --- choosing the rule set (docs/reference-rules.md#qof-years) -------------------------------
 
 
 @pytest.mark.parametrize(

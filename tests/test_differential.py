@@ -2,12 +2,12 @@
 
 Hypothesis draws small extracts (1–3 practices, 1–25 patients, 0–8 events each from the six
 cancer clusters) with dates concentrated around the reference date and aimed at every boundary
-of rules.md §1 (R − 3/12/15/24 months, CAN_DAT + 3/12 months, ± 1 day, month ends, 29 February,
-7-day invitation spans, 1 April 2003, 1 January 2021), awkward episodes and registrations, and
-reference dates across all four years and after 31 March 2025. Every patient outcome and every
-practice score must equal ``tests/oracle.py``'s, CS005/CS006 included (these extracts' patients
-have no sex or date of birth, so the cervical populations are empty and everyone registered is
-counted as left out; ``test_differential_cervical.py`` draws women).
+of docs/reference-rules.md#time (R − 3/12/15/24 months, CAN_DAT + 3/12 months, ± 1 day, month
+ends, 29 February, 7-day invitation spans, 1 April 2003, 1 January 2021), awkward episodes and
+registrations, and reference dates across all four years and after 31 March 2025. Every patient
+outcome and every practice score must equal ``tests/oracle.py``'s, CS005/CS006 included (these
+extracts' patients have no sex or date of birth, so the cervical populations are empty and
+everyone registered is counted as left out; ``test_differential_cervical.py`` draws women).
 
 The strategies here are also used by ``test_properties.py``.
 """
@@ -56,9 +56,10 @@ EPISODES = (
     "changed",
     "evolved",
     "flare-up",
-    "chronic",  # unknown: counts as first/new (rules.md §4)
+    "chronic",  # unknown: counts as first/new (docs/reference-rules.md#patient-dates)
 )
-NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")  # data.md episode values
+# the episode values of docs/reference-data.md#events-extract that are not first/new
+NOT_NEW = ("review", "ended", "changed", "evolved", "flare-up")
 PRACTICES = ("A81001", "B82002", "C83003")
 YEAR_ENDS = tuple(dt.date(y, 3, 31) for y in range(2022, 2026))
 FIXED_DATES = (
@@ -319,8 +320,8 @@ def _year_folder(year: str):
 @lru_cache
 def ruleset_for(reference: dt.date, year: str | None = None) -> RuleSet:
     """The rules load_ruleset picks for R, or one year's packs run at R: its CAN indicators as
-    local monitoring after 31 March 2025 (rules.md §7), CS005/CS006 with the year's own status
-    (paid: cervical.md §4)."""
+    local monitoring after 31 March 2025, CS005/CS006 with the year's own status (paid); both as
+    docs/reference-rules.md#qof-years says."""
     if year is None:
         return ccrqof.load_ruleset(reference_date=reference)
     info, packs = _year_folder(year)
@@ -364,8 +365,9 @@ def _text(value) -> str | None:
 
 
 def engine_outcomes(outcomes: pd.DataFrame) -> dict:
-    """Outcome rows as the oracle's: for CS005/CS006 only what cervical.md defines (outcome,
-    rule, field and REG_DAT; the cancer dates and due_by do not apply)."""
+    """Outcome rows as the oracle's: for CS005/CS006 only what
+    docs/reference-rules.md#cs005-and-cs006 defines (outcome, rule, field and REG_DAT; the cancer
+    dates and due_by do not apply)."""
     found = {}
     for row in outcomes.itertuples(index=False):
         key = (row.indicator, row.practice_code, row.patient_id)
@@ -582,7 +584,8 @@ def test_scoring_matches_oracle(drawn):
         columns=list(outcome_columns(ruleset)),
     )
     summary = ccrqof.score(Evaluation(ruleset, outcomes, practices))
-    paid = dict.fromkeys(INDICATORS, True)  # CS005/CS006: every year (cervical.md §4)
+    # CS005/CS006 are paid in every year (docs/reference-rules.md#qof-years)
+    paid = dict.fromkeys(INDICATORS, True)
     paid.update(dict.fromkeys(oracle.CAN_INDICATORS, oracle.pays_points(reference)))
     expected = {}
     for practice in practices:
@@ -602,7 +605,8 @@ def test_scoring_matches_oracle(drawn):
 
 
 def test_oracle_month_arithmetic_examples():
-    """The oracle's own §1 examples, so a disagreement is not the oracle's arithmetic."""
+    """The oracle's own examples of docs/reference-rules.md#time, so a disagreement is not the
+    oracle's arithmetic."""
     assert add_months(dt.date(2024, 5, 31), 3) == dt.date(2024, 8, 31)
     assert add_months(dt.date(2023, 11, 30), 3) == dt.date(2024, 2, 29)
     assert add_months(dt.date(2022, 11, 30), 3) == dt.date(2023, 2, 28)

@@ -1,14 +1,16 @@
-"""Differential test of CS005/CS006: ccrqof's engines against the oracle written from cervical.md.
+"""Differential test of CS005/CS006: ccrqof's engines against the oracle written from
+docs/reference-rules.md.
 
-Extracts of registered patients drawn around every boundary of ``/work/shared/spec/cervical.md``
-(and rules.md §1, §2): women and men, every spelling of female (F, female, 2 in any case) and
-of not female (M, male, 1, 9, 0, X, fem...), blank sex and missing dates of birth, birthdays on
-and beside the 25th, 50th and 65th (29 February ones too, at reference dates around 28 February),
-screening, PCA and pregnancy codes on and beside R − 42/66/12 months and R, no-cervix codes
-before and after R, registrations beginning on and beside R − 3 months, deregistrations on and
-beside R, women who are only in the patients file, patients only in the events, and extracts
-without a patients file. Entries come as a cluster column or as codes of a small test code list
-(a folder of ``<cluster>.csv`` files, as ``--codelists`` reads), some scenarios mixing both.
+Extracts of registered patients drawn around every boundary of
+``docs/reference-rules.md#cs005-and-cs006`` (and #time, #who-is-counted): women and men, every
+spelling of female (F, female, 2 in any case) and of not female (M, male, 1, 9, 0, X, fem...),
+blank sex and missing dates of birth, birthdays on and beside the 25th, 50th and 65th (29 February
+ones too, at reference dates around 28 February), screening, PCA and pregnancy codes on and beside
+R − 42/66/12 months and R, no-cervix codes before and after R, registrations beginning on and
+beside R − 3 months, deregistrations on and beside R, women who are only in the patients file,
+patients only in the events, and extracts without a patients file. Entries come as a cluster
+column or as codes of a small test code list (a folder of ``<cluster>.csv`` files, as
+``--codelists`` reads), some scenarios mixing both.
 
 Reference dates cover 2021-22 to 2026-27, where from 2025-26 CS is paid with that year's pack and
 the cancer indicators run as 2024-25 local monitoring. Every engine of ``tests/engines.py`` must
@@ -413,8 +415,8 @@ def test_cervical_batches_match_oracle(engine):
 
 
 def test_oracle_cervical_examples():
-    """The oracle's reading of cervical.md §1 and §3 on hand-made cases, so that a disagreement
-    is not the oracle's arithmetic."""
+    """The oracle's reading of docs/reference-rules.md#who-is-counted and #cs005-and-cs006 on
+    hand-made cases, so that a disagreement is not the oracle's arithmetic."""
     age = oracle.age_at
     assert age(dt.date(2000, 2, 29), dt.date(2025, 2, 28)) == 25  # clamped: 28 Feb 2025
     assert age(dt.date(2000, 2, 29), dt.date(2025, 2, 27)) == 24

@@ -35,8 +35,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ugly"
 EVENTS = FIXTURES / "semicolon_delimited.csv"
 CANCER, REVIEW, SUPPORT = "254837009", "720006006", "1239881000000109"
 
-# Published concept and refset ids (shared/codelists/SOURCES.md and the QOF business rules):
-# every one carries a valid partition identifier and Verhoeff check digit.
+# Published concept and refset ids (src/ccrqof/data/README.md, NHS England's PCD refset ids and
+# the QOF business rules): every one carries a valid partition identifier and Verhoeff check
+# digit.
 REAL_IDS = [
     CANCER,
     REVIEW,

@@ -1,4 +1,5 @@
-"""Date of birth and sex kept through reading (data.md "Patients file"; issue 12 item 2).
+"""Date of birth and sex kept through reading (issue 12 item 2):
+docs/reference-data.md#patients-file.
 
 No cancer rule reads either, so neither may change a cancer result: a date of birth that
 cannot be used is counted in a warning and left out (null), and its registration is kept.

@@ -184,7 +184,8 @@ def test_registrations_that_disagree_on_sex_or_birth_date_use_the_largest(engine
     assert dict(zip(rows["patient_id"], rows["outcome"], strict=True)) == {"b": "denominator"}
 
 
-# --- age as a rule (cervical.md §3, R1): the population needs a date of birth -----------------
+# --- age as a rule (CS005/CS006 R1): the population needs a date of birth ---------------------
+# (docs/reference-rules.md#cs005-and-cs006)
 
 AGED = {
     **PACK,

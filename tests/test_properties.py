@@ -218,7 +218,8 @@ PRACTICE_WITHOUT_KNOWN_PATIENTS = Scenario(
 @given(scenarios(max_patients=15))
 def test_every_practice_of_the_extract_is_reported_under_its_own_code(scenario):
     """Evaluation.practices: 'every practice in the extract, also those with an empty
-    register'; data.md: practice_code is null only for an extract without the column."""
+    register'; practice_code is null only for an extract without the column (one practice:
+    docs/reference-data.md#events-extract)."""
     evaluation, summary = run_ccrqof(scenario)
     practices = {p for p, _ in scenario.patients}
     assert set(evaluation.practices) == practices

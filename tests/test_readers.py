@@ -1,4 +1,4 @@
-"""Reading events extracts (data.md "Events extract", "Dates", "Bad input")."""
+"""Reading events extracts (docs/reference-data.md#events-extract, #dates and #bad-input)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def test_csv_events(expected_events):
         dt.date(2022, 10, 1),
         dt.date(2023, 12, 15),
     ]
-    # episodes are kept in lower case; the rule packs decide which count as new (rules.md §4)
+    # episodes are kept in lower case; the rule packs decide which count as new
+    # (docs/reference-rules.md#patient-dates)
     assert frame["episode"].tolist() == ["", "", "review", "first"]
     assert frame["practice_code"].tolist() == ["A81001", "A81001", "A81001", "B82002"]
 
@@ -233,8 +234,8 @@ patient_id,code,date
     ],
 )
 def test_impossible_dates_are_rejected_not_rolled_over(tmp_path, good, impossible):
-    # data.md: "A value that cannot be read is a rejected row, not a guess": 30 February is
-    # not 1 March. The good first row fixes the column's format.
+    # docs/reference-data.md#dates: a value that is not a real date is a rejected row, never a
+    # guess: 30 February is not 1 March. The good first row fixes the column's format.
     path = write_csv(
         tmp_path / "events.csv",
         f"patient_id,code,date\n1,254837009,{good}\n2,254837009,{impossible}\n",

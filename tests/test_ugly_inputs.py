@@ -17,7 +17,7 @@ entry point, once as is and once with ``--strict``, and checks:
 
 Every extract holds the same three good patients of practice A81001, hand-checked at
 R = 31 March 2024 (R - 12 months = 31 Mar 2023, R - 3 months = 31 Dec 2023, R - 15 months =
-31 Dec 2022), rules.md §5:
+31 Dec 2022), docs/reference-rules.md#cascades:
 
     PIDSECRET01  cancer 1 Jun 2023, review 1 Sep 2023, support 15 Jul 2023
                  CAN004 R3 numerator (review <= CAN + 12m); CAN005 R3 numerator (<= CAN + 3m)
@@ -1069,8 +1069,9 @@ def test_column_option_unknown_name_lists_the_valid_names(tmp_path: Path) -> Non
 def test_column_option_source_not_in_the_file_lists_the_columns_found(
     tmp_path: Path, path: Path
 ) -> None:
-    """data.md / issue: a missing SOURCE is a usage error naming it and listing the columns
-    found, whether or not the file happens to have another column of that name."""
+    """docs/reference-bad-input.md#options: a missing SOURCE is a usage error naming it and
+    listing the columns found, whether or not the file happens to have another column of that
+    name."""
     mapping = ("--column", "code=Concept", "--column", "date=Recorded") * (path == UNRECOGNISED)
     run = _run(tmp_path, path, "--column", "patient_id=NoSuchColumn", *mapping)
     assert run.exit_code == 2
@@ -1266,8 +1267,8 @@ def test_successful_run_replaces_the_old_output_whole(old_output: Path) -> None:
 
 @pytest.mark.parametrize("option", ["--output", "--rejects", "--patients-out"])
 def test_an_output_naming_the_input_is_refused(tmp_path: Path, option: str) -> None:
-    """data.md: inputs are never modified, also when an output option names the input file
-    (a slip of the shell history)."""
+    """docs/reference-data.md#bad-input: inputs are never modified, also when an output option
+    names the input file (a slip of the shell history)."""
     events = tmp_path / "events.csv"
     events.write_bytes((FIXTURES / "short_snomed_code.csv").read_bytes())
     before = _fingerprint(events)

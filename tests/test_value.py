@@ -1,5 +1,6 @@
-"""The £ estimate (cervical.md §5) on hand-worked examples: points × £ per point × CPI × APDF,
-every figure shown with its source, nothing invented where a figure is unknown."""
+"""The £ estimate (docs/reference-rules.md#the-pound-estimate) on hand-worked examples: points ×
+£ per point × CPI × APDF, every figure shown with its source, nothing invented where a figure is
+unknown."""
 
 from __future__ import annotations
 
@@ -96,8 +97,8 @@ def test_no_list_size_and_no_points_give_no_value():
 
 
 def test_list_size_counts_patients_registered_at_r():
-    """Started on or before R and not ended on or before R (rules.md §2); a patient with two
-    rows at one practice is one patient."""
+    """Started on or before R and not ended on or before R (docs/reference-rules.md#who-is-counted);
+    a patient with two rows at one practice is one patient."""
     r = dt.date(2025, 3, 31)
     patients = pd.DataFrame(
         {

@@ -1,7 +1,8 @@
-"""A year's packs and an earlier year's retired packs side by side (cervical.md §4, rules.md §7):
-from 2025-26 a still-paid indicator runs with its own year's rules and points while CAN001,
-CAN004 and CAN005 run the 2024-25 rules as local monitoring, each labelled with its own year and
-status; and in 2024-25 only the cancer indicators were income protected."""
+"""A year's packs and an earlier year's retired packs side by side
+(docs/reference-rules.md#qof-years): from 2025-26 a still-paid indicator runs with its own year's
+rules and points while CAN001, CAN004 and CAN005 run the 2024-25 rules as local monitoring, each
+labelled with its own year and status; and in 2024-25 only the cancer indicators were income
+protected."""
 
 from __future__ import annotations
 

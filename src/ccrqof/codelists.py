@@ -255,8 +255,9 @@ def illustrative_codelist() -> Codelist:
 
 
 def resolve_codelist(path: str | Path | None, extract) -> tuple[Codelist | None, str | None]:
-    """The code list to use and any warning (data.md order: --codelists, a cluster column, the
-    bundled illustrative list, which serves only rows that have a code but no cluster)."""
+    """The code list to use and any warning, in the order of docs/reference-data.md#code-lists:
+    --codelists, a cluster column, the bundled illustrative list, which serves only rows that have
+    a code but no cluster."""
     if path is not None:
         return read_codelists(path), None
     events = extract.events

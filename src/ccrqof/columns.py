@@ -1,4 +1,5 @@
-"""Canonical column names (data.md) and the export spellings recognised for them."""
+"""Canonical column names (docs/reference-data.md#events-extract) and the export spellings
+recognised for them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Date arithmetic of the QOF business rules, in one place (rules.md §1).
+"""Date arithmetic of the QOF business rules, in one place (docs/reference-rules.md#time).
 
 Dates are numpy ``datetime64[D]`` arrays; ``NaT`` means "no such date" and every comparison
 with it is False, which is exactly how a business rule on a missing date behaves (it does not fire).
@@ -48,7 +48,7 @@ def _add_months(days: np.ndarray, months: int) -> np.ndarray:
 def age_at(birth: np.ndarray, day: np.datetime64) -> np.ndarray:
     """Age in whole years at `day`: the largest n with birth + 12n months <= day, in the
     clamped month arithmetic above, so a 29 February birthday falls on 28 February in other
-    years (cervical.md §1). -1 where the birth date is missing."""
+    years (docs/reference-rules.md#s5-age). -1 where the birth date is missing."""
     birth = np.asarray(birth, "datetime64[D]")
     years = day.astype("datetime64[Y]").astype(np.int64) - birth.astype("datetime64[Y]").astype(
         np.int64
@@ -59,8 +59,8 @@ def age_at(birth: np.ndarray, day: np.datetime64) -> np.ndarray:
 
 
 def registered_on(start: np.ndarray, end: np.ndarray, day: np.datetime64) -> np.ndarray:
-    """Registrations open on `day` (rules.md §2): started on or before it and not ended on or
-    before it (a deregistration dated `day` means not registered)."""
+    """Registrations open on `day` (docs/reference-rules.md#who-is-counted): started on or before
+    it and not ended on or before it (a deregistration dated `day` means not registered)."""
     return (start <= day) & (np.isnat(end) | (end > day))
 
 

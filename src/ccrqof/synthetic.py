@@ -417,13 +417,13 @@ def make_extract(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (events, patients), all text columns, for n_practices synthetic practices.
 
-    Same arguments give identical output. Columns follow data.md: events has practice_code,
-    patient_id, code, date, episode; patients has one row per registration. `profile` is
-    "sparse" (a whole practice list) or "dense" (a cluster-filtered cancer extract); see the
-    module's docstring. `extracted` is the day every practice's extract was taken (default: 3
-    to 5 weeks after `reference_date`, a different day per practice); a later one lets the
-    histories run on for years. `decline` leaves out some entries from its start on; everything
-    else (patients, ids, the other entries) is as without it.
+    Same arguments give identical output. Columns follow docs/reference-data.md: events has
+    practice_code, patient_id, code, date, episode; patients has one row per registration.
+    `profile` is "sparse" (a whole practice list) or "dense" (a cluster-filtered cancer extract);
+    see the module's docstring. `extracted` is the day every practice's extract was taken
+    (default: 3 to 5 weeks after `reference_date`, a different day per practice); a later one lets
+    the histories run on for years. `decline` leaves out some entries from its start on;
+    everything else (patients, ids, the other entries) is as without it.
     """
     events, patients = _tables(
         np.random.default_rng(seed),

@@ -136,8 +136,9 @@ def national_figures(ruleset: RuleSet, year: str, given: dict[str, float]) -> Na
 
 
 def registered_list_sizes(patients: pd.DataFrame | None, reference_date: dt.date) -> pd.Series:
-    """Patients registered at R per practice in the patients file (rules.md §2: started on or
-    before R, not ended on or before R), each patient once per practice."""
+    """Patients registered at R per practice in the patients file (started on or before R, not
+    ended on or before R: docs/reference-rules.md#who-is-counted), each patient once per
+    practice."""
     if patients is None or patients.empty:
         return pd.Series(dtype="int64", name="list_size")
     day = np.datetime64(reference_date, "s")

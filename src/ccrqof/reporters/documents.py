@@ -136,7 +136,8 @@ def flat_summary(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
 
 
 def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
-    """data.md's patient-level rows, dates as ISO text (blank when absent)."""
+    """The patient-level rows (docs/reference-data.md#outputs), dates as ISO text (blank when
+    absent)."""
     frame = evaluation.outcomes[list(outcome_columns(evaluation.ruleset))].copy()
     for col in (*evaluation.ruleset.outcome_dates(), "due_by"):
         frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")

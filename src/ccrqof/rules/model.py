@@ -112,8 +112,8 @@ class EventCountTest(Frozen):
     """``{events: CANINVITE_COD, in_last: 12 months, at_least: 2, min_span_days: 7}``.
 
     Counts a cluster's events in the window ``(R - in_last, R]``; with ``min_span_days`` the
-    earliest and latest of them must be at least that many days apart (decision 4 of
-    docs/explanation-dates.md).
+    earliest and latest of them must be at least that many days apart (decision D4,
+    docs/reference-rules.md#d4-seven-days-apart).
     """
 
     events: str
@@ -166,8 +166,9 @@ class AgeBand(Frozen):
 
 
 class AgeOutside(Frozen):
-    """``{age_outside: {from: 25, to: 49}}``: age at R in whole years (rules.md §1's clamped
-    months, so a 29 February birthday falls on 28 February) is below ``from`` or above ``to``.
+    """``{age_outside: {from: 25, to: 49}}``: age at R in whole years (the clamped months of
+    docs/reference-rules.md#time, so a 29 February birthday falls on 28 February) is below
+    ``from`` or above ``to``.
     Never holds without a date of birth: a pack that tests age enters only patients who have
     one (``population: {date_of_birth: recorded}``)."""
 
@@ -256,9 +257,9 @@ SEX_WORDS = {"female": ("f", "female", "2"), "male": ("m", "male", "1")}
 
 
 class Registered(Frozen):
-    """Everyone registered at R (rules.md §2), optionally only one sex and an age band at R,
-    or only those with a date of birth recorded (a cascade that tests age), taken from the
-    patients file: a patient needs no coded entry to be in it."""
+    """Everyone registered at R (docs/reference-rules.md#who-is-counted), optionally only one sex
+    and an age band at R, or only those with a date of birth recorded (a cascade that tests age),
+    taken from the patients file: a patient needs no coded entry to be in it."""
 
     sex: Literal["female", "male"] | None = None
     age: AgeBand | None = None
@@ -634,7 +635,7 @@ class NationalFigure(Frozen):
 
 
 class NationalFigures(Frozen):
-    """A year's national figures for the £ estimate (cervical.md §5)."""
+    """A year's national figures for the £ estimate (docs/reference-rules.md#the-pound-estimate)."""
 
     average_list_size: NationalFigure | None = None
     prevalence: dict[str, NationalFigure] = Field(
