@@ -239,7 +239,7 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     is_flag=True,
     help="Also show the measures that show change quickly: cohorts by month of diagnosis "
     "(closed and so far) and this month's reviews, support discussions, invitations and PCA "
-    "codes per 1,000 on the register (docs/explanation-measures.md).",
+    "codes per 1,000 on the register.",
 )
 @click.option(
     "--measures-out",
@@ -325,7 +325,7 @@ def calc(
             if worth is not None:
                 document["value"] = worth
             if quick is not None:
-                document["measures"] = records_of(quick)
+                document["measures"] = records_of(with_org(quick, organisations, by))
             deliver(output, dump_json(document))
         elif fmt == "published":  # CSV, unless --output names a Parquet file
             parquet = output is not None and output.suffix.lower() in (".parquet", ".pq")
@@ -497,7 +497,7 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     "with_measures",
     is_flag=True,
     help="Also show the measures that show change quickly: cohorts by month of diagnosis and "
-    "activity per month (docs/explanation-measures.md); --chart draws the cohorts too.",
+    "activity per month; --chart draws the cohorts too.",
 )
 @click.option(
     "--measures-out",
@@ -612,7 +612,7 @@ def trend(
     if fmt == "json":
         document = {"ccrqof_version": ccrqof.__version__, "series": records_of(frame)}
         if quick is not None:
-            document["measures"] = records_of(quick)
+            document["measures"] = records_of(with_org(quick, organisations, by))
         deliver(output, dump_json(document))  # full precision, as calc's JSON
     elif fmt in FILE_FORMATS:
         flat = frame.drop(columns=[c for c in frame.columns if c == "breakdown"])
