@@ -259,3 +259,87 @@ def test_every_cancer_year_defines_both_measures():
             assert str(r3.when.bound).replace(" ", "") == (
                 f"{pack.measures.cohort.entry}+{pack.measures.cohort.within}months"
             )
+
+
+def _unpractised(rows, registered):
+    """Events without practice codes; registrations say where each patient was when."""
+    events = pd.DataFrame(rows, columns=["patient_id", "cluster", "date"])
+    events["date"] = pd.to_datetime(events["date"]).astype("datetime64[s]")
+    patients = pd.DataFrame(
+        registered,
+        columns=["practice_code", "patient_id", "registration_date", "deregistration_date"],
+    )
+    for name in ("registration_date", "deregistration_date"):
+        patients[name] = pd.to_datetime(patients[name]).astype("datetime64[s]")
+    return schemas.extract(events, patients, has_practice=False)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_activity_counts_where_the_patient_was_registered_that_day(engine):
+    """An entry counts at the practice the patient was registered with on its day: not at a
+    practice they had left, nor at one they joined later (records travel with the patient)."""
+    extract = _unpractised(
+        [
+            ("1", "CAN_COD", D(2020, 1, 1)),
+            ("1", "MDRV_COD", D(2024, 10, 2)),  # at P1: P2's registration ended in 2023
+            ("2", "CAN_COD", D(2020, 1, 1)),
+            ("2", "MDRV_COD", D(2024, 10, 3)),  # before joining P1 on 10 October
+        ],
+        [
+            ("P1", "1", D(2015, 1, 1), None),
+            ("P2", "1", D(2015, 1, 1), D(2023, 1, 1)),
+            ("P1", "2", D(2024, 10, 10), None),
+        ],
+    )
+    frame = _measures(engine, extract, D(2024, 10, 31))
+    assert _row(frame, "reviews", "2024-10")["count"] == 1
+    assert _row(frame, "reviews", "2024-10", practice="P2")["count"] == 0
+
+
+def test_measures_files_leave_the_practice_blank_as_the_summary_does():
+    rows = [("", "1", "CAN_COD", D(2024, 9, 1)), ("", "1", "MDRV_COD", D(2024, 10, 2))]
+    events = pd.DataFrame(rows, columns=["practice_code", "patient_id", "cluster", "date"])
+    events["date"] = pd.to_datetime(events["date"]).astype("datetime64[s]")
+    extract = schemas.extract(events.drop(columns="practice_code"), has_practice=False)
+    frame = _measures("duckdb", extract, D(2024, 10, 31))
+    assert len(frame) and frame["practice_code"].isna().all()
+
+
+def test_a_pack_without_measures_still_gives_a_table_with_the_run_columns():
+    ruleset = ccrqof.load_ruleset(reference_date=D(2024, 3, 31)).only(["CS005"])
+    extract = _extract([("P1", "1", "CAN_COD", D(2020, 1, 1))])
+    engine = ccrqof.get_engine("python")
+    handle = engine.prepare(extract, None, [ruleset])
+    frame = measures.for_month(engine, handle, engine.evaluate(handle, ruleset))
+    assert frame.empty and list(frame.columns[:3]) == ["reference_date", "ruleset", "practice_code"]
+
+
+def test_a_quarterly_trend_has_activity_at_its_points_and_cohorts_from_its_first_month(tmp_path):
+    out = tmp_path / "q.csv"
+    done = CliRunner().invoke(
+        cli,
+        [
+            "trend",
+            "sample_data/events.csv",
+            "--patients",
+            "sample_data/patients.csv",
+            "--from",
+            "2026-01",
+            "--to",
+            "2026-09",
+            "--every",
+            "quarter",
+            "--indicators",
+            "CAN004,CAN005",
+            "--measures-out",
+            str(out),
+            "-q",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    frame = pd.read_csv(out, dtype={"month": str})
+    activity = frame[frame["kind"] == "activity"]
+    assert set(activity["month"]) == {"2026-03", "2026-06", "2026-09"}
+    assert activity["base"].notna().all() and activity["rate"].notna().all()
+    cohort = frame[frame["kind"] == "cohort"]
+    assert cohort["month"].min() == "2026-01" and cohort["month"].max() == "2026-09"

@@ -38,7 +38,13 @@ from ccrqof.readers import release_unused_memory
 from ccrqof.reporters import flat_summary, json_document, patient_outcomes, render_summary
 from ccrqof.reporters import measures as measures_view
 from ccrqof.reporters.console import Stages, deliver, warn
-from ccrqof.reporters.documents import dump_json, indicator_rules, input_counts, write_frame
+from ccrqof.reporters.documents import (
+    COLUMN_TYPES,
+    dump_json,
+    indicator_rules,
+    input_counts,
+    write_frame,
+)
 from ccrqof.reporters.documents import json_records as records_of
 from ccrqof.reporters.files import write_split
 from ccrqof.reporters.patients import (
@@ -50,7 +56,7 @@ from ccrqof.reporters.patients import (
 )
 from ccrqof.reporters.terminal import input_lines, render_value
 from ccrqof.reporters.trends import TREND_SORTS, render_trend, write_chart, write_charts_by
-from ccrqof.trend import month_ends, series
+from ccrqof.trend import month_ends, parse_month, series
 from ccrqof.worklist import build_worklist, listable
 
 MAX_WITHIN_DAYS = 3660  # ten years: far beyond any deadline, and safe for date arithmetic
@@ -70,15 +76,23 @@ cli.add_command(rules)
 cli.add_command(sql)
 
 
-def _org_map(path: Path | None, by: str, columns: tuple[str, ...] = ()):
-    """The org map, checked for the --by level before the (possibly long) read of the extract;
-    what it left out (ended PCN memberships...) said once."""
+def _org_map(
+    path: Path | None, by: str, columns: tuple[str, ...] = (), split_by: str | None = None
+):
+    """The org map, checked for the --by and --split-by levels before the (possibly long)
+    read of the extract; what it left out (ended PCN memberships...) said once."""
     if path is None:
         if columns:
             raise click.UsageError("--org-column needs --org-map FILE")
         return None
     organisations = read_org_map(path, parse_org_columns(columns))
     check_level(by, organisations)
+    if split_by not in (None, "practice") and f"{split_by}_code" not in organisations:
+        raise click.UsageError(
+            f"--split-by {split_by}: the org map has no {split_by}_code column (found: "
+            f"{', '.join(organisations.columns)}); name one with --org-column "
+            f"{split_by}_code=HEADER"
+        )
     for notice in organisations.attrs.get("notices", []):
         warn(notice)
     return organisations
@@ -126,9 +140,17 @@ def file_options(levels: tuple[str, ...]):
 
 
 def _check_files(
-    inputs: Inputs, fmt, output, split_by, excel_friendly, by="practice", org_map=None
+    inputs: Inputs,
+    fmt,
+    output,
+    split_by,
+    excel_friendly,
+    by="practice",
+    org_map=None,
+    **others: Path | None,
 ) -> bool:
-    """The file options, before any reading; True when --output is a folder of split files."""
+    """The file options, before any reading; True when --output is a folder of split files
+    (`others`: the command's other outputs, which may not land among the split files)."""
     if fmt in ("parquet", "xlsx", "html") and output is None:
         raise click.UsageError(f"--format {fmt} needs --output FILE")
     if excel_friendly and (fmt != "csv" or output is None):
@@ -150,7 +172,24 @@ def _check_files(
         ("--org-map", org_map),
         ("--rules", inputs.rules_dir),
     ]
-    check_split_folder(output, f".{fmt}", "--output", sources)
+    folder = check_split_folder(output, f".{fmt}", "--output", sources).resolve()
+    for option, path in others.items():
+        if path is not None and Path(path).resolve().parent == folder:
+            raise click.UsageError(
+                f"--{option.replace('_', '-')} {path} is in the --split-by folder {output}, "
+                "among the files sent to each group: write it elsewhere"
+            )
+    for label, source in sources:
+        if (
+            source is not None
+            and Path(source).is_file()
+            and Path(source).resolve().parent == folder
+        ):
+            raise click.UsageError(
+                f"--output {output} holds the input {source} ({label}): split files beside "
+                "inputs would be read as input by a run given the folder; choose a folder of "
+                "their own"
+            )
     return True
 
 
@@ -158,12 +197,26 @@ def _write(frame, output, fmt, split_by, excel_friendly, title: str) -> None:
     """A table to --output (or standard output), or one file per group into the folder."""
     if split_by is not None:
         write_split(
-            frame, f"{split_by}_code", output, fmt, excel_friendly=excel_friendly, title=title
+            frame,
+            f"{split_by}_code",
+            output,
+            fmt,
+            excel_friendly=excel_friendly,
+            title=title,
+            types=COLUMN_TYPES,
         )
     elif output is not None:
         write_frame(frame, output, fmt, excel_friendly=excel_friendly, title=title)
     else:
         deliver(None, frame)
+
+
+def _split_notices(practices, organisations, by: str, split_by: str | None) -> list[str]:
+    """Practices the map gives no code for the --split-by level (they go to the
+    not-in-org-map file); those missing from the map altogether are said at --by already."""
+    if split_by in (None, by, "practice"):
+        return []
+    return [n for n in missing_from_map(practices, organisations, split_by) if "have no" in n]
 
 
 def stamped(frame, ruleset):
@@ -282,7 +335,23 @@ def calc(
     given = value.parse_national(national)
     value.check_national(given, ruleset_of(inputs) if given else None)
     with_measures = with_measures or measures_out is not None
-    folder = _check_files(inputs, fmt, output, split_by, excel_friendly, by, org_map)
+    if with_measures and measures_out is None and fmt not in ("table", "json"):
+        raise click.UsageError(
+            "--measures adds to the terminal table or JSON; with --format "
+            f"{fmt} write them with --measures-out FILE"
+        )
+    folder = _check_files(
+        inputs,
+        fmt,
+        output,
+        split_by,
+        excel_friendly,
+        by,
+        org_map,
+        patients_out=patients_out,
+        measures_out=measures_out,
+        rejects=inputs.rejects,
+    )
     check_inputs_outputs(
         inputs,
         org_map,
@@ -292,7 +361,7 @@ def calc(
         rejects=inputs.rejects,
         measures_out=measures_out,
     )
-    organisations = _org_map(org_map, by, org_column)
+    organisations = _org_map(org_map, by, org_column, split_by)
     sizes = value.read_list_sizes(list_sizes) if list_sizes is not None else None
     with Stages(quiet) as stages:
         stages.start("Reading")
@@ -303,6 +372,7 @@ def calc(
         evaluation = engine.evaluate(handle, ruleset)
         stages.start("Scoring")
         summary, notices = summarise(evaluation, by, organisations)
+        notices += _split_notices(evaluation.practices, organisations, by, split_by)
         quick = None
         if with_measures:
             quick = measures.for_month(engine, handle, evaluation, by, organisations)
@@ -384,9 +454,11 @@ def worklist(
 
     The output holds patient identifiers: it is the patient list you asked for.
     """
-    folder = _check_files(inputs, fmt, output, split_by, excel_friendly, "practice", org_map)
+    folder = _check_files(
+        inputs, fmt, output, split_by, excel_friendly, "practice", org_map, rejects=inputs.rejects
+    )
     check_inputs_outputs(inputs, org_map, output=None if folder else output, rejects=inputs.rejects)
-    organisations = _org_map(org_map, "practice", org_column)
+    organisations = _org_map(org_map, "practice", org_column, split_by)
     listed = {p.indicator for p in ruleset_of(inputs).packs.values() if listable(p)}
     indicator = _chosen(inputs.indicators, listed)  # before the (long) read
     ruleset, extract, codelist, _ = load_inputs(inputs)
@@ -532,14 +604,38 @@ def trend(
     """
     if inputs.year or inputs.as_of:
         raise click.UsageError("trend takes --from and --to, not --year or --as-of")
-    end = end or last_complete_month(dt.date.today())
+    if end is None:
+        end = last_complete_month(dt.date.today())
+        if parse_month(start, "--from") > parse_month(end, "--to"):
+            raise click.UsageError(
+                f"--from {start} is after the last complete month, {end} (the default --to): "
+                "give an earlier --from or a --to"
+            )
     days = month_ends(start, end, every)
     with_measures = with_measures or measures_out is not None
     if by != "practice" and org_map is None:
         raise click.UsageError(f"--by {by} needs --org-map FILE")
     if chart is not None and chart.suffix.lower() not in (".svg", ".png", ".html"):
         raise click.UsageError("--chart must end in .svg, .png or .html")
-    folder = _check_files(inputs, fmt, output, split_by, excel_friendly, by, org_map)
+    if with_measures and measures_out is None and fmt not in ("table", "json") and chart is None:
+        raise click.UsageError(
+            "--measures adds to the terminal table, JSON or --chart; with --format "
+            f"{fmt} write them with --measures-out FILE"
+        )
+    if title is not None and chart is None:
+        raise click.UsageError("--title is the chart's: give --chart FILE too")
+    folder = _check_files(
+        inputs,
+        fmt,
+        output,
+        split_by,
+        excel_friendly,
+        by,
+        org_map,
+        chart=chart,
+        measures_out=measures_out,
+        rejects=inputs.rejects,
+    )
     check_inputs_outputs(
         inputs,
         org_map,
@@ -551,7 +647,7 @@ def trend(
     # every year's packs in the range: a local pack may read an extra cluster in one year
     rulesets = [ccrqof.load_ruleset(reference_date=d, rules_dir=inputs.rules_dir) for d in days]
     chosen = _chosen(inputs.indicators, {p for r in rulesets for p in r.packs})
-    organisations = _org_map(org_map, by, org_column)
+    organisations = _org_map(org_map, by, org_column, split_by)
     with Stages(quiet) as stages:
         stages.start("Reading")
         ruleset, extract, codelist, run = load_inputs(
@@ -581,9 +677,8 @@ def trend(
         if with_measures:  # the registers, read for the activity rates, are then left out
             stages.start("Measures")
             last = engine.evaluate(handle, rulesets[-1])
-            months = [day.strftime("%Y-%m") for day in days]
-            if every != "month":  # activity and cohorts of every month in the range
-                months = measures.months_between(days[0].replace(day=1), days[-1])
+            year, month = parse_month(start, "--from")  # cohorts of every month in the range
+            months = measures.months_between(dt.date(year, month, 1), days[-1])
             quick = measures.for_series(engine, handle, last, months, frame, by, organisations)
             frame = frame[frame["indicator"].isin(list(shown))].reset_index(drop=True)
         if chart is not None:

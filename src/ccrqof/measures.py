@@ -68,38 +68,32 @@ def _month_end(month: str) -> np.datetime64:
     return (np.datetime64(month, "M") + 1).astype("datetime64[D]") - 1
 
 
-def cohorts(evaluation: Evaluation, months: list[str]) -> pd.DataFrame:
-    """Cohort rows per practice for the diagnosis `months` (YYYY-MM), at the evaluation's
-    reference date; a month nobody was diagnosed in is a row of 0 (its rate blank)."""
-    reference = np.datetime64(evaluation.ruleset.reference_date, "D")
-    outcomes = evaluation.outcomes
+def cohorts(evaluation: Evaluation, months: list[str], engine=None, handle=None) -> pd.DataFrame:
+    """Cohort rows per practice for the diagnosis `months` (YYYY-MM, consecutive), at the
+    evaluation's reference date; a month nobody was diagnosed in is a row of 0 (its rate
+    blank). An engine with `cohort_counts` counts them itself (given its `handle`); otherwise
+    they are counted from the evaluation's outcome rows."""
+    ruleset = evaluation.ruleset
+    reference = np.datetime64(ruleset.reference_date, "D")
+    first = dt.date.fromisoformat(f"{months[0]}-01")
+    last = _month_end(months[-1]).item()
+    if handle is not None and hasattr(engine, "cohort_counts"):
+        counts = engine.cohort_counts(handle, ruleset, first, last)
+    else:
+        counts = counted_cohorts(evaluation, first, last)
+    counts["practice_code"] = counts["practice_code"].astype(object).fillna(_NO_PRACTICE)
     practices = sorted(_NO_PRACTICE if p is None else p for p in evaluation.practices)
+    grid = pd.MultiIndex.from_product([practices, months], names=["practice_code", "month"])
     frames = []
-    for pack in measured_packs(evaluation.ruleset):
+    for pack in measured_packs(ruleset):
         cohort = pack.measures.cohort
         if cohort is None:
             continue
-        rows = outcomes[outcomes["indicator"] == pack.indicator]
-        entry = rows[cohort.entry].to_numpy("datetime64[D]")
-        outcome = rows[cohort.outcome].to_numpy("datetime64[D]")
-        month = entry.astype("datetime64[M]").astype(str)
-        wanted = np.isin(month, months) & ~np.isnat(entry)
-        deadline = add_months(entry, cohort.within)
-        achieved = ~np.isnat(outcome) & (outcome <= deadline)
-        practice = rows["practice_code"].astype(object).where(rows["practice_code"].notna())
-        found = pd.DataFrame(
-            {
-                "practice_code": practice.fillna(_NO_PRACTICE).to_numpy()[wanted],
-                "month": month[wanted],
-                "count": achieved[wanted].astype(np.int64),
-            }
-        )
-        grid = pd.MultiIndex.from_product([practices, months], names=["practice_code", "month"])
-        grouped = found.groupby(["practice_code", "month"])["count"]
+        mine = counts[counts["measure"] == cohort.measure].set_index(["practice_code", "month"])
         counted = pd.DataFrame(
             {
-                "count": grouped.sum().reindex(grid, fill_value=0),
-                "base": grouped.size().reindex(grid, fill_value=0),
+                "count": mine["count"].reindex(grid, fill_value=0),
+                "base": mine["base"].reindex(grid, fill_value=0),
             }
         ).reset_index()
         closes = add_months(np.array([_month_end(m) for m in counted["month"]]), cohort.within)
@@ -110,6 +104,38 @@ def cohorts(evaluation: Evaluation, months: list[str]) -> pd.DataFrame:
         counted["title"] = cohort.title
         frames.append(counted)
     return _finish(frames)
+
+
+def counted_cohorts(evaluation: Evaluation, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Each cohort measure's counts per practice and month of entry from `first` to `last`
+    (practice_code, measure, month, count, base), from the evaluation's outcome rows: the
+    reference the engines' own `cohort_counts` are held to."""
+    outcomes = evaluation.outcomes
+    frames = []
+    for pack in measured_packs(evaluation.ruleset):
+        cohort = pack.measures.cohort
+        if cohort is None:
+            continue
+        rows = outcomes[outcomes["indicator"] == pack.indicator]
+        entry = rows[cohort.entry].to_numpy("datetime64[D]")
+        outcome = rows[cohort.outcome].to_numpy("datetime64[D]")
+        wanted = (entry >= np.datetime64(first, "D")) & (entry <= np.datetime64(last, "D"))
+        achieved = ~np.isnat(outcome) & (outcome <= add_months(entry, cohort.within))
+        found = pd.DataFrame(
+            {
+                "practice_code": rows["practice_code"].astype(object).to_numpy()[wanted],
+                "month": entry[wanted].astype("datetime64[M]").astype(str),
+                "count": achieved[wanted].astype(np.int64),
+            }
+        )
+        grouped = found.groupby(["practice_code", "month"], dropna=False)["count"]
+        counted = pd.DataFrame({"count": grouped.sum(), "base": grouped.size()}).reset_index()
+        frames.append(counted.assign(measure=cohort.measure))
+    if not frames:
+        return pd.DataFrame(columns=["practice_code", "measure", "month", "count", "base"])
+    return pd.concat(frames, ignore_index=True)[
+        ["practice_code", "measure", "month", "count", "base"]
+    ]
 
 
 def activity(
@@ -233,12 +259,12 @@ def for_month(
     ruleset = evaluation.ruleset
     packs = measured_packs(ruleset)
     if not packs:
-        return _finish([])
+        return stamp(_finish([]), ruleset)
     reference = ruleset.reference_date
     longest = max((p.measures.cohort.within for p in packs if p.measures.cohort), default=0)
     first = add_months(np.datetime64(reference, "D"), -longest - 1)
     months = months_between(first.item(), reference)
-    found = cohorts(evaluation, months)
+    found = cohorts(evaluation, months, engine, handle)
     found = found[_closing_or_later(found, reference, packs)]
     this_month = [month_name(reference)]
     recorded = activity(engine, handle, ruleset, this_month, evaluation.practices)
@@ -269,8 +295,12 @@ def _closing_or_later(found: pd.DataFrame, reference: dt.date, packs) -> pd.Seri
 
 
 def stamp(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
-    """reference_date and the rule year lead every row, as in every other table."""
+    """reference_date and the rule year lead every row, as in every other table; an extract
+    without practice codes has a blank practice_code, as the summary has."""
     frame = frame.copy()
+    if "practice_code" in frame:
+        code = frame["practice_code"].astype(object)
+        frame["practice_code"] = code.where(code != _NO_PRACTICE, None)
     frame.insert(0, "reference_date", ruleset.reference_date.isoformat())
     frame.insert(1, "ruleset", frame["indicator"].map(ruleset.rule_years()))
     return frame
@@ -286,14 +316,16 @@ def for_series(
     org_map=None,
 ) -> pd.DataFrame:
     """`trend`'s measures: the cohorts of the diagnosis `months` as the last month end sees
-    them, and each month's activity per 1,000 on the register at that month end, read from
-    the `series` (its register rows, at the same `by` level)."""
+    them, and activity in the months of the series' points (each a month end: the base is the
+    register there, from the `series`' register rows, at the same `by` level)."""
     ruleset = last.ruleset
     packs = measured_packs(ruleset)
     if not packs:
         return stamp(_finish([]), ruleset)
-    found = cohorts(last, months)
-    recorded = activity(engine, handle, ruleset, months, last.practices)
+    found = cohorts(last, months, engine, handle)
+    points = sorted(set(series["period"]))
+    recorded = activity(engine, handle, ruleset, points, last.practices)
+    recorded = recorded[recorded["month"].isin(points)]
     both = roll_up(pd.concat([found, recorded], ignore_index=True), by, org_map)
     code = both.columns[0]
     register = series[series["indicator"] == _register_of(packs)]

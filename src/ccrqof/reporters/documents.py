@@ -146,9 +146,54 @@ def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
     )
 
 
+# Columns whose type must not depend on the month's values (a month without points would
+# otherwise write `points` as text, and the next month's file would not append to it).
+COLUMN_TYPES = {
+    **dict.fromkeys(
+        (
+            "achievement",
+            "points",
+            "lower_threshold",
+            "upper_threshold",
+            "gross_rate",
+            "pca_rate",
+            "cpi",
+            "prevalence",
+            "national_prevalence",
+            "apdf",
+            "pound_per_point",
+            "value_gbp",
+            "rate",
+        ),
+        "float64",
+    ),
+    **dict.fromkeys(
+        (
+            "register",
+            "denominator",
+            "numerator",
+            "pcas",
+            "exclusions",
+            "max_points",
+            "needed_for_lower",
+            "needed_for_upper",
+            "list_size",
+            "practices",
+            "count",
+            "base",
+            "days_left",
+            "invitations",
+        ),
+        "int64",
+    ),
+    "complete": "bool",
+}
+
+
 def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str | None = None, **options) -> None:
     """CSV, Parquet, xlsx or HTML, chosen by `fmt` or by the file extension; written
     atomically (`ccrqof.reporters.files.write_table`, whose `options` these are)."""
     from ccrqof.reporters.files import write_table
 
+    options.setdefault("types", COLUMN_TYPES)
     write_table(frame, path, fmt, **options)

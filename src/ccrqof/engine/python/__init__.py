@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ccrqof.codelists import Codelist
+from ccrqof.dates import registered_on
 from ccrqof.engine import (
     ACTIVITY_COLUMNS,
     STEP_COLUMNS,
@@ -120,7 +121,7 @@ class PythonEngine:
         for measure, clusters in measures.items():
             keep = in_range & np.isin(handle.cluster, handle.cluster_ids(clusters))
             days = pd.DataFrame({"pkey": handle.pkey[keep], "day": handle.day[keep]})
-            days = days.drop_duplicates()
+            days = _while_registered(days.drop_duplicates(), handle.registrations)
             frames.append(
                 pd.DataFrame(
                     {
@@ -135,6 +136,21 @@ class PythonEngine:
             return pd.DataFrame(columns=list(ACTIVITY_COLUMNS)).astype({"count": "int64"})
         counted = rows.groupby(["practice_code", "measure", "month"], dropna=False).size()
         return counted.reset_index(name="count").astype({"count": "int64"})
+
+
+def _while_registered(days: pd.DataFrame, registrations: pd.DataFrame | None) -> pd.DataFrame:
+    """The (pkey, day) rows dated while the patient was registered at the practice (all of
+    them without a patients file): an entry brought from a former practice is not this one's."""
+    if registrations is None:
+        return days
+    joined = days.merge(registrations, on="pkey")
+    day = joined["day"].to_numpy("datetime64[D]")
+    held = registered_on(
+        joined["registration_date"].to_numpy("datetime64[D]"),
+        joined["deregistration_date"].to_numpy("datetime64[D]"),
+        day,
+    )
+    return joined.loc[held, ["pkey", "day"]].drop_duplicates()
 
 
 def _timeline(sub: Prepared) -> pd.DataFrame:

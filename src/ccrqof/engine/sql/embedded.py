@@ -41,7 +41,7 @@ from ccrqof.engine.python.prepare import (
     NO_REGISTRATION_NOTICE,
 )
 from ccrqof.engine.sql import keying
-from ccrqof.engine.sql.activity import activity_query
+from ccrqof.engine.sql.activity import activity_query, cohort_query
 from ccrqof.engine.sql.build import col, eq, lit, select, table, with_ctes
 from ccrqof.engine.sql.rules import (
     DISPATCHERS,
@@ -456,7 +456,8 @@ class DuckDBEngine:
         """Entries per practice, measure and month (the Engine protocol's `activity`)."""
         if not measures:
             return pd.DataFrame(columns=list(ACTIVITY_COLUMNS)).astype({"count": "int64"})
-        frame = self._run(handle, activity_query(measures, first, last))
+        registered = handle.shape.patients != "none"
+        frame = self._run(handle, activity_query(measures, first, last, registered))
         frame["month"] = [
             f"{int(y):04d}-{int(m):02d}"
             for y, m in zip(frame["year"], frame["month_number"], strict=True)
@@ -466,6 +467,35 @@ class DuckDBEngine:
         if handle.practices != [None]:
             frame["practice_code"] = frame["practice_code"].astype(str)
         return frame.astype({"count": "int64"})[list(ACTIVITY_COLUMNS)]
+
+    def cohort_counts(
+        self, handle: DuckHandle, ruleset: RuleSet, first: dt.date, last: dt.date
+    ) -> pd.DataFrame:
+        """Each cohort measure's counts per practice and month of entry from `first` to
+        `last`, at the rule set's reference date (measures.COHORT_COUNT_COLUMNS), counted in
+        the engine: a country's outcome rows never leave it."""
+        views = [
+            v
+            for v in self._built(handle, (ruleset,))
+            if v.pack.measures is not None and v.pack.measures.cohort is not None
+        ]
+        frames = []
+        for view in views:
+            query = cohort_query(view, ruleset.outcome_dates(), first, last)
+            frame = self._run(handle, query)
+            frame["measure"] = view.pack.measures.cohort.measure
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["practice_code", "measure", "month", "count", "base"])
+        frame = pd.concat(frames, ignore_index=True)
+        frame["month"] = [
+            f"{int(y):04d}-{int(m):02d}"
+            for y, m in zip(frame["year"], frame["month_number"], strict=True)
+        ]
+        practice = frame["practice_code"].astype(object)
+        frame["practice_code"] = practice.where(practice.notna() & (practice != ""), None)
+        frame = frame.astype({"count": "int64", "base": "int64"})
+        return frame[["practice_code", "measure", "month", "count", "base"]]
 
     def _timeline(self, handle: DuckHandle, only) -> pd.DataFrame:
         entries = self._run(
