@@ -109,3 +109,14 @@ def test_points_keep_their_type_in_a_month_that_pays_none(tmp_path):
     assert types[0].field("points").type == types[1].field("points").type
     assert str(types[1].field("points").type) == "double"
     assert types[0] == types[1]
+
+
+@pytest.mark.parametrize(
+    "name, starts",
+    [("s.csv", b"reference_date,"), ("s.json", b"{"), ("s.txt", b"ccrqof"), ("s.parquet", b"PAR1")],
+)
+def test_the_output_suffix_chooses_the_format_when_none_is_given(name, starts, tmp_path):
+    out = tmp_path / name
+    result = run("calc", *INPUTS, "--as-of", "2026-10-31", "--output", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(starts)

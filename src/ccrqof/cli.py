@@ -231,6 +231,24 @@ def _title(what: str, ruleset) -> str:
     return f"ccrqof {what}, {ruleset.reference_date:%d %b %Y}"
 
 
+SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "xlsx",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+}
+
+
+def _format(fmt: str | None, output: Path | None) -> str:
+    """--format, or the one --output's suffix names (summary.csv is CSV, not a text table)."""
+    if fmt is not None:
+        return fmt
+    return SUFFIX_FORMATS.get(output.suffix.lower(), "table") if output else "table"
+
+
 def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | None:
     """--indicators values that this command can show, checked (None: all of them)."""
     why = "--indicators {}: not an indicator these rule packs can list here"
@@ -243,9 +261,8 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     "--format",
     "fmt",
     type=click.Choice(CALC_FORMATS),
-    default="table",
-    show_default=True,
-    help="Summary format; 'published' is NHS Digital's long achievement shape.",
+    help="Summary format; 'published' is NHS Digital's long achievement shape. Default: "
+    "from --output's suffix (.csv, .parquet, .xlsx, .html, .json), else table.",
 )
 @click.option(
     "--output",
@@ -325,6 +342,7 @@ def calc(
     Parquet dataset partitioned by practice_code=...). With neither --year nor --as-of the
     reference date is today.
     """
+    fmt = _format(fmt, output)
     if fmt == "published" and by != "practice":
         raise click.UsageError("--format published is per practice; leave out --by")
     if by != "practice" and org_map is None:
@@ -438,7 +456,12 @@ def calc(
     help="Only patients whose deadline is in the next DAYS days (0 to 3660: no deadline is "
     "further away than the 12-month review window).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Default: from --output's suffix (.csv, .parquet, .xlsx, .html, .json), else table.",
+)
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
@@ -454,6 +477,7 @@ def worklist(
 
     The output holds patient identifiers: it is the patient list you asked for.
     """
+    fmt = _format(fmt, output)
     folder = _check_files(
         inputs, fmt, output, split_by, excel_friendly, "practice", org_map, rejects=inputs.rejects
     )
@@ -540,7 +564,12 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     show_default=True,
     help="Per practice, PCN or ICB (needs --org-map).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Default: from --output's suffix (.csv, .parquet, .xlsx, .html, .json), else table.",
+)
 @click.option(
     "--output",
     type=click.Path(path_type=Path),
@@ -604,6 +633,7 @@ def trend(
     """
     if inputs.year or inputs.as_of:
         raise click.UsageError("trend takes --from and --to, not --year or --as-of")
+    fmt = _format(fmt, output)
     if end is None:
         end = last_complete_month(dt.date.today())
         if parse_month(start, "--from") > parse_month(end, "--to"):
