@@ -96,8 +96,8 @@ def cohorts(evaluation: Evaluation, months: list[str], engine=None, handle=None)
                 "base": mine["base"].reindex(grid, fill_value=0),
             }
         ).reset_index()
-        closes = add_months(np.array([_month_end(m) for m in counted["month"]]), cohort.within)
-        counted["complete"] = closes <= reference
+        closed = {m: add_months(_month_end(m), cohort.within) <= reference for m in months}
+        counted["complete"] = counted["month"].map(closed).astype(bool)
         counted["measure"] = cohort.measure
         counted["kind"] = "cohort"
         counted["indicator"] = pack.indicator
@@ -164,11 +164,11 @@ def activity(
             .reset_index()
         )
         counted["base"] = pd.NA
-        ends = np.array([_month_end(m) for m in counted["month"]])
-        counted["complete"] = ends <= np.datetime64(reference, "D")
+        whole = {m: _month_end(m) <= np.datetime64(reference, "D") for m in months}
+        counted["complete"] = counted["month"].map(whole).astype(bool)
         counted["kind"] = "activity"
         counted["indicator"] = pack.indicator
-        counted["title"] = counted["measure"].map(lambda m: ACTIVITY_TITLES.get(m, m))
+        counted["title"] = counted["measure"].map({m: ACTIVITY_TITLES.get(m, m) for m in measures})
         frames.append(counted)
     return _finish(frames)
 
