@@ -131,6 +131,26 @@ def pack_lines(pack: IndicatorPack) -> list[str]:
     for rule in pack.rules:
         lines.append(f"  {rule_line(rule)}")
         lines.append(f"      {rule.says}")
+    return lines + measure_lines(pack)
+
+
+def measure_lines(pack: IndicatorPack) -> list[str]:
+    """The measures the pack defines beside the indicator, in words."""
+    if pack.measures is None:
+        return []
+    lines = ["Measures beside it (not part of the indicator):"]
+    cohort = pack.measures.cohort
+    if cohort is not None:
+        lines.append(
+            f"  {cohort.measure}: {cohort.title}: of the patients whose {cohort.entry} falls in "
+            f"a month, the share with {cohort.outcome} on or before {cohort.entry} + "
+            f"{cohort.within} months"
+        )
+    for name, clusters in pack.measures.activity.items():
+        lines.append(
+            f"  {name}: {', '.join(clusters)} entries per month, per 1,000 on the "
+            f"{pack.register} register"
+        )
     return lines
 
 
