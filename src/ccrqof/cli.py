@@ -139,6 +139,26 @@ def file_options(levels: tuple[str, ...]):
     return wrap
 
 
+def measures_options(what: str):
+    """--measures and --measures-out (calc and trend), `what` saying what they hold."""
+
+    def wrap(command):
+        command = click.option(
+            "--measures-out",
+            type=click.Path(path_type=Path),
+            help="Write the measures, one row per group, measure and month, to this file (.csv "
+            "or .parquet); implies --measures.",
+        )(command)
+        return click.option(
+            "--measures",
+            "with_measures",
+            is_flag=True,
+            help=f"Also show the measures that show change quickly: {what}",
+        )(command)
+
+    return wrap
+
+
 def _check_files(
     inputs: Inputs,
     fmt,
@@ -303,19 +323,9 @@ def _chosen(given: tuple[str, ...], available: set[str]) -> tuple[str, ...] | No
     help="For --value: a national figure the rule pack lacks or you know better: "
     "pound_per_point, average_list_size or prevalence.CAN001 (a fraction). Repeatable.",
 )
-@click.option(
-    "--measures",
-    "with_measures",
-    is_flag=True,
-    help="Also show the measures that show change quickly: cohorts by month of diagnosis "
-    "(closed and so far) and this month's reviews, support discussions, invitations and PCA "
-    "codes per 1,000 on the register.",
-)
-@click.option(
-    "--measures-out",
-    type=click.Path(path_type=Path),
-    help="Write the measures, one row per group, measure and month, to this file (.csv or "
-    ".parquet); implies --measures.",
+@measures_options(
+    "cohorts by month of diagnosis (closed and so far) and this month's reviews, support "
+    "discussions, invitations and PCA codes per 1,000 on the register."
 )
 @file_options(LEVELS)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
@@ -593,18 +603,8 @@ def explain(inputs: Inputs, patient_id, practice, fmt, output) -> None:
     help="Order of the table's rows: by name, by change (largest fall first) or by last "
     "achievement (lowest first).",
 )
-@click.option(
-    "--measures",
-    "with_measures",
-    is_flag=True,
-    help="Also show the measures that show change quickly: cohorts by month of diagnosis and "
-    "activity per month; --chart draws the cohorts too.",
-)
-@click.option(
-    "--measures-out",
-    type=click.Path(path_type=Path),
-    help="Write the measures, one row per group, measure and month, to this file (.csv or "
-    ".parquet); implies --measures.",
+@measures_options(
+    "cohorts by month of diagnosis and activity per month; --chart draws the cohorts too."
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def trend(

@@ -224,22 +224,19 @@ def roll_up(frame: pd.DataFrame, by: str, org_map: pd.DataFrame | None) -> pd.Da
     code = f"{by}_code"
     mapping = org_map.set_index("practice_code")[code]
     grouped = frame.assign(**{code: frame["practice_code"].map(mapping).fillna(NOT_MAPPED)})
-    keys = [code, "measure", "kind", "indicator", "title", "month"]
-    summed = grouped.groupby(keys, sort=True).agg(
-        count=("count", "sum"),
-        base=("base", lambda s: s.sum(min_count=1)),
-        complete=("complete", "all"),
-    )
-    summed = summed.reset_index()
-    summed["base"] = summed["base"].astype("Int64")
-    summed["rate"] = np.nan
-    return _rated(summed[[code, *MEASURE_COLUMNS]])
+    return _summed(grouped, [code], sort=True)
 
 
 def totals(frame: pd.DataFrame) -> pd.DataFrame:
     """The whole extract: counts and bases summed over the groups, per measure and month."""
-    keys = ["measure", "kind", "indicator", "title", "month"]
-    summed = frame.groupby(keys, sort=False).agg(
+    return _summed(frame, [], sort=False)
+
+
+def _summed(frame: pd.DataFrame, by: list[str], sort: bool) -> pd.DataFrame:
+    """Counts and bases added up per `by`, measure and month (a base is blank only where all
+    are), complete where every part is; the rate recomputed from the sums."""
+    keys = [*by, "measure", "kind", "indicator", "title", "month"]
+    summed = frame.groupby(keys, sort=sort).agg(
         count=("count", "sum"),
         base=("base", lambda s: s.sum(min_count=1)),
         complete=("complete", "all"),
@@ -247,7 +244,7 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
     summed = summed.reset_index()
     summed["base"] = summed["base"].astype("Int64")
     summed["rate"] = np.nan
-    return _rated(summed[list(MEASURE_COLUMNS)])
+    return _rated(summed[[*by, *MEASURE_COLUMNS]])
 
 
 def for_month(
