@@ -13,9 +13,9 @@ import pytest
 from entry import run_main
 
 import ccrqof
-from ccrqof.organisations import summarise
 from ccrqof.errors import CcrqofError, RejectedRowsError, UsageError
 from ccrqof.loading import Loaded, Message, load
+from ccrqof.organisations import summarise
 from ccrqof.reporters import json_document
 from ccrqof.reporters.documents import dump_json
 
