@@ -43,10 +43,11 @@ from ccrqof.reporters.documents import (
     dump_json,
     indicator_rules,
     input_counts,
+    stamped,
     write_frame,
 )
 from ccrqof.reporters.documents import json_records as records_of
-from ccrqof.reporters.files import write_split
+from ccrqof.reporters.files import SUFFIXES, write_split
 from ccrqof.reporters.patients import (
     explanation_document,
     render_explanations,
@@ -239,27 +240,11 @@ def _split_notices(practices, organisations, by: str, split_by: str | None) -> l
     return [n for n in missing_from_map(practices, organisations, split_by) if "have no" in n]
 
 
-def stamped(frame, ruleset):
-    """reference_date and each row's rule year first, so monthly files append safely."""
-    frame = frame.copy()
-    frame.insert(0, "reference_date", ruleset.reference_date.isoformat())
-    frame.insert(1, "ruleset", frame["indicator"].map(ruleset.rule_years()))
-    return frame
-
-
 def _title(what: str, ruleset) -> str:
     return f"ccrqof {what}, {ruleset.reference_date:%d %b %Y}"
 
 
-SUFFIX_FORMATS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".xlsx": "xlsx",
-    ".html": "html",
-    ".htm": "html",
-    ".json": "json",
-}
+SUFFIX_FORMATS = {**SUFFIXES, ".json": "json"}  # the file writers' suffixes, and JSON
 
 
 def _format(fmt: str | None, output: Path | None) -> str:

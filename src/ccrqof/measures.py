@@ -26,6 +26,7 @@ import pandas as pd
 from ccrqof.dates import add_months
 from ccrqof.engine import Engine, Evaluation
 from ccrqof.organisations import NOT_MAPPED
+from ccrqof.reporters.documents import stamped
 from ccrqof.rules import RuleSet
 from ccrqof.rules.model import IndicatorPack
 from ccrqof.scoring import _NO_PRACTICE, count_outcomes
@@ -294,13 +295,10 @@ def _closing_or_later(found: pd.DataFrame, reference: dt.date, packs) -> pd.Seri
 def stamp(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
     """reference_date and the rule year lead every row, as in every other table; an extract
     without practice codes has a blank practice_code, as the summary has."""
-    frame = frame.copy()
     if "practice_code" in frame:
         code = frame["practice_code"].astype(object)
-        frame["practice_code"] = code.where(code != _NO_PRACTICE, None)
-    frame.insert(0, "reference_date", ruleset.reference_date.isoformat())
-    frame.insert(1, "ruleset", frame["indicator"].map(ruleset.rule_years()))
-    return frame
+        frame = frame.assign(practice_code=code.where(code != _NO_PRACTICE, None))
+    return stamped(frame, ruleset)
 
 
 def for_series(

@@ -130,9 +130,16 @@ def flat_summary(summary: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
     flat = pd.concat([summary.drop(columns="breakdown").reset_index(drop=True), breakdown], axis=1)
     for col in ("needed_for_lower", "needed_for_upper", "register", "denominator", "numerator"):
         flat[col] = flat[col].astype("Int64")
-    flat.insert(0, "reference_date", ruleset.reference_date.isoformat())
-    flat.insert(1, "ruleset", flat["indicator"].map(ruleset.rule_years()))
-    return flat
+    return stamped(flat, ruleset)
+
+
+def stamped(frame: pd.DataFrame, ruleset: RuleSet) -> pd.DataFrame:
+    """The reference date and each row's rule year (by its `indicator`) first: files of
+    different runs cannot be confused, and monthly files append."""
+    frame = frame.copy()
+    frame.insert(0, "reference_date", ruleset.reference_date.isoformat())
+    frame.insert(1, "ruleset", frame["indicator"].map(ruleset.rule_years()))
+    return frame
 
 
 def patient_outcomes(evaluation: Evaluation) -> pd.DataFrame:
