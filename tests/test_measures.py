@@ -343,3 +343,24 @@ def test_a_quarterly_trend_has_activity_at_its_points_and_cohorts_from_its_first
     assert activity["base"].notna().all() and activity["rate"].notna().all()
     cohort = frame[frame["kind"] == "cohort"]
     assert cohort["month"].min() == "2026-01" and cohort["month"].max() == "2026-09"
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_an_entry_on_a_months_last_day_is_that_months_and_the_next_day_the_next(engine):
+    rows = [
+        ("P1", "1", "CAN_COD", D(2020, 1, 1)),
+        ("P1", "1", "MDRV_COD", D(2024, 10, 31)),
+        ("P1", "1", "CANINVITE_COD", D(2024, 11, 1)),
+        ("P1", "1", "MDRV_COD", D(2024, 11, 30)),
+        ("P1", "1", "MDRV_COD", D(2024, 12, 1)),  # after R
+    ]
+    ruleset = ccrqof.load_ruleset(reference_date=D(2024, 11, 30)).only(["CAN004"])
+    chosen = ccrqof.get_engine(engine)
+    handle = chosen.prepare(_extract(rows), None, [ruleset])
+    found = measures.activity(chosen, handle, ruleset, ["2024-10", "2024-11"], ["P1"])
+    counts = found.set_index(["measure", "month"])["count"]
+    assert counts[("reviews", "2024-10")] == 1
+    assert counts[("reviews", "2024-11")] == 1
+    assert counts[("invitations", "2024-10")] == 0
+    assert counts[("invitations", "2024-11")] == 1
+    assert found["complete"].all()  # R is November's last day
